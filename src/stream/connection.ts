@@ -1,0 +1,294 @@
+import { toBytes } from '../transport/base.js';
+import {
+  IncompleteReadError,
+  InvalidArgumentError,
+  LimitExceededError,
+  StateError,
+} from '../transport/errors.js';
+import type { Protocol } from '../transport/protocol.js';
+import type { Transport, TransportInfo } from '../transport/transport.js';
+import { ByteQueue } from './byte-queue.js';
+
+/** Default `limit` of `readUntil` and `readLine`: 64 KiB. */
+export const DEFAULT_READ_LIMIT = 64 * 1024;
+/** Bytes a Connection buffers before it pauses the transport: 64 KiB. */
+const BUFFER_HIGH_WATER = 64 * 1024;
+
+/** Options of `readUntil` and `readLine`. */
+export interface ReadLimitOptions {
+  /** Most bytes to accept before the delimiter is found, delimiter included (default 64 KiB). */
+  limit?: number;
+}
+
+const decoder = new TextDecoder();
+const NEWLINE = new Uint8Array([0x0a]);
+
+/**
+ * Async reads and writes over any Transport. Reads wait for data; `write` resolves once the
+ * transport's buffer is below its high-water mark, so a loop of `await write()` never piles up
+ * memory. At most one read may wait at a time.
+ *
+ * The peer's end of stream does not close the connection: reads return `null` and writing stays
+ * possible until `end()` or `close()`.
+ */
+export class Connection implements AsyncIterable<Uint8Array> {
+  #transport: Transport;
+  readonly #buffer = new ByteQueue();
+  #eof = false;
+  #lost = false;
+  #error: Error | null = null;
+  #demand = 0;
+  #readWaiter: (() => void) | null = null;
+  #writePaused = false;
+  #writeWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  readonly #closed: Promise<Error | null>;
+  #resolveClosed!: (error: Error | null) => void;
+
+  /** Wraps `transport`, binding the Connection's own protocol to it. */
+  constructor(transport: Transport) {
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#transport = transport;
+    transport.setProtocol(this.#protocol());
+  }
+
+  /** The transport underneath (the TLS transport after `startTls`). */
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /** What the connection runs over and where its ends are. */
+  get info(): TransportInfo {
+    return this.#transport.info;
+  }
+
+  /** Resolves once the connection is gone: with `null` after a clean close, else the error. */
+  get closed(): Promise<Error | null> {
+    return this.#closed;
+  }
+
+  /** Reads the next chunk as it arrived, or `null` once the peer finished sending. */
+  async read(): Promise<Uint8Array | null> {
+    await this.#waitFor('read', () => this.#buffer.length > 0, 1);
+    const chunk = this.#buffer.shiftChunk();
+    this.#consumed();
+    return chunk;
+  }
+
+  /** Reads exactly `n` bytes; rejects with `ERR_INCOMPLETE_READ` if the stream ends first. */
+  async readExactly(n: number): Promise<Uint8Array> {
+    if (!Number.isInteger(n) || n < 0) {
+      throw new InvalidArgumentError(`readExactly: \`n\` must be a non-negative integer, got ${String(n)}`);
+    }
+    await this.#waitFor('readExactly', () => this.#buffer.length >= n, n);
+    if (this.#buffer.length < n) {
+      const partial = this.#buffer.shift(this.#buffer.length);
+      this.#consumed();
+      throw new IncompleteReadError(partial, n);
+    }
+    const bytes = this.#buffer.shift(n);
+    this.#consumed();
+    return bytes;
+  }
+
+  /**
+   * Reads up to and including `delimiter`. Rejects with `ERR_LIMIT_EXCEEDED` once more than `limit`
+   * bytes arrived without it (the bytes stay buffered), and with `ERR_INCOMPLETE_READ` (carrying
+   * the partial bytes) if the stream ends first.
+   */
+  async readUntil(delimiter: Uint8Array | string, options: ReadLimitOptions = {}): Promise<Uint8Array> {
+    const needle = toBytes(delimiter, 'readUntil');
+    if (needle.length === 0) throw new InvalidArgumentError('readUntil: `delimiter` must not be empty');
+    const limit = checkLimit('readUntil', options.limit);
+    return this.#readUntil('readUntil', needle, limit);
+  }
+
+  /**
+   * Reads a line and returns it without its `\n` or `\r\n`, decoded as UTF-8. Returns the last line
+   * even without a terminator, then `null` at end of stream. Rejects with `ERR_LIMIT_EXCEEDED` when a
+   * line is longer than `limit` bytes.
+   */
+  async readLine(options: ReadLimitOptions = {}): Promise<string | null> {
+    const limit = checkLimit('readLine', options.limit);
+    let line: Uint8Array;
+    try {
+      line = await this.#readUntil('readLine', NEWLINE, limit);
+    } catch (error) {
+      if (error instanceof IncompleteReadError) {
+        return error.partial.length === 0 ? null : decoder.decode(error.partial);
+      }
+      throw error;
+    }
+    const end = line.length >= 2 && line[line.length - 2] === 0x0d ? line.length - 2 : line.length - 1;
+    return decoder.decode(line.subarray(0, end));
+  }
+
+  /** Iterates over chunks until the peer finishes sending. Leaving the loop early does not close. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      const chunk = await this.read();
+      if (chunk === null) return;
+      yield chunk;
+    }
+  }
+
+  /**
+   * Writes `data` (strings as UTF-8). Resolves at once while the transport's buffer is below its
+   * high-water mark, otherwise once it drains; rejects if the connection is lost first.
+   */
+  write(data: Uint8Array | string): Promise<void> {
+    try {
+      this.#transport.write(data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!this.#writePaused) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#writeWaiters.push({ resolve, reject }));
+  }
+
+  /** Half-closes: we are done sending; reading continues. */
+  end(): void {
+    this.#transport.end();
+  }
+
+  /** Closes gracefully and resolves once the connection is gone (see `Transport.close`). */
+  async close(): Promise<void> {
+    this.#transport.close();
+    await this.#closed;
+  }
+
+  /** Closes at once, dropping unsent bytes. Pending reads reject with `error` if given. */
+  abort(error?: Error): void {
+    this.#transport.abort(error);
+  }
+
+  /** Bytes received and not read yet. */
+  get bufferedBytes(): number {
+    return this.#buffer.length;
+  }
+
+  /**
+   * Takes everything buffered and rebinds the Connection to `transport` (used by STARTTLS).
+   * @internal
+   */
+  _takeBuffered(): Uint8Array {
+    return this.#buffer.shift(this.#buffer.length);
+  }
+
+  /** @internal */
+  _rebind(transport: Transport): void {
+    this.#transport = transport;
+    transport.setProtocol(this.#protocol());
+  }
+
+  async #readUntil(where: string, needle: Uint8Array, limit: number): Promise<Uint8Array> {
+    let searched = 0;
+    let found = -1;
+    const ready = () => {
+      found = this.#buffer.indexOf(needle, searched);
+      if (found !== -1) return true;
+      searched = Math.max(0, this.#buffer.length - needle.length + 1);
+      if (this.#buffer.length > limit) {
+        throw new LimitExceededError(
+          `${where}: no delimiter within the first ${limit} bytes (the bytes stay buffered; raise \`limit\` or read them with read())`,
+          limit,
+        );
+      }
+      return false;
+    };
+    await this.#waitFor(where, ready, limit + needle.length);
+    if (found === -1) {
+      const partial = this.#buffer.shift(this.#buffer.length);
+      this.#consumed();
+      throw new IncompleteReadError(partial, null);
+    }
+    const end = found + needle.length;
+    if (end > limit) {
+      throw new LimitExceededError(
+        `${where}: the delimiter ends ${end} bytes in, past the limit of ${limit} (the bytes stay buffered)`,
+        limit,
+      );
+    }
+    const bytes = this.#buffer.shift(end);
+    this.#consumed();
+    return bytes;
+  }
+
+  /**
+   * Waits until `ready()` holds or nothing more can arrive. A broken connection rejects with its
+   * error; whatever was buffered stays buffered for `read()`.
+   */
+  async #waitFor(where: string, ready: () => boolean, demand: number): Promise<void> {
+    if (this.#readWaiter) {
+      throw new StateError(
+        'ERR_READ_PENDING',
+        `${where}: another read is already waiting on this connection`,
+      );
+    }
+    try {
+      while (!ready()) {
+        if (this.#error) throw this.#error;
+        if (this.#eof || this.#lost) return;
+        this.#demand = demand;
+        this.#transport.resumeReading();
+        await new Promise<void>((resolve) => {
+          this.#readWaiter = resolve;
+        });
+      }
+    } finally {
+      this.#demand = 0;
+    }
+  }
+
+  #wake(): void {
+    const waiter = this.#readWaiter;
+    this.#readWaiter = null;
+    waiter?.();
+  }
+
+  #consumed(): void {
+    if (!this.#lost && this.#buffer.length < BUFFER_HIGH_WATER) this.#transport.resumeReading();
+  }
+
+  #protocol(): Protocol {
+    return {
+      dataReceived: (data) => {
+        this.#buffer.push(data);
+        if (this.#buffer.length >= Math.max(BUFFER_HIGH_WATER, this.#demand)) this.#transport.pauseReading();
+        this.#wake();
+      },
+      eofReceived: () => {
+        this.#eof = true;
+        this.#wake();
+        return true;
+      },
+      connectionLost: (error) => {
+        this.#lost = true;
+        this.#error = error;
+        this.#writePaused = false;
+        for (const waiter of this.#writeWaiters.splice(0)) {
+          if (error) waiter.reject(error);
+          else waiter.resolve();
+        }
+        this.#wake();
+        this.#resolveClosed(error);
+      },
+      pauseWriting: () => {
+        this.#writePaused = true;
+      },
+      resumeWriting: () => {
+        this.#writePaused = false;
+        for (const waiter of this.#writeWaiters.splice(0)) waiter.resolve();
+      },
+    };
+  }
+}
+
+function checkLimit(where: string, limit: unknown): number {
+  if (limit === undefined) return DEFAULT_READ_LIMIT;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
+    throw new InvalidArgumentError(`${where}: \`limit\` must be a positive integer, got ${String(limit)}`);
+  }
+  return limit;
+}

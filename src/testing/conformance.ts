@@ -1,0 +1,322 @@
+import assert from 'node:assert/strict';
+import type { Transport } from '../transport/transport.js';
+import { type RecordingOptions, RecordingProtocol } from './recording-protocol.js';
+
+/** Makes two freshly connected transport ends with no protocol bound. */
+export type TransportPairFactory = () => Promise<[Transport, Transport]> | [Transport, Transport];
+
+/** What the medium under a pair can do; rules that depend on it adapt. */
+export interface TransportTraits {
+  /**
+   * Whether an abort reaches the peer as an error (default `true`). Unix sockets cannot signal a
+   * reset, so there the peer of an aborted transport sees an end of stream.
+   */
+  abortIsVisible?: boolean;
+}
+
+/** One rule of the transport contract, checked against a pair of connected transports. */
+export interface ConformanceCase {
+  name: string;
+  run(makePair: TransportPairFactory, traits?: TransportTraits): Promise<void>;
+}
+
+/** Resolves after `count` turns of the event loop: for asserting that nothing more happens. */
+export function turns(count: number): Promise<void> {
+  return new Promise((resolve) => {
+    const step = (left: number) => (left === 0 ? resolve() : setImmediate(step, left - 1));
+    step(count);
+  });
+}
+
+/** Deterministic test bytes: the same `(length, seed)` always gives the same bytes. */
+export function patternBytes(length: number, seed = 1): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let x = seed * 2654435761;
+  for (let i = 0; i < length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    bytes[i] = x >>> 24;
+  }
+  return bytes;
+}
+
+type Body = (a: RecordingProtocol, b: RecordingProtocol, ta: Transport, tb: Transport) => Promise<void>;
+
+async function withPair(
+  makePair: TransportPairFactory,
+  options: { a?: RecordingOptions; b?: RecordingOptions },
+  body: Body,
+): Promise<void> {
+  const [ta, tb] = await makePair();
+  const a = new RecordingProtocol(options.a);
+  const b = new RecordingProtocol(options.b);
+  try {
+    ta.setProtocol(a);
+    tb.setProtocol(b);
+    await body(a, b, ta, tb);
+    await turns(10);
+    assert.deepEqual(a.violations, [], `contract broken at end a: ${a.violations.join('; ')}`);
+    assert.deepEqual(b.violations, [], `contract broken at end b: ${b.violations.join('; ')}`);
+    assert.ok(a.lostCount <= 1 && b.lostCount <= 1, 'connectionLost must come at most once');
+  } finally {
+    ta.abort();
+    tb.abort();
+  }
+}
+
+async function bothLostCleanly(a: RecordingProtocol, b: RecordingProtocol): Promise<void> {
+  assert.equal(await a.waitForLost(), null, 'end a should close cleanly');
+  assert.equal(await b.waitForLost(), null, 'end b should close cleanly');
+}
+
+function errorCode(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
+}
+
+const SIZES = [1, 2, 3, 100, 1000, 4096, 16_384, 7, 65_536, 12_345, 1];
+
+async function halfClose(first: RecordingProtocol, second: RecordingProtocol): Promise<void> {
+  first.transport!.write('request');
+  first.transport!.end();
+  await second.waitForEof();
+  assert.equal(second.text(), 'request');
+  assert.equal(second.transport!.closing, false, 'half-close must not close the peer');
+  second.transport!.write('response after your end');
+  second.transport!.end();
+  await first.waitForEof();
+  assert.equal(first.text(), 'response after your end');
+  await bothLostCleanly(first, second);
+  assert.deepEqual(first.events, ['made', 'data', 'eof', 'lost']);
+  assert.deepEqual(second.events, ['made', 'data', 'eof', 'lost']);
+}
+
+/** The transport contract, as executable checks. Run every case against every transport pair. */
+export const conformanceCases: readonly ConformanceCase[] = [
+  {
+    name: 'bytes arrive in order in both directions, never as empty chunks',
+    run: (makePair) =>
+      withPair(makePair, { a: { keepOpenOnEof: true }, b: { keepOpenOnEof: true } }, async (a, b, ta, tb) => {
+        const sent = { a: [] as Uint8Array[], b: [] as Uint8Array[] };
+        SIZES.forEach((size, i) => {
+          const fromA = patternBytes(size, i + 1);
+          const fromB = patternBytes(size, i + 100);
+          ta.write(fromA);
+          tb.write(fromB);
+          sent.a.push(fromA);
+          sent.b.push(fromB);
+        });
+        ta.write('');
+        ta.end();
+        tb.end();
+        await Promise.all([a.waitForEof(), b.waitForEof()]);
+        assert.ok(Buffer.from(b.received()).equals(Buffer.concat(sent.a)), 'bytes from a arrived changed');
+        assert.ok(Buffer.from(a.received()).equals(Buffer.concat(sent.b)), 'bytes from b arrived changed');
+        await bothLostCleanly(a, b);
+      }),
+  },
+  {
+    name: 'end() half-closes: the peer reads to the end and can still answer (a first)',
+    run: (makePair) =>
+      withPair(makePair, { a: { keepOpenOnEof: true }, b: { keepOpenOnEof: true } }, (a, b) =>
+        halfClose(a, b),
+      ),
+  },
+  {
+    name: 'end() half-closes: the peer reads to the end and can still answer (b first)',
+    run: (makePair) =>
+      withPair(makePair, { a: { keepOpenOnEof: true }, b: { keepOpenOnEof: true } }, (a, b) =>
+        halfClose(b, a),
+      ),
+  },
+  {
+    name: 'an eofReceived that does not return true closes our side as well',
+    run: (makePair) =>
+      withPair(makePair, { a: { keepOpenOnEof: true } }, async (a, b, ta, tb) => {
+        ta.write('bye');
+        ta.end();
+        await b.waitForEof();
+        assert.equal(tb.closing, true, 'the transport should be closing after eofReceived returned nothing');
+        await a.waitForEof();
+        assert.equal(b.text(), 'bye');
+        await bothLostCleanly(a, b);
+      }),
+  },
+  {
+    name: 'close() flushes queued bytes, then both ends see a clean close',
+    run: (makePair) =>
+      withPair(makePair, {}, async (a, b, ta) => {
+        const big = patternBytes(256 * 1024, 7);
+        ta.write(big);
+        ta.write('tail');
+        ta.close();
+        assert.equal(ta.closing, true);
+        assert.throws(
+          () => ta.write('late'),
+          (error) => errorCode(error) === 'ERR_TRANSPORT_CLOSED',
+        );
+        await b.waitForEof();
+        assert.equal(b.receivedBytes, big.length + 4);
+        assert.ok(Buffer.from(b.received()).equals(Buffer.concat([big, Buffer.from('tail')])));
+        await bothLostCleanly(a, b);
+        assert.equal(ta.writeBufferSize, 0);
+      }),
+  },
+  {
+    name: 'abort() closes at once: our side sees null, the peer sees an error with a code',
+    run: (makePair, traits = {}) =>
+      withPair(makePair, {}, async (a, b, ta) => {
+        ta.write(patternBytes(64 * 1024, 3));
+        ta.abort();
+        assert.equal(ta.closing, true);
+        assert.equal(await a.waitForLost(), null);
+        const error = await b.waitForLost();
+        if (traits.abortIsVisible === false) return;
+        assert.ok(error instanceof Error, 'the peer of an aborted transport must see an error');
+        assert.equal(typeof errorCode(error), 'string', 'the error must carry a code');
+        assert.equal(b.eofCount, 0, 'an abort is not a clean end of stream');
+      }),
+  },
+  {
+    name: 'abort(error) hands that error to our connectionLost',
+    run: (makePair) =>
+      withPair(makePair, {}, async (a, _b, ta) => {
+        const reason = new Error('deliberate');
+        ta.abort(reason);
+        assert.equal(await a.waitForLost(), reason);
+        ta.abort(new Error('second abort is ignored'));
+        assert.equal(a.lostCount, 1);
+      }),
+  },
+  {
+    name: 'writing after end() or after the connection is gone throws with a code',
+    run: (makePair) =>
+      withPair(makePair, { a: { keepOpenOnEof: true } }, async (a, _b, ta) => {
+        ta.end();
+        assert.throws(
+          () => ta.write('x'),
+          (error) => errorCode(error) === 'ERR_WRITE_AFTER_END',
+        );
+        ta.end();
+        await a.waitForLost();
+        assert.equal(ta.closing, true);
+        assert.throws(
+          () => ta.write('x'),
+          (error) => errorCode(error) === 'ERR_TRANSPORT_CLOSED',
+        );
+      }),
+  },
+  {
+    name: 'pauseReading() stops the source, so the writer is told to pause; resumeReading() delivers it all',
+    run: (makePair) =>
+      withPair(makePair, {}, async (a, b, ta) => {
+        b.pauseReading();
+        ta.setWriteBufferLimits(16 * 1024, 4 * 1024);
+        const chunk = patternBytes(64 * 1024, 5);
+        let written = 0;
+        while (a.pauseWritingCount === 0) {
+          assert.ok(
+            written < 64 * 1024 * 1024,
+            'the writer was never told to pause: is reading really paused?',
+          );
+          ta.write(chunk);
+          written += chunk.length;
+          if (a.pauseWritingCount === 0) await turns(1);
+        }
+        assert.ok(
+          ta.writeBufferSize > 16 * 1024,
+          'pauseWriting came before the buffer passed the high-water mark',
+        );
+        assert.equal(b.receivedBytes, 0, 'data arrived while reading was paused');
+        b.resumeReading();
+        await a.waitFor('resumeWriting', () => a.resumeWritingCount > 0);
+        ta.end();
+        await b.waitForEof();
+        assert.equal(b.receivedBytes, written);
+        const received = b.received();
+        for (let offset = 0; offset < written; offset += chunk.length) {
+          assert.ok(
+            Buffer.from(received.subarray(offset, offset + chunk.length)).equals(chunk),
+            `bytes at ${offset}`,
+          );
+        }
+        await bothLostCleanly(a, b);
+      }),
+  },
+  {
+    name: 'resumeWriting fires only once the buffer drained to the low-water mark',
+    run: (makePair) =>
+      withPair(makePair, {}, async (a, b, ta) => {
+        let sizeAtResume = -1;
+        const original = a.resumeWriting.bind(a);
+        a.resumeWriting = () => {
+          sizeAtResume = ta.writeBufferSize;
+          original();
+        };
+        ta.setWriteBufferLimits(8 * 1024, 2 * 1024);
+        b.pauseReading();
+        while (a.pauseWritingCount === 0) {
+          ta.write(patternBytes(32 * 1024, 9));
+          if (a.pauseWritingCount === 0) await turns(1);
+        }
+        b.resumeReading();
+        await a.waitFor('resumeWriting', () => a.resumeWritingCount > 0);
+        assert.ok(
+          sizeAtResume >= 0 && sizeAtResume <= 2 * 1024,
+          `resumed with ${sizeAtResume} bytes buffered`,
+        );
+        ta.close();
+        await bothLostCleanly(a, b);
+      }),
+  },
+  {
+    name: 'a protocol callback that throws aborts the transport with the thrown error',
+    run: (makePair, traits = {}) => {
+      const thrown = new Error('protocol bug');
+      return withPair(
+        makePair,
+        {
+          b: {
+            onData: () => {
+              throw thrown;
+            },
+          },
+        },
+        async (a, b, ta) => {
+          ta.write('trigger');
+          assert.equal(await b.waitForLost(), thrown);
+          const peerError = await a.waitForLost();
+          if (traits.abortIsVisible === false) return;
+          assert.ok(peerError instanceof Error, 'the peer of an aborted transport must see an error');
+        },
+      );
+    },
+  },
+  {
+    name: 'setProtocol() rebinds: the new protocol gets connectionMade and the rest, the old one nothing more',
+    run: (makePair) =>
+      withPair(makePair, {}, async (a, b, ta, tb) => {
+        ta.write('one');
+        await b.waitForBytes(3);
+        const next = new RecordingProtocol();
+        tb.setProtocol(next);
+        assert.equal(tb.protocol, next);
+        assert.equal(next.transport, tb);
+        ta.write('two');
+        ta.close();
+        await next.waitForLost();
+        assert.equal(b.text(), 'one');
+        assert.equal(next.text(), 'two');
+        assert.deepEqual(b.events, ['made', 'data']);
+        assert.deepEqual(next.violations, []);
+        await a.waitForLost();
+      }),
+  },
+  {
+    name: 'info names what the transport runs over',
+    run: (makePair) =>
+      withPair(makePair, {}, async (_a, _b, ta, tb) => {
+        for (const transport of [ta, tb]) {
+          assert.ok(['tcp', 'unix', 'memory', 'duplex', 'tls'].includes(transport.info.kind));
+        }
+      }),
+  },
+];

@@ -1,0 +1,15 @@
+/**
+ * tlskit/testing: an in-memory transport pair with deterministic fragmentation and delays, a
+ * recording protocol, and the conformance suite every transport must pass.
+ */
+export {
+  type ConformanceCase,
+  conformanceCases,
+  patternBytes,
+  type TransportPairFactory,
+  type TransportTraits,
+  turns,
+} from './conformance.js';
+export { type MemoryPairOptions, MemoryTransport, memoryPair } from './memory-pair.js';
+export { seededRandom } from './random.js';
+export { type RecordingOptions, RecordingProtocol } from './recording-protocol.js';

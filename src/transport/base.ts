@@ -1,0 +1,412 @@
+import { InvalidArgumentError, StateError, TimeoutError } from './errors.js';
+import type { Protocol } from './protocol.js';
+import type { Transport, TransportInfo } from './transport.js';
+
+/** Default write-buffer high-water mark: 64 KiB, as in asyncio. */
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+/** Default time `close()` waits for the peer to finish, in milliseconds. */
+export const DEFAULT_CLOSE_TIMEOUT = 5_000;
+
+/** Internal hooks that layers inside tlskit (servers, TLS) use; not part of the public contract. */
+export const kOnLost = Symbol('tlskit.onLost');
+export const kRawWrite = Symbol('tlskit.rawWrite');
+export const kRawEnd = Symbol('tlskit.rawEnd');
+export const kPendingBytes = Symbol('tlskit.pendingBytes');
+export const kTakePending = Symbol('tlskit.takePending');
+export const kUpgradedTo = Symbol('tlskit.upgradedTo');
+
+export interface BaseTransportOptions {
+  /** Time `close()` waits for the peer's end of stream before releasing the connection. */
+  closeTimeout?: number;
+}
+
+const encoder = new TextEncoder();
+
+/** Accepts what `Transport.write` accepts and returns bytes, or throws naming the bad value. */
+export function toBytes(data: Uint8Array | string, where: string): Uint8Array {
+  if (typeof data === 'string') return encoder.encode(data);
+  if (data instanceof Uint8Array) return data;
+  throw new InvalidArgumentError(
+    `${where}: data must be a Uint8Array or a string, got ${data === null ? 'null' : typeof data}`,
+  );
+}
+
+/**
+ * The state machine every tlskit transport shares, so that all of them keep the contract the same
+ * way: protocol binding, the order and uniqueness of callbacks, half-close, graceful and abortive
+ * close, and write flow control. A subclass moves bytes; this class decides what the protocol sees.
+ *
+ * Subclasses implement the `_`-prefixed hooks and report events through `_onData`, `_onEof`,
+ * `_onWriteFinished`, `_onError` and `_onDrained`.
+ */
+export abstract class BaseTransport implements Transport {
+  #protocol: Protocol | null = null;
+  #started = false;
+  #high = DEFAULT_HIGH_WATER_MARK;
+  #low = DEFAULT_HIGH_WATER_MARK / 4;
+  #writePaused = false;
+  #readPaused = false;
+  /** Chunks that arrived while reading was paused; the source is already stopped. */
+  #held: Uint8Array[] = [];
+  #heldEof = false;
+  #eofReceived = false;
+  #writeEnded = false;
+  #writeFinished = false;
+  #closing = false;
+  #lost = false;
+  #lostError: Error | null = null;
+  #closeTimer: NodeJS.Timeout | undefined;
+  #closeTimeout: number;
+  #lostListeners: Array<(error: Error | null) => void> = [];
+  #upgradedTo: Transport | null = null;
+
+  constructor(options: BaseTransportOptions = {}) {
+    this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+  }
+
+  abstract get info(): TransportInfo;
+
+  /** Queue bytes for sending. Called only while writing is allowed. */
+  protected abstract _write(data: Uint8Array): void;
+  /** Flush queued bytes, then half-close; report completion with `_onWriteFinished()`. */
+  protected abstract _end(): void;
+  /** Release the connection. `hard` (abort) drops queued bytes and resets the peer. */
+  protected abstract _destroy(error: Error | null, hard: boolean): void;
+  /** Stop reading from the source. */
+  protected abstract _pauseSource(): void;
+  /** Start or resume reading from the source. The first call follows the first `setProtocol`. */
+  protected abstract _resumeSource(): void;
+  /** Bytes queued for sending and not yet taken by the peer or the OS. */
+  protected abstract get _queuedBytes(): number;
+
+  get protocol(): Protocol | null {
+    return this.#protocol;
+  }
+
+  get closing(): boolean {
+    return this.#upgradedTo ? this.#upgradedTo.closing : this.#closing;
+  }
+
+  get writeBufferSize(): number {
+    return this.#lost ? 0 : this._queuedBytes;
+  }
+
+  setProtocol(protocol: Protocol): void {
+    if (typeof protocol !== 'object' || protocol === null) {
+      throw new InvalidArgumentError('setProtocol: protocol must be an object with optional callbacks');
+    }
+    this.#protocol = protocol;
+    if (this.#lost) {
+      try {
+        protocol.connectionMade?.(this);
+      } finally {
+        this.#deliverLost(protocol);
+      }
+      return;
+    }
+    this.#call(protocol.connectionMade, this);
+    if (this.#protocol !== protocol || this.#lost) return;
+    if (!this.#started) {
+      this.#started = true;
+      if (!this.#readPaused) this._resumeSource();
+    }
+  }
+
+  write(data: Uint8Array | string): void {
+    this.#assertOwned('write');
+    if (this.#writeEnded || this.#closing) {
+      const reason = this.#lost
+        ? 'the connection is closed'
+        : this.#closing
+          ? 'close() was called'
+          : 'end() was called';
+      throw new StateError(
+        this.#lost || this.#closing ? 'ERR_TRANSPORT_CLOSED' : 'ERR_WRITE_AFTER_END',
+        `write: cannot write, ${reason}`,
+        { cause: this.#lostError ?? undefined },
+      );
+    }
+    this[kRawWrite](toBytes(data, 'write'));
+  }
+
+  end(): void {
+    this.#assertOwned('end');
+    this[kRawEnd]();
+  }
+
+  close(): void {
+    if (this.#upgradedTo) {
+      this.#upgradedTo.close();
+      return;
+    }
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#held = [];
+    if (!this.#writeEnded) {
+      this.#writeEnded = true;
+      this._end();
+      if (this.#lost) return;
+    }
+    if (this.#writeFinished && this.#eofReceived) {
+      this.#finish(null, false);
+      return;
+    }
+    // Keep reading (and discarding) so the peer's end of stream can arrive.
+    if (this.#started) this._resumeSource();
+    this.#closeTimer = setTimeout(() => {
+      // Our bytes were taken: the peer merely did not finish in time, which costs nothing. Bytes
+      // still queued are lost, and that is an error worth reporting.
+      const stuck = this.#writeFinished
+        ? null
+        : new TimeoutError(
+            `close: the peer did not take the last ${this._queuedBytes} bytes within ${this.#closeTimeout} ms`,
+            this.#closeTimeout,
+          );
+      this.#finish(stuck, stuck !== null);
+    }, this.#closeTimeout);
+    this.#closeTimer.unref?.();
+  }
+
+  abort(error?: Error): void {
+    if (this.#upgradedTo) {
+      this.#upgradedTo.abort(error);
+      return;
+    }
+    this.#finish(error ?? null, true);
+  }
+
+  pauseReading(): void {
+    if (this.#readPaused || this.#closing) return;
+    this.#readPaused = true;
+    if (this.#started) this._pauseSource();
+  }
+
+  resumeReading(): void {
+    if (!this.#readPaused || this.#closing) return;
+    this.#readPaused = false;
+    while (this.#held.length > 0 && !this.#readPaused && !this.#closing) {
+      this.#deliverData(this.#held.shift()!);
+    }
+    if (this.#readPaused || this.#closing) return;
+    if (this.#heldEof) {
+      this.#heldEof = false;
+      this.#deliverEof();
+    }
+    if (this.#started && !this.#readPaused && !this.#lost) this._resumeSource();
+  }
+
+  setWriteBufferLimits(high: number = DEFAULT_HIGH_WATER_MARK, low: number = Math.floor(high / 4)): void {
+    if (!Number.isInteger(high) || high < 0 || !Number.isInteger(low) || low < 0 || low > high) {
+      throw new InvalidArgumentError(
+        `setWriteBufferLimits: need integers with 0 <= low <= high, got high=${high}, low=${low}`,
+      );
+    }
+    this.#high = high;
+    this.#low = low;
+    this.#checkHighWater();
+    this._onDrained();
+  }
+
+  /** Write without the ownership check: used by a TLS layer that owns this transport. */
+  [kRawWrite](data: Uint8Array): void {
+    if (this.#writeEnded || this.#closing) {
+      throw new StateError('ERR_TRANSPORT_CLOSED', 'write: cannot write, the connection is closing');
+    }
+    if (data.length === 0) return;
+    this._write(data);
+    this.#checkHighWater();
+  }
+
+  /** Half-close without the ownership check. */
+  [kRawEnd](): void {
+    if (this.#writeEnded || this.#closing) return;
+    this.#writeEnded = true;
+    this._end();
+  }
+
+  /** Bytes that arrived but were not delivered to the protocol (reading is paused). */
+  [kPendingBytes](): number {
+    return this.#held.reduce((sum, chunk) => sum + chunk.length, 0);
+  }
+
+  /** Removes and returns the undelivered bytes. */
+  [kTakePending](): Uint8Array[] {
+    const held = this.#held;
+    this.#held = [];
+    return held;
+  }
+
+  /**
+   * Hands this transport to a layer above (TLS). From now on `write` and `end` throw
+   * `ERR_TRANSPORT_UPGRADED`, and `close`/`abort` act on the layer above.
+   */
+  [kUpgradedTo](owner: Transport, detached: boolean): void {
+    this.#upgradedTo = owner;
+    if (!detached) return;
+    // The layer above took the source itself, so this transport reports nothing more; its
+    // protocol moved up, and its bookkeeping (server connection sets) ends with the owner's.
+    this.#protocol = null;
+    const release = (error: Error | null) => {
+      if (this.#lost) return;
+      this.#lost = true;
+      this.#closing = true;
+      this.#writeEnded = true;
+      this.#lostError = error;
+      clearTimeout(this.#closeTimer);
+      for (const listener of this.#lostListeners.splice(0)) listener(error);
+    };
+    if (owner instanceof BaseTransport) owner[kOnLost](release);
+  }
+
+  /** Registers a listener for the end of the connection (servers track their connections). */
+  [kOnLost](listener: (error: Error | null) => void): void {
+    if (this.#lost) listener(this.#lostError);
+    else this.#lostListeners.push(listener);
+  }
+
+  /** True once the connection is gone. */
+  protected get _lost(): boolean {
+    return this.#lost;
+  }
+
+  /** True while the protocol wants no data. */
+  protected get _readPaused(): boolean {
+    return this.#readPaused && !this.#closing;
+  }
+
+  /** Report bytes from the source. */
+  protected _onData(chunk: Uint8Array): void {
+    if (chunk.length === 0 || this.#lost || this.#eofReceived || this.#heldEof) return;
+    if (this.#closing) return; // close() was called: drain and discard until the peer finishes
+    if (this.#readPaused || this.#held.length > 0) {
+      this.#held.push(chunk);
+      return;
+    }
+    this.#deliverData(chunk);
+  }
+
+  /** Report that the peer finished sending. */
+  protected _onEof(): void {
+    if (this.#lost || this.#eofReceived || this.#heldEof) return;
+    if (!this.#closing && (this.#readPaused || this.#held.length > 0)) {
+      this.#heldEof = true;
+      return;
+    }
+    this.#deliverEof();
+  }
+
+  /** Report that our half-close reached the peer (or the OS). */
+  protected _onWriteFinished(): void {
+    if (this.#lost || this.#writeFinished) return;
+    this.#writeFinished = true;
+    if (this.#eofReceived) this.#finish(null, false);
+  }
+
+  /** Report a fatal error; the connection is released and the protocol told. */
+  protected _onError(error: Error): void {
+    this.#finish(error, false);
+  }
+
+  /** Report that the connection ended without error (for sources that close on their own). */
+  protected _onClosed(error: Error | null): void {
+    this.#finish(error, false);
+  }
+
+  /** Report that queued bytes were taken; may resume the protocol's writing. */
+  protected _onDrained(): void {
+    if (this.#writePaused && !this.#lost && this._queuedBytes <= this.#low) {
+      this.#writePaused = false;
+      this.#call(this.#protocol?.resumeWriting);
+    }
+  }
+
+  #assertOwned(method: string): void {
+    if (this.#upgradedTo) {
+      throw new StateError(
+        'ERR_TRANSPORT_UPGRADED',
+        `${method}: this transport was upgraded to TLS; use the TLS transport startTls() returned`,
+      );
+    }
+  }
+
+  #checkHighWater(): void {
+    if (!this.#writePaused && !this.#lost && this._queuedBytes > this.#high) {
+      this.#writePaused = true;
+      this.#call(this.#protocol?.pauseWriting);
+    }
+  }
+
+  #deliverData(chunk: Uint8Array): void {
+    // The hot path: a direct call rather than #call's generic forwarding.
+    const protocol = this.#protocol;
+    if (!protocol?.dataReceived) return;
+    try {
+      protocol.dataReceived(chunk);
+    } catch (error) {
+      this.abort(asError(error));
+    }
+  }
+
+  #deliverEof(): void {
+    this.#eofReceived = true;
+    if (this.#closing) {
+      if (this.#writeFinished) this.#finish(null, false);
+      return;
+    }
+    const protocol = this.#protocol;
+    let keepOpen = false;
+    if (protocol?.eofReceived) {
+      try {
+        keepOpen = protocol.eofReceived() === true;
+      } catch (error) {
+        this.abort(asError(error));
+        return;
+      }
+    }
+    if (this.#lost || this.#closing) return;
+    if (!keepOpen) this.close();
+    else if (this.#writeFinished) this.#finish(null, false);
+  }
+
+  #finish(error: Error | null, hard: boolean): void {
+    if (this.#lost) return;
+    this.#lost = true;
+    this.#closing = true;
+    this.#writeEnded = true;
+    this.#lostError = error;
+    this.#held = [];
+    clearTimeout(this.#closeTimer);
+    try {
+      this._destroy(error, hard);
+    } finally {
+      if (this.#protocol && this.#started) this.#deliverLost(this.#protocol);
+      for (const listener of this.#lostListeners.splice(0)) listener(error);
+    }
+  }
+
+  #deliverLost(protocol: Protocol): void {
+    if (!protocol.connectionLost) return;
+    try {
+      protocol.connectionLost(this.#lostError);
+    } catch (error) {
+      // Nothing is left to report it to: surface it like any uncaught exception.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: callbacks of any arity are forwarded unchanged
+  #call<A extends any[]>(fn: ((...args: A) => unknown) | undefined, ...args: A): void {
+    if (!fn || this.#lost) return;
+    try {
+      fn.apply(this.#protocol, args);
+    } catch (error) {
+      this.abort(asError(error));
+    }
+  }
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

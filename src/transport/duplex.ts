@@ -1,0 +1,205 @@
+import { Duplex } from 'node:stream';
+import { BaseTransport, type BaseTransportOptions, kRawEnd, kRawWrite } from './base.js';
+import { InvalidArgumentError } from './errors.js';
+import { StreamTransport } from './stream.js';
+import type { TcpAddress, Transport } from './transport.js';
+
+/**
+ * Makes any Node Duplex a Transport: `dataReceived` gets the stream's chunks, `write` writes to it,
+ * `end` ends it. The stream is switched to allow half-open connections, as the contract requires.
+ */
+export function fromDuplex(stream: Duplex, options: BaseTransportOptions = {}): Transport {
+  if (
+    stream === null ||
+    typeof stream !== 'object' ||
+    typeof stream.write !== 'function' ||
+    typeof stream.on !== 'function' ||
+    typeof stream.read !== 'function'
+  ) {
+    throw new InvalidArgumentError(
+      'fromDuplex: `stream` must be a Node Duplex stream (readable and writable)',
+    );
+  }
+  return new StreamTransport(stream, { kind: 'duplex', closeTimeout: options.closeTimeout });
+}
+
+/**
+ * Makes any Transport a Node Duplex, so Node stream code (`node:http`, `ws`, `pipeline`) runs over
+ * memory pairs, TLS layers or any other transport. Binds its own protocol to the transport.
+ * Destroying the stream closes the transport (`abort` when destroyed with an error).
+ */
+export function toDuplex(transport: Transport): TransportDuplex {
+  if (transport === null || typeof transport !== 'object' || typeof transport.setProtocol !== 'function') {
+    throw new InvalidArgumentError('toDuplex: `transport` must be a tlskit Transport');
+  }
+  return new TransportDuplex(transport, false);
+}
+
+/** The Duplex `toDuplex` returns. `transport` is the transport underneath. */
+export class TransportDuplex extends Duplex {
+  /** The transport this stream reads from and writes to. */
+  readonly transport: Transport;
+  #pendingCallback: ((error?: Error | null) => void) | null = null;
+  #writePaused = false;
+  #lost = false;
+  #idleTimeout = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #writeBytes: (data: Uint8Array) => void;
+  readonly #endWrites: () => void;
+
+  /**
+   * `owned`: the caller (a TLS layer) owns the transport and writes past its upgrade guard.
+   * @internal
+   */
+  constructor(transport: Transport, owned: boolean) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    this.transport = transport;
+    if (owned && transport instanceof BaseTransport) {
+      this.#writeBytes = (data) => transport[kRawWrite](data);
+      this.#endWrites = () => transport[kRawEnd]();
+    } else {
+      this.#writeBytes = (data) => transport.write(data);
+      this.#endWrites = () => transport.end();
+    }
+    transport.setProtocol({
+      dataReceived: (data) => {
+        this.#touch();
+        if (!this.push(data)) transport.pauseReading();
+      },
+      eofReceived: () => {
+        this.push(null);
+        return true;
+      },
+      connectionLost: (error) => {
+        this.#lost = true;
+        clearTimeout(this.#idleTimer);
+        this.#release(error ?? undefined);
+        if (error) this.destroy(error);
+        else {
+          if (!this.readableEnded) this.push(null);
+          this.destroy();
+        }
+      },
+      pauseWriting: () => {
+        this.#writePaused = true;
+      },
+      resumeWriting: () => {
+        this.#writePaused = false;
+        this.#release();
+      },
+    });
+  }
+
+  /** Peer address, for code that logs `socket.remoteAddress`. */
+  get remoteAddress(): string | undefined {
+    return (this.transport.info.peer as TcpAddress | null)?.host;
+  }
+
+  get remotePort(): number | undefined {
+    return (this.transport.info.peer as TcpAddress | null)?.port;
+  }
+
+  get localAddress(): string | undefined {
+    return (this.transport.info.local as TcpAddress | null)?.host;
+  }
+
+  get localPort(): number | undefined {
+    return (this.transport.info.local as TcpAddress | null)?.port;
+  }
+
+  /**
+   * Emits `'timeout'` after `ms` without reads or writes, as `net.Socket` does; 0 turns it off.
+   * `node:http` relies on this for its keep-alive timeout.
+   */
+  setTimeout(ms: number, callback?: () => void): this {
+    if (callback) this.once('timeout', callback);
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#idleTimeout = ms;
+    this.#touch();
+    return this;
+  }
+
+  /** Accepted for `net.Socket` compatibility; tlskit sockets already disable Nagle. */
+  setNoDelay(_noDelay?: boolean): this {
+    return this;
+  }
+
+  /** Accepted for `net.Socket` compatibility. */
+  setKeepAlive(_enable?: boolean, _initialDelay?: number): this {
+    return this;
+  }
+
+  override _read(): void {
+    if (!this.#lost) this.transport.resumeReading();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#touch();
+    try {
+      this.#writeBytes(chunk);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    if (this.#writePaused) this.#pendingCallback = callback;
+    else callback();
+  }
+
+  override _writev(
+    chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>,
+    callback: (error?: Error | null) => void,
+  ): void {
+    this.#touch();
+    try {
+      for (const { chunk } of chunks) this.#writeBytes(chunk);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    if (this.#writePaused) this.#pendingCallback = callback;
+    else callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    try {
+      this.#endWrites();
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.#idleTimer);
+    if (!this.#lost) {
+      this.#lost = true;
+      if (error) this.transport.abort(error);
+      else this.transport.close();
+    }
+    this.#release(error ?? undefined);
+    callback(error);
+  }
+
+  #release(error?: Error): void {
+    const callback = this.#pendingCallback;
+    this.#pendingCallback = null;
+    callback?.(error);
+  }
+
+  #touch(): void {
+    if (this.#idleTimeout <= 0) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+      return;
+    }
+    if (this.#idleTimer) this.#idleTimer.refresh();
+    else {
+      this.#idleTimer = setTimeout(() => {
+        this.#idleTimer = undefined;
+        this.emit('timeout');
+      }, this.#idleTimeout);
+      this.#idleTimer.unref();
+    }
+  }
+}

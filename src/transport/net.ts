@@ -1,0 +1,283 @@
+import net from 'node:net';
+import { BaseTransport, kOnLost } from './base.js';
+import { AbortError, InvalidArgumentError, TimeoutError, toTransportError } from './errors.js';
+import type { Protocol, ProtocolFactory } from './protocol.js';
+import { StreamTransport } from './stream.js';
+import type { Address, TcpAddress, Transport, UnixAddress } from './transport.js';
+
+/** Where to connect or listen: a TCP host and port, or a Unix socket path. */
+export type Endpoint = TcpAddress | UnixAddress;
+
+/** Options for opening a connection. */
+export interface SocketConnectOptions {
+  /** Cancels the attempt; the promise rejects with an `AbortError`. */
+  signal?: AbortSignal;
+  /** Milliseconds to wait for the connection; the promise rejects with a `TimeoutError`. */
+  timeout?: number;
+  /** Milliseconds `close()` waits for the peer to finish (default 5000). */
+  closeTimeout?: number;
+}
+
+/** Options for listening. */
+export interface SocketListenOptions {
+  /** Milliseconds `close()` waits for each peer to finish (default 5000). */
+  closeTimeout?: number;
+  /** Maximum length of the queue of pending connections. */
+  backlog?: number;
+}
+
+/** A listening server. */
+export interface Server {
+  /** Where the server listens; with `port: 0` this holds the port the OS chose. */
+  readonly address: Address;
+  /** Connections currently open. */
+  readonly connections: number;
+  /**
+   * Stops accepting, closes every open connection gracefully, and resolves once all are gone.
+   * Calling it again returns the same promise.
+   */
+  close(): Promise<void>;
+}
+
+/** Checks an endpoint and returns it normalised, or throws an error naming the bad field. */
+export function checkEndpoint(where: string, endpoint: unknown, forListen: boolean): Endpoint {
+  const value = (endpoint ?? {}) as Partial<TcpAddress & UnixAddress>;
+  if (value.path !== undefined) {
+    if (typeof value.path !== 'string' || value.path === '') {
+      throw new InvalidArgumentError(
+        `${where}: \`path\` must be a non-empty string, got ${String(value.path)}`,
+      );
+    }
+    return { path: value.path };
+  }
+  const { host, port } = value;
+  const lowest = forListen ? 0 : 1;
+  if (!Number.isInteger(port) || (port as number) < lowest || (port as number) > 65535) {
+    throw new InvalidArgumentError(
+      `${where}: \`port\` must be an integer from ${lowest} to 65535, got ${String(port)}` +
+        (forListen ? ' (0 lets the OS choose)' : ''),
+    );
+  }
+  if (host !== undefined && (typeof host !== 'string' || host === '')) {
+    throw new InvalidArgumentError(`${where}: \`host\` must be a non-empty string, got ${String(host)}`);
+  }
+  return { host: host ?? (forListen ? '127.0.0.1' : 'localhost'), port: port as number };
+}
+
+function checkTimeout(where: string, name: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value))) {
+    throw new InvalidArgumentError(
+      `${where}: \`${name}\` must be a positive number of milliseconds, got ${String(value)}`,
+    );
+  }
+}
+
+function describe(endpoint: Endpoint): string {
+  return 'path' in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
+}
+
+/** Wraps a connected socket. `path` is the Unix socket path, when there is one. */
+export function socketTransport(
+  socket: net.Socket,
+  unix: { path: string; side: 'client' | 'server' } | null,
+  closeTimeout?: number,
+): StreamTransport {
+  if (unix) {
+    // A Unix socket has one name: the path the server listens on. The client's end is unnamed.
+    const named = { path: unix.path };
+    return new StreamTransport(socket, {
+      kind: 'unix',
+      local: unix.side === 'server' ? named : null,
+      peer: unix.side === 'client' ? named : null,
+      closeTimeout,
+    });
+  }
+  socket.setNoDelay(true);
+  return new StreamTransport(socket, {
+    kind: 'tcp',
+    local: { host: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+    peer: { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+    closeTimeout,
+  });
+}
+
+/**
+ * Opens a TCP or Unix socket connection and resolves to its transport, with no protocol bound.
+ * The socket is connected and paused.
+ */
+export function openSocket(
+  where: string,
+  endpointOptions: Endpoint,
+  options: SocketConnectOptions = {},
+): Promise<StreamTransport> {
+  const endpoint = checkEndpoint(where, endpointOptions, false);
+  checkTimeout(where, 'timeout', options.timeout);
+  checkTimeout(where, 'closeTimeout', options.closeTimeout);
+  const { signal, timeout } = options;
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortError(`${where}: aborted before connecting to ${describe(endpoint)}`, signal.reason));
+      return;
+    }
+    const socket =
+      'path' in endpoint
+        ? net.connect({ path: endpoint.path, allowHalfOpen: true })
+        : net.connect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true });
+    socket.pause();
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (error: Error | null) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      if (error) {
+        socket.on('error', () => {});
+        socket.destroy();
+        reject(error);
+      } else {
+        const unix = 'path' in endpoint ? { path: endpoint.path, side: 'client' as const } : null;
+        resolve(socketTransport(socket, unix, options.closeTimeout));
+      }
+    };
+    const onConnect = () => settle(null);
+    const onError = (error: unknown) => settle(toTransportError(error));
+    const onAbort = () =>
+      settle(new AbortError(`${where}: aborted while connecting to ${describe(endpoint)}`, signal?.reason));
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeout !== undefined) {
+      timer = setTimeout(
+        () =>
+          settle(
+            new TimeoutError(
+              `${where}: no connection to ${describe(endpoint)} within ${timeout} ms`,
+              timeout,
+            ),
+          ),
+        timeout,
+      );
+    }
+  });
+}
+
+/**
+ * Connects over TCP (`{ host, port }`) or a Unix socket (`{ path }`), binds a protocol made by
+ * `protocolFactory` and resolves to the transport once `connectionMade` has run.
+ */
+export async function createConnection(
+  protocolFactory: ProtocolFactory,
+  options: Endpoint & SocketConnectOptions,
+): Promise<Transport> {
+  checkFactory('createConnection', protocolFactory);
+  const transport = await openSocket('createConnection', options, options);
+  bindNewProtocol(transport, protocolFactory);
+  return transport;
+}
+
+/** Calls the factory and binds its protocol; a throwing factory aborts the transport. */
+export function bindNewProtocol(transport: Transport, protocolFactory: ProtocolFactory): Protocol {
+  let protocol: Protocol;
+  try {
+    protocol = protocolFactory();
+  } catch (error) {
+    transport.abort(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+  transport.setProtocol(protocol);
+  return protocol;
+}
+
+export function checkFactory(where: string, factory: unknown): void {
+  if (typeof factory !== 'function') {
+    throw new InvalidArgumentError(`${where}: the first argument must be a function that returns a protocol`);
+  }
+}
+
+/**
+ * Listens on TCP or a Unix socket and hands every accepted connection to `onTransport`. The
+ * returned server tracks connections so `close()` can end them (a connection upgraded to TLS is
+ * tracked through its TLS transport). Used by `createServer` and by the layers above.
+ */
+export async function listen(
+  where: string,
+  endpointOptions: Endpoint,
+  options: SocketListenOptions,
+  onTransport: (transport: StreamTransport) => void,
+): Promise<Server> {
+  const endpoint = checkEndpoint(where, endpointOptions, true);
+  checkTimeout(where, 'closeTimeout', options.closeTimeout);
+  const open = new Set<Transport>();
+  let closing: Promise<void> | null = null;
+  let lastConnectionGone: (() => void) | null = null;
+  const track = (transport: Transport) => {
+    if (!(transport instanceof BaseTransport)) return;
+    if (closing) {
+      transport.close();
+      return;
+    }
+    open.add(transport);
+    transport[kOnLost](() => {
+      open.delete(transport);
+      if (open.size === 0) lastConnectionGone?.();
+    });
+  };
+  const unix = 'path' in endpoint ? { path: endpoint.path, side: 'server' as const } : null;
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+    const transport = socketTransport(socket, unix, options.closeTimeout);
+    track(transport);
+    if (closing) return;
+    onTransport(transport);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(toTransportError(error)));
+    const listenOptions =
+      'path' in endpoint ? { path: endpoint.path } : { host: endpoint.host, port: endpoint.port };
+    server.listen({ ...listenOptions, backlog: options.backlog }, () => resolve());
+  });
+  server.on('error', () => {});
+  const bound = server.address();
+  const address: Address =
+    typeof bound === 'string' || bound === null
+      ? { path: 'path' in endpoint ? endpoint.path : String(bound) }
+      : { host: bound.address, port: bound.port };
+  return {
+    address,
+    get connections() {
+      return open.size;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        let listenerClosed = false;
+        const maybeDone = () => {
+          if (listenerClosed && open.size === 0) resolve();
+        };
+        lastConnectionGone = maybeDone;
+        server.close(() => {
+          listenerClosed = true;
+          maybeDone();
+        });
+        for (const transport of [...open]) transport.close();
+      });
+      return closing;
+    },
+  };
+}
+
+/**
+ * Listens on TCP (`{ host, port }`, port 0 for any) or a Unix socket (`{ path }`) and binds a fresh
+ * protocol from `protocolFactory` to every connection.
+ */
+export function createServer(
+  protocolFactory: ProtocolFactory,
+  options: Endpoint & SocketListenOptions,
+): Promise<Server> {
+  checkFactory('createServer', protocolFactory);
+  return listen('createServer', options, options, (transport) => {
+    try {
+      bindNewProtocol(transport, protocolFactory);
+    } catch {
+      // The transport was aborted; the factory's error has nowhere else to go.
+    }
+  });
+}

@@ -1,0 +1,156 @@
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import {
+  BaseTransport,
+  type BaseTransportOptions,
+  kPendingBytes,
+  kTakePending,
+  kUpgradedTo,
+} from './base.js';
+import { ConnectionError, toTransportError } from './errors.js';
+import type { Address, Transport, TransportInfo, TransportKind } from './transport.js';
+
+/** Internal: takes the Node stream out of a StreamTransport so a TLS layer can wrap it natively. */
+export const kDetachStream = Symbol('tlskit.detachStream');
+
+export interface StreamTransportOptions extends BaseTransportOptions {
+  kind: TransportKind;
+  local?: Address | null;
+  peer?: Address | null;
+}
+
+const noop = () => {};
+
+/**
+ * A Transport over a Node Duplex. One implementation serves TCP and Unix sockets (`net.Socket`),
+ * any user stream (`fromDuplex`) and TLS (`tls.TLSSocket`), so the data path is the same everywhere:
+ * `'data'` events go straight to `dataReceived`, writes straight to `stream.write`.
+ */
+export class StreamTransport extends BaseTransport {
+  readonly #stream: Duplex;
+  #info: TransportInfo;
+  #error: Error | null = null;
+  #reading = false;
+  #detached = false;
+
+  readonly #onData = (chunk: Buffer | string) => {
+    this._onData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  };
+  readonly #onEnd = () => this._onEof();
+  readonly #onFinish = () => this._onWriteFinished();
+  readonly #onError = (error: unknown) => {
+    this.#error ??= this._mapError(error);
+  };
+  readonly #onClose = () => {
+    if (this.#detached || this._lost) return;
+    this._onClosed(
+      this.#error ??
+        new ConnectionError('ERR_STREAM_PREMATURE_CLOSE', 'the stream closed before the connection finished'),
+    );
+  };
+  readonly #afterWrite = () => this._onDrained();
+
+  constructor(stream: Duplex, options: StreamTransportOptions) {
+    super(options);
+    this.#stream = stream;
+    this.#info = { kind: options.kind, local: options.local ?? null, peer: options.peer ?? null };
+    // Half-close is part of the contract: the stream must not end our side when the peer ends.
+    (stream as { allowHalfOpen?: boolean }).allowHalfOpen = true;
+    stream.on('error', this.#onError);
+    stream.on('close', this.#onClose);
+    stream.on('finish', this.#onFinish);
+    if (stream.destroyed) queueMicrotask(this.#onClose);
+  }
+
+  get info(): TransportInfo {
+    return this.#info;
+  }
+
+  /** The Node stream underneath, for layers inside tlskit. */
+  get stream(): Duplex {
+    return this.#stream;
+  }
+
+  /** Map a stream error to what the protocol sees; TLS overrides this. */
+  protected _mapError(error: unknown): Error {
+    return toTransportError(error);
+  }
+
+  protected _write(data: Uint8Array): void {
+    this.#stream.write(data, this.#afterWrite);
+  }
+
+  protected _end(): void {
+    this.#stream.end();
+  }
+
+  protected _destroy(error: Error | null, hard: boolean): void {
+    const stream = this.#stream;
+    stream.off('data', this.#onData);
+    stream.off('end', this.#onEnd);
+    stream.off('finish', this.#onFinish);
+    if (stream.destroyed) return;
+    if (!hard) {
+      stream.destroy();
+      return;
+    }
+    if (stream instanceof Socket && !(stream instanceof TLSSocket)) {
+      try {
+        stream.resetAndDestroy(); // TCP: the peer sees a reset
+        return;
+      } catch {
+        // Not TCP (a Unix socket cannot signal a reset): plain destroy below.
+      }
+    }
+    // Destroying with an error is how a Node stream learns it was aborted, not ended.
+    stream.destroy(error ?? new ConnectionError('ECONNABORTED', 'the transport was aborted'));
+  }
+
+  protected _pauseSource(): void {
+    this.#stream.pause();
+  }
+
+  protected _resumeSource(): void {
+    if (!this.#reading) {
+      this.#reading = true;
+      this.#stream.on('data', this.#onData);
+      this.#stream.on('end', this.#onEnd);
+    }
+    this.#stream.resume();
+  }
+
+  protected get _queuedBytes(): number {
+    return this.#stream.writableLength;
+  }
+
+  override [kPendingBytes](): number {
+    return super[kPendingBytes]() + this.#stream.readableLength;
+  }
+
+  /**
+   * Stops reporting anything and returns the stream, for a TLS layer that hands it to `node:tls`.
+   * Undelivered bytes go back into the stream's buffer, in order, when `keepPending` is set
+   * (`node:tls` then feeds them to the handshake); otherwise the caller has checked there are none.
+   */
+  [kDetachStream](keepPending: boolean): Duplex {
+    const stream = this.#stream;
+    stream.pause();
+    const held = this[kTakePending]();
+    if (keepPending) for (let i = held.length - 1; i >= 0; i--) stream.unshift(held[i]);
+    stream.off('data', this.#onData);
+    stream.off('end', this.#onEnd);
+    stream.off('finish', this.#onFinish);
+    stream.off('close', this.#onClose);
+    stream.off('error', this.#onError);
+    // A late error from the old owner must not become an uncaught exception.
+    stream.on('error', noop);
+    this.#detached = true;
+    return stream;
+  }
+
+  /** Marks this transport as owned by `owner` after a native upgrade. */
+  markUpgraded(owner: Transport): void {
+    this[kUpgradedTo](owner, true);
+  }
+}
