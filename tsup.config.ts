@@ -1,17 +1,27 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    'testing/index': 'src/testing/index.ts',
-    'cli/main': 'src/cli/main.ts',
-  },
-  format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' } },
+const common = {
   target: 'node20',
   platform: 'node',
   sourcemap: true,
-  clean: true,
   splitting: true,
   shims: false,
-});
+} as const;
+
+export default defineConfig([
+  {
+    ...common,
+    entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    clean: false,
+  },
+  {
+    // The command is ESM only; it imports the library through its own chunks.
+    ...common,
+    entry: { 'cli/main': 'src/cli/main.ts' },
+    format: ['esm'],
+    dts: false,
+    clean: false,
+  },
+]);

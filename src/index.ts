@@ -24,6 +24,7 @@ export {
   TlskitError,
 } from './transport/errors.js';
 export {
+  type AddressOf,
   createConnection,
   createServer,
   type Endpoint,

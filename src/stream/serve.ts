@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../transport/errors.js';
 import {
+  type AddressOf,
   type Endpoint,
   listen,
   openSocket,
@@ -36,7 +37,10 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
  * resolves the connection is closed gracefully; when it rejects, the connection is aborted and the
  * error goes to `onError`.
  */
-export function serve(options: ServeOptions, handler: ConnectionHandler): Promise<Server> {
+export function serve<E extends Endpoint>(
+  options: E & ServeOptions,
+  handler: ConnectionHandler,
+): Promise<Server<AddressOf<E>>> {
   if (typeof handler !== 'function') {
     throw new InvalidArgumentError('serve: `handler` must be a function that takes a Connection');
   }

@@ -5,8 +5,11 @@ import type { Protocol, ProtocolFactory } from './protocol.js';
 import { StreamTransport } from './stream.js';
 import type { Address, TcpAddress, Transport, UnixAddress } from './transport.js';
 
-/** Where to connect or listen: a TCP host and port, or a Unix socket path. */
-export type Endpoint = TcpAddress | UnixAddress;
+/**
+ * Where to connect or listen: a TCP `port` with an optional `host` (default `localhost` to connect,
+ * `127.0.0.1` to listen), or a Unix socket `path`.
+ */
+export type Endpoint = { host?: string; port: number } | UnixAddress;
 
 /** Options for opening a connection. */
 export interface SocketConnectOptions {
@@ -26,10 +29,13 @@ export interface SocketListenOptions {
   backlog?: number;
 }
 
+/** The address a server reports for an endpoint: `{ host, port }` for TCP, `{ path }` for Unix. */
+export type AddressOf<E> = E extends { path: string } ? UnixAddress : TcpAddress;
+
 /** A listening server. */
-export interface Server {
+export interface Server<A extends Address = Address> {
   /** Where the server listens; with `port: 0` this holds the port the OS chose. */
-  readonly address: Address;
+  readonly address: A;
   /** Connections currently open. */
   readonly connections: number;
   /**
@@ -40,7 +46,11 @@ export interface Server {
 }
 
 /** Checks an endpoint and returns it normalised, or throws an error naming the bad field. */
-export function checkEndpoint(where: string, endpoint: unknown, forListen: boolean): Endpoint {
+export function checkEndpoint(
+  where: string,
+  endpoint: unknown,
+  forListen: boolean,
+): TcpAddress | UnixAddress {
   const value = (endpoint ?? {}) as Partial<TcpAddress & UnixAddress>;
   if (value.path !== undefined) {
     if (typeof value.path !== 'string' || value.path === '') {
@@ -199,12 +209,12 @@ export function checkFactory(where: string, factory: unknown): void {
  * returned server tracks connections so `close()` can end them (a connection upgraded to TLS is
  * tracked through its TLS transport). Used by `createServer` and by the layers above.
  */
-export async function listen(
+export async function listen<E extends Endpoint>(
   where: string,
-  endpointOptions: Endpoint,
+  endpointOptions: E,
   options: SocketListenOptions,
   onTransport: (transport: StreamTransport) => void,
-): Promise<Server> {
+): Promise<Server<AddressOf<E>>> {
   const endpoint = checkEndpoint(where, endpointOptions, true);
   checkTimeout(where, 'closeTimeout', options.closeTimeout);
   const open = new Set<Transport>();
@@ -242,7 +252,7 @@ export async function listen(
       ? { path: 'path' in endpoint ? endpoint.path : String(bound) }
       : { host: bound.address, port: bound.port };
   return {
-    address,
+    address: address as AddressOf<E>,
     get connections() {
       return open.size;
     },
@@ -268,10 +278,10 @@ export async function listen(
  * Listens on TCP (`{ host, port }`, port 0 for any) or a Unix socket (`{ path }`) and binds a fresh
  * protocol from `protocolFactory` to every connection.
  */
-export function createServer(
+export function createServer<E extends Endpoint>(
   protocolFactory: ProtocolFactory,
-  options: Endpoint & SocketListenOptions,
-): Promise<Server> {
+  options: E & SocketListenOptions,
+): Promise<Server<AddressOf<E>>> {
   checkFactory('createServer', protocolFactory);
   return listen('createServer', options, options, (transport) => {
     try {

@@ -1,0 +1,97 @@
+import http from 'node:http';
+import { PassThrough, pipeline, Readable, Writable } from 'node:stream';
+import { fromDuplex, toDuplex } from 'tlskit';
+import { memoryPair, patternBytes, RecordingProtocol } from 'tlskit/testing';
+import { describe, expect, it } from 'vitest';
+
+describe('toDuplex', () => {
+  it('lets a node:http server and client exchange a request and a response over a memory pair', async () => {
+    const [clientEnd, serverEnd] = memoryPair({ seed: 3, maxChunkSize: 50 });
+    const server = http.createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (part: Buffer) => parts.push(part));
+      req.on('end', () => {
+        res.setHeader('content-type', 'text/plain');
+        res.end(`${req.method} ${req.url} got ${Buffer.concat(parts).toString()}`);
+      });
+    });
+    server.emit('connection', toDuplex(serverEnd));
+
+    const body = await new Promise<string>((resolve, reject) => {
+      const request = http.request(
+        { method: 'POST', path: '/echo?x=1', createConnection: () => toDuplex(clientEnd) },
+        (response) => {
+          expect(response.statusCode).toBe(200);
+          expect(response.headers['content-type']).toBe('text/plain');
+          const parts: Buffer[] = [];
+          response.on('data', (part: Buffer) => parts.push(part));
+          response.on('end', () => resolve(Buffer.concat(parts).toString()));
+          response.on('error', reject);
+        },
+      );
+      request.on('error', reject);
+      request.end('ping over memory');
+    });
+    expect(body).toBe('POST /echo?x=1 got ping over memory');
+    server.close();
+  });
+
+  it('carries bytes through stream.pipeline with backpressure, in order', async () => {
+    const [a, b] = memoryPair({ chunkSize: 1000 });
+    const bytes = patternBytes(300_000, 8);
+    const received: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        received.push(chunk);
+        setImmediate(callback); // a slow consumer
+      },
+    });
+    const reader = toDuplex(b);
+    const done = new Promise<void>((resolve, reject) =>
+      pipeline(reader, sink, (error) => (error ? reject(error) : resolve())),
+    );
+    const writer = toDuplex(a);
+    Readable.from([bytes.subarray(0, 100_000), bytes.subarray(100_000)]).pipe(writer);
+    await done;
+    expect(Buffer.concat(received).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it('destroying the Duplex with an error aborts the transport; without one, closes it', async () => {
+    const [a, b] = memoryPair();
+    const peer = new RecordingProtocol();
+    b.setProtocol(peer);
+    const duplex = toDuplex(a);
+    duplex.on('error', () => {});
+    duplex.destroy(new Error('gone'));
+    expect(await peer.waitForLost()).toMatchObject({ code: 'ECONNRESET' });
+
+    const [c, d] = memoryPair();
+    const calm = new RecordingProtocol();
+    d.setProtocol(calm);
+    toDuplex(c).destroy();
+    await calm.waitForEof();
+    expect(await calm.waitForLost()).toBeNull();
+  });
+
+  it('emits timeout after idling, as node:http expects of a socket', async () => {
+    const [a] = memoryPair();
+    const duplex = toDuplex(a);
+    await new Promise<void>((resolve) => duplex.setTimeout(20, resolve));
+    duplex.destroy();
+  });
+});
+
+describe('fromDuplex', () => {
+  it('turns a Node stream into a transport and rejects things that are not streams', async () => {
+    const stream = new PassThrough();
+    const transport = fromDuplex(stream);
+    const protocol = new RecordingProtocol({ keepOpenOnEof: true });
+    transport.setProtocol(protocol);
+    transport.write('loop');
+    transport.end();
+    await protocol.waitForEof();
+    expect(protocol.text()).toBe('loop');
+    expect(transport.info.kind).toBe('duplex');
+    expect(() => fromDuplex({} as never)).toThrow(/must be a Node Duplex stream/);
+  });
+});

@@ -1,0 +1,240 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  AbortError,
+  ConnectionError,
+  connect,
+  createConnection,
+  createServer,
+  InvalidArgumentError,
+  type Protocol,
+  serve,
+  TimeoutError,
+  type Transport,
+} from 'tlskit';
+import { memoryPair, RecordingProtocol } from 'tlskit/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { unixPath } from '../helpers/pairs.js';
+
+/** The echo protocol from the foundation issue, typed. */
+const echo = (): Protocol => {
+  let t: Transport;
+  return { connectionMade: (x) => (t = x), dataReceived: (d) => t.write(d) };
+};
+
+describe('the foundation example, as written', () => {
+  it('echoes a line over TCP and over a byte-at-a-time memory pair', async () => {
+    const server = await createServer(echo, { host: '127.0.0.1', port: 0 });
+    const conn = await connect({ host: '127.0.0.1', port: server.address.port });
+    await conn.write('hello\n');
+    expect(await conn.readLine()).toBe('hello');
+    await conn.close();
+    await server.close();
+
+    const [a, b] = memoryPair({ chunkSize: 1 });
+    b.setProtocol(echo());
+    const client = new RecordingProtocol({ keepOpenOnEof: true });
+    a.setProtocol(client);
+    a.write('hello\n');
+    await client.waitForBytes(6);
+    expect(client.text()).toBe('hello\n');
+    expect(client.chunks.every((chunk) => chunk.length === 1)).toBe(true);
+    a.close();
+    await client.waitForLost();
+  });
+});
+
+describe('createConnection and createServer', () => {
+  it('bind a fresh protocol per connection and report addresses', async () => {
+    const made: Transport[] = [];
+    const server = await createServer(() => ({ connectionMade: (t: Transport) => made.push(t) }), {
+      host: '127.0.0.1',
+      port: 0,
+    });
+    const port = server.address.port;
+    const first = new RecordingProtocol();
+    const second = new RecordingProtocol();
+    const t1 = await createConnection(() => first, { host: '127.0.0.1', port });
+    await createConnection(() => second, { host: '127.0.0.1', port });
+    expect(t1.protocol).toBe(first);
+    expect(first.transport).toBe(t1);
+    expect(t1.info).toMatchObject({ kind: 'tcp', peer: { host: '127.0.0.1', port } });
+    await new Promise<void>((resolve) => {
+      const check = () => (made.length === 2 ? resolve() : setImmediate(check));
+      check();
+    });
+    expect(made[0]!.info.kind).toBe('tcp');
+    expect(server.connections).toBe(2);
+    await server.close();
+    // Closing the server closed both connections gracefully: the clients saw a clean end.
+    expect(first.eofCount).toBe(1);
+    await first.waitForLost();
+    await second.waitForLost();
+    expect(first.lostError).toBeNull();
+  });
+
+  it('work over Unix sockets', async () => {
+    const path = unixPath();
+    const server = await createServer(echo, { path });
+    expect(server.address).toEqual({ path });
+    const client = new RecordingProtocol({ keepOpenOnEof: true });
+    const transport = await createConnection(() => client, { path });
+    expect(transport.info).toEqual({ kind: 'unix', local: null, peer: { path } });
+    transport.write('over unix');
+    await client.waitForBytes(9);
+    expect(client.text()).toBe('over unix');
+    transport.close();
+    await client.waitForLost();
+    await server.close();
+  });
+
+  it('report a refused connection with the OS code and the original error as cause', async () => {
+    const server = await createServer(echo, { host: '127.0.0.1', port: 0 });
+    const port = server.address.port;
+    await server.close();
+    const error = await createConnection(echo, { host: '127.0.0.1', port }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as ConnectionError).code).toBe('ECONNREFUSED');
+    expect((error as ConnectionError).syscall).toBe('connect');
+    expect((error as ConnectionError).cause).toBeInstanceOf(Error);
+  });
+
+  it('reject bad options with the field, the value and the range', async () => {
+    await expect(createConnection(echo, { host: '127.0.0.1', port: 70000 })).rejects.toThrow(
+      /createConnection: `port` must be an integer from 1 to 65535, got 70000/,
+    );
+    await expect(createServer(echo, { host: '127.0.0.1', port: -1 })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(createConnection(echo, { path: '' })).rejects.toThrow(/`path` must be a non-empty string/);
+    await expect(createConnection(echo, { host: '127.0.0.1', port: 1, timeout: -5 })).rejects.toThrow(
+      /`timeout` must be a positive number of milliseconds, got -5/,
+    );
+    expect(() => createServer('nope' as never, { port: 0 })).toThrow(
+      /must be a function that returns a protocol/,
+    );
+  });
+
+  it('reject an already aborted signal without connecting', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('changed my mind'));
+    const error = await createConnection(echo, {
+      host: '127.0.0.1',
+      port: 9,
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortError);
+    expect((error as AbortError).code).toBe('ABORT_ERR');
+    expect((error as AbortError).cause).toEqual(new Error('changed my mind'));
+  });
+
+  it('a factory that throws aborts that connection only', async () => {
+    let calls = 0;
+    const server = await createServer(
+      () => {
+        calls++;
+        if (calls === 1) throw new Error('factory failed');
+        return echo();
+      },
+      { host: '127.0.0.1', port: 0 },
+    );
+    const port = server.address.port;
+    const first = new RecordingProtocol();
+    // The reset can beat the client's own 'connect' event; either way it surfaces as ECONNRESET.
+    const outcome = await createConnection(() => first, { host: '127.0.0.1', port }).then(
+      () => first.waitForLost(),
+      (error: unknown) => error,
+    );
+    expect(outcome).toMatchObject({ code: 'ECONNRESET' });
+    const second = await connect({ host: '127.0.0.1', port });
+    await second.write('still serving\n');
+    expect(await second.readLine()).toBe('still serving');
+    await second.close();
+    await server.close();
+  });
+});
+
+describe('connect deadlines against a listener that never accepts', () => {
+  // A Python listener with a backlog of one, filled by a first connection: further SYNs are
+  // dropped, so a connect neither succeeds nor fails until our own deadline.
+  let child: ReturnType<typeof spawn> | undefined;
+  let port = 0;
+
+  async function blackhole(): Promise<number> {
+    if (port) return port;
+    child = spawn('python3', [
+      '-c',
+      [
+        'import socket, sys, time',
+        's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+        'f = socket.create_connection(s.getsockname())',
+        'g = socket.socket(); g.setblocking(False)',
+        'g.connect_ex(s.getsockname())',
+        'print(s.getsockname()[1], flush=True)',
+        'sys.stdin.read()',
+      ].join('\n'),
+    ]);
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    port = Number(line.toString().trim());
+    return port;
+  }
+
+  afterAll(() => {
+    child?.kill();
+  });
+
+  it('times out with ERR_TIMEOUT', async () => {
+    const target = await blackhole();
+    const error = await createConnection(echo, { host: '127.0.0.1', port: target, timeout: 200 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toMatchObject({ code: 'ERR_TIMEOUT', timeout: 200 });
+    expect((error as Error).message).toMatch(/no connection to 127\.0\.0\.1:\d+ within 200 ms/);
+  });
+
+  it('aborts with ABORT_ERR when the signal fires mid-connect', async () => {
+    const target = await blackhole();
+    const controller = new AbortController();
+    const attempt = createConnection(echo, { host: '127.0.0.1', port: target, signal: controller.signal });
+    setImmediate(() => controller.abort());
+    await expect(attempt).rejects.toMatchObject({ code: 'ABORT_ERR' });
+  });
+});
+
+describe('serve', () => {
+  it('runs the handler per connection and closes when it returns', async () => {
+    const server = await serve({ host: '127.0.0.1', port: 0 }, async (c) => {
+      const name = await c.readLine();
+      await c.write(`hi ${name}\n`);
+    });
+    const port = server.address.port;
+    const conn = await connect({ host: '127.0.0.1', port });
+    await conn.write('ada\n');
+    expect(await conn.readLine()).toBe('hi ada');
+    expect(await conn.readLine()).toBeNull();
+    await conn.close();
+    expect(await conn.closed).toBeNull();
+    await server.close();
+  });
+
+  it('aborts the connection and reports a failing handler', async () => {
+    const failures: unknown[] = [];
+    const server = await serve(
+      { host: '127.0.0.1', port: 0, onError: (error) => failures.push(error) },
+      async () => {
+        throw new Error('handler bug');
+      },
+    );
+    const port = server.address.port;
+    const outcome = await connect({ host: '127.0.0.1', port })
+      .then(
+        (conn) => conn.read(),
+        (error: unknown) => error,
+      )
+      .catch((error: unknown) => error);
+    expect(outcome).toMatchObject({ code: 'ECONNRESET' });
+    expect(failures).toEqual([new Error('handler bug')]);
+    await server.close();
+  });
+});
