@@ -11,7 +11,11 @@ const common = {
 export default defineConfig([
   {
     ...common,
-    entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+    entry: {
+      index: 'src/index.ts',
+      'testing/index': 'src/testing/index.ts',
+      'danger/index': 'src/danger/index.ts',
+    },
     format: ['esm', 'cjs'],
     dts: true,
     clean: false,

@@ -1,6 +1,6 @@
 /**
  * tlskit: one transport/protocol contract over TCP, Unix sockets, Node streams, memory pairs and
- * TLS, with an async Connection API on top.
+ * TLS, with an async Connection API on top, and security contexts that cannot be built unsafe.
  */
 
 export { Connection, DEFAULT_READ_LIMIT, type ReadLimitOptions } from './stream/connection.js';
@@ -8,9 +8,37 @@ export {
   type ConnectionHandler,
   type ConnectOptions,
   connect,
+  createConnection,
+  createServer,
+  type ListenOptions,
   type ServeOptions,
   serve,
-} from './stream/serve.js';
+} from './stream/open.js';
+export {
+  type ClientContext,
+  type ClientContextOptions,
+  clientContext,
+  spkiPin,
+  type TrustInput,
+} from './tls/client-context.js';
+export type { TlsVersion } from './tls/defaults.js';
+export {
+  CertificateError,
+  type CertificateErrorCode,
+  ContextError,
+  StartTlsError,
+  TlsError,
+} from './tls/errors.js';
+export type { PemInput } from './tls/pem.js';
+export {
+  type ServerContext,
+  type ServerContextOptions,
+  type ServerCredentials,
+  type SniResolver,
+  serverContext,
+} from './tls/server-context.js';
+export { type StartTlsOptions, startTls } from './tls/start-tls.js';
+export type { TlsTransport } from './tls/tls-transport.js';
 export { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HIGH_WATER_MARK } from './transport/base.js';
 export { fromDuplex, TransportDuplex, toDuplex } from './transport/duplex.js';
 export {
@@ -23,14 +51,12 @@ export {
   TimeoutError,
   TlskitError,
 } from './transport/errors.js';
-export {
-  type AddressOf,
-  createConnection,
-  createServer,
-  type Endpoint,
-  type Server,
-  type SocketConnectOptions,
-  type SocketListenOptions,
+export type {
+  AddressOf,
+  Endpoint,
+  Server,
+  SocketConnectOptions,
+  SocketListenOptions,
 } from './transport/net.js';
 export type { Protocol, ProtocolFactory } from './transport/protocol.js';
 export type {

@@ -1,3 +1,4 @@
+import { type StartTlsOptions, startTls } from '../tls/start-tls.js';
 import { toBytes } from '../transport/base.js';
 import {
   IncompleteReadError,
@@ -169,17 +170,33 @@ export class Connection implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Takes everything buffered and rebinds the Connection to `transport` (used by STARTTLS).
-   * @internal
+   * Upgrades this connection to TLS in place (STARTTLS) and resolves once the handshake succeeded;
+   * reads and writes then go through TLS. Bytes this connection buffered but nobody read count as
+   * unconsumed plaintext: by default the upgrade is refused with `ERR_STARTTLS_PENDING_PLAINTEXT`
+   * and they stay buffered. If the handshake fails, the connection is closed with that error.
    */
-  _takeBuffered(): Uint8Array {
-    return this.#buffer.shift(this.#buffer.length);
-  }
-
-  /** @internal */
-  _rebind(transport: Transport): void {
-    this.#transport = transport;
-    transport.setProtocol(this.#protocol());
+  async startTls(options: Omit<StartTlsOptions, 'protocol' | 'unconsumed'>): Promise<void> {
+    if (this.#readWaiter) {
+      throw new StateError(
+        'ERR_READ_PENDING',
+        'startTls: a read is waiting on this connection; upgrade between reads',
+      );
+    }
+    if (this.#eof || this.#lost) {
+      throw new StateError(
+        'ERR_TRANSPORT_CLOSED',
+        'startTls: the peer already finished or the connection is gone',
+      );
+    }
+    const buffered = this.#buffer.length;
+    const unconsumed = buffered > 0 ? this.#buffer.shift(buffered) : undefined;
+    try {
+      await startTls(this.#transport, { ...options, unconsumed, protocol: this.#protocol() });
+    } catch (error) {
+      // Refused before anything changed: the bytes go back where they were.
+      if (unconsumed && !this.#lost) this.#buffer.push(unconsumed);
+      throw error;
+    }
   }
 
   async #readUntil(where: string, needle: Uint8Array, limit: number): Promise<Uint8Array> {
@@ -253,6 +270,9 @@ export class Connection implements AsyncIterable<Uint8Array> {
 
   #protocol(): Protocol {
     return {
+      connectionMade: (transport) => {
+        this.#transport = transport;
+      },
       dataReceived: (data) => {
         this.#buffer.push(data);
         if (this.#buffer.length >= Math.max(BUFFER_HIGH_WATER, this.#demand)) this.#transport.pauseReading();

@@ -9,11 +9,14 @@ export const DEFAULT_CLOSE_TIMEOUT = 5_000;
 
 /** Internal hooks that layers inside tlskit (servers, TLS) use; not part of the public contract. */
 export const kOnLost = Symbol('tlskit.onLost');
-export const kRawWrite = Symbol('tlskit.rawWrite');
-export const kRawEnd = Symbol('tlskit.rawEnd');
+export const kOwnerView = Symbol('tlskit.ownerView');
 export const kPendingBytes = Symbol('tlskit.pendingBytes');
 export const kTakePending = Symbol('tlskit.takePending');
 export const kUpgradedTo = Symbol('tlskit.upgradedTo');
+export const kHandOver = Symbol('tlskit.handOver');
+
+/** What a layer that took over a transport forwards `close`/`abort` to. */
+export type TransportOwner = Pick<Transport, 'close' | 'abort' | 'closing'>;
 
 export interface BaseTransportOptions {
   /** Time `close()` waits for the peer's end of stream before releasing the connection. */
@@ -58,7 +61,8 @@ export abstract class BaseTransport implements Transport {
   #closeTimer: NodeJS.Timeout | undefined;
   #closeTimeout: number;
   #lostListeners: Array<(error: Error | null) => void> = [];
-  #upgradedTo: Transport | null = null;
+  #upgradedTo: TransportOwner | null = null;
+  #ownerView: Transport | null = null;
 
   constructor(options: BaseTransportOptions = {}) {
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
@@ -114,65 +118,22 @@ export abstract class BaseTransport implements Transport {
 
   write(data: Uint8Array | string): void {
     this.#assertOwned('write');
-    if (this.#writeEnded || this.#closing) {
-      const reason = this.#lost
-        ? 'the connection is closed'
-        : this.#closing
-          ? 'close() was called'
-          : 'end() was called';
-      throw new StateError(
-        this.#lost || this.#closing ? 'ERR_TRANSPORT_CLOSED' : 'ERR_WRITE_AFTER_END',
-        `write: cannot write, ${reason}`,
-        { cause: this.#lostError ?? undefined },
-      );
-    }
-    this[kRawWrite](toBytes(data, 'write'));
+    this.#write(toBytes(data, 'write'));
   }
 
   end(): void {
     this.#assertOwned('end');
-    this[kRawEnd]();
+    this.#end();
   }
 
   close(): void {
-    if (this.#upgradedTo) {
-      this.#upgradedTo.close();
-      return;
-    }
-    if (this.#closing) return;
-    this.#closing = true;
-    this.#held = [];
-    if (!this.#writeEnded) {
-      this.#writeEnded = true;
-      this._end();
-      if (this.#lost) return;
-    }
-    if (this.#writeFinished && this.#eofReceived) {
-      this.#finish(null, false);
-      return;
-    }
-    // Keep reading (and discarding) so the peer's end of stream can arrive.
-    if (this.#started) this._resumeSource();
-    this.#closeTimer = setTimeout(() => {
-      // Our bytes were taken: the peer merely did not finish in time, which costs nothing. Bytes
-      // still queued are lost, and that is an error worth reporting.
-      const stuck = this.#writeFinished
-        ? null
-        : new TimeoutError(
-            `close: the peer did not take the last ${this._queuedBytes} bytes within ${this.#closeTimeout} ms`,
-            this.#closeTimeout,
-          );
-      this.#finish(stuck, stuck !== null);
-    }, this.#closeTimeout);
-    this.#closeTimer.unref?.();
+    if (this.#upgradedTo) this.#upgradedTo.close();
+    else this.#close();
   }
 
   abort(error?: Error): void {
-    if (this.#upgradedTo) {
-      this.#upgradedTo.abort(error);
-      return;
-    }
-    this.#finish(error ?? null, true);
+    if (this.#upgradedTo) this.#upgradedTo.abort(error);
+    else this.#finish(error ?? null, true);
   }
 
   pauseReading(): void {
@@ -207,21 +168,36 @@ export abstract class BaseTransport implements Transport {
     this._onDrained();
   }
 
-  /** Write without the ownership check: used by a TLS layer that owns this transport. */
-  [kRawWrite](data: Uint8Array): void {
-    if (this.#writeEnded || this.#closing) {
-      throw new StateError('ERR_TRANSPORT_CLOSED', 'write: cannot write, the connection is closing');
-    }
-    if (data.length === 0) return;
-    this._write(data);
-    this.#checkHighWater();
-  }
-
-  /** Half-close without the ownership check. */
-  [kRawEnd](): void {
-    if (this.#writeEnded || this.#closing) return;
-    this.#writeEnded = true;
-    this._end();
+  /**
+   * The same transport without the upgrade guard, for the layer that owns it (a TLS bridge): its
+   * writes and closes must reach this transport, while everybody else's are refused.
+   */
+  get [kOwnerView](): Transport {
+    if (this.#ownerView) return this.#ownerView;
+    const self = this;
+    this.#ownerView = {
+      write: (data) => self.#write(toBytes(data, 'write')),
+      end: () => self.#end(),
+      close: () => self.#close(),
+      abort: (error) => self.#finish(error ?? null, true),
+      pauseReading: () => self.pauseReading(),
+      resumeReading: () => self.resumeReading(),
+      setWriteBufferLimits: (high, low) => self.setWriteBufferLimits(high, low),
+      setProtocol: (protocol) => self.setProtocol(protocol),
+      get closing() {
+        return self.#closing;
+      },
+      get writeBufferSize() {
+        return self.writeBufferSize;
+      },
+      get protocol() {
+        return self.protocol;
+      },
+      get info() {
+        return self.info;
+      },
+    };
+    return this.#ownerView;
   }
 
   /** Bytes that arrived but were not delivered to the protocol (reading is paused). */
@@ -237,16 +213,22 @@ export abstract class BaseTransport implements Transport {
   }
 
   /**
-   * Hands this transport to a layer above (TLS). From now on `write` and `end` throw
-   * `ERR_TRANSPORT_UPGRADED`, and `close`/`abort` act on the layer above.
+   * Puts this transport under a layer above (TLS), or back under nobody with `null`. While owned,
+   * `write` and `end` throw `ERR_TRANSPORT_UPGRADED`, and `close`/`abort` act on the owner.
    */
-  [kUpgradedTo](owner: Transport, detached: boolean): void {
+  [kUpgradedTo](owner: TransportOwner | null): void {
     this.#upgradedTo = owner;
-    if (!detached) return;
-    // The layer above took the source itself, so this transport reports nothing more; its
-    // protocol moved up, and its bookkeeping (server connection sets) ends with the owner's.
+  }
+
+  /**
+   * Completes a native upgrade: the layer above took the source itself, so this transport reports
+   * nothing more. Its protocol moved up; its bookkeeping (server connection sets) ends when the
+   * owner's connection does.
+   */
+  [kHandOver](owner: BaseTransport): void {
+    this.#upgradedTo = owner;
     this.#protocol = null;
-    const release = (error: Error | null) => {
+    owner[kOnLost]((error) => {
       if (this.#lost) return;
       this.#lost = true;
       this.#closing = true;
@@ -254,8 +236,7 @@ export abstract class BaseTransport implements Transport {
       this.#lostError = error;
       clearTimeout(this.#closeTimer);
       for (const listener of this.#lostListeners.splice(0)) listener(error);
-    };
-    if (owner instanceof BaseTransport) owner[kOnLost](release);
+    });
   }
 
   /** Registers a listener for the end of the connection (servers track their connections). */
@@ -320,6 +301,59 @@ export abstract class BaseTransport implements Transport {
     }
   }
 
+  #write(data: Uint8Array): void {
+    if (this.#writeEnded || this.#closing) {
+      const reason = this.#lost
+        ? 'the connection is closed'
+        : this.#closing
+          ? 'close() was called'
+          : 'end() was called';
+      throw new StateError(
+        this.#lost || this.#closing ? 'ERR_TRANSPORT_CLOSED' : 'ERR_WRITE_AFTER_END',
+        `write: cannot write, ${reason}`,
+        { cause: this.#lostError ?? undefined },
+      );
+    }
+    if (data.length === 0) return;
+    this._write(data);
+    this.#checkHighWater();
+  }
+
+  #end(): void {
+    if (this.#writeEnded || this.#closing) return;
+    this.#writeEnded = true;
+    this._end();
+  }
+
+  #close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#held = [];
+    if (!this.#writeEnded) {
+      this.#writeEnded = true;
+      this._end();
+      if (this.#lost) return;
+    }
+    if (this.#writeFinished && this.#eofReceived) {
+      this.#finish(null, false);
+      return;
+    }
+    // Keep reading (and discarding) so the peer's end of stream can arrive.
+    if (this.#started) this._resumeSource();
+    this.#closeTimer = setTimeout(() => {
+      // Our bytes were taken: the peer merely did not finish in time, which costs nothing. Bytes
+      // still queued are lost, and that is an error worth reporting.
+      const stuck = this.#writeFinished
+        ? null
+        : new TimeoutError(
+            `close: the peer did not take the last ${this._queuedBytes} bytes within ${this.#closeTimeout} ms`,
+            this.#closeTimeout,
+          );
+      this.#finish(stuck, stuck !== null);
+    }, this.#closeTimeout);
+    this.#closeTimer.unref?.();
+  }
+
   #assertOwned(method: string): void {
     if (this.#upgradedTo) {
       throw new StateError(
@@ -364,7 +398,7 @@ export abstract class BaseTransport implements Transport {
       }
     }
     if (this.#lost || this.#closing) return;
-    if (!keepOpen) this.close();
+    if (!keepOpen) this.#close();
     else if (this.#writeFinished) this.#finish(null, false);
   }
 

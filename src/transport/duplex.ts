@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import { BaseTransport, type BaseTransportOptions, kRawEnd, kRawWrite } from './base.js';
+import type { BaseTransportOptions } from './base.js';
 import { InvalidArgumentError } from './errors.js';
 import { StreamTransport } from './stream.js';
 import type { TcpAddress, Transport } from './transport.js';
@@ -32,7 +32,7 @@ export function toDuplex(transport: Transport): TransportDuplex {
   if (transport === null || typeof transport !== 'object' || typeof transport.setProtocol !== 'function') {
     throw new InvalidArgumentError('toDuplex: `transport` must be a tlskit Transport');
   }
-  return new TransportDuplex(transport, false);
+  return new TransportDuplex(transport);
 }
 
 /** The Duplex `toDuplex` returns. `transport` is the transport underneath. */
@@ -44,23 +44,11 @@ export class TransportDuplex extends Duplex {
   #lost = false;
   #idleTimeout = 0;
   #idleTimer: NodeJS.Timeout | undefined;
-  readonly #writeBytes: (data: Uint8Array) => void;
-  readonly #endWrites: () => void;
 
-  /**
-   * `owned`: the caller (a TLS layer) owns the transport and writes past its upgrade guard.
-   * @internal
-   */
-  constructor(transport: Transport, owned: boolean) {
+  /** Binds this stream's protocol to `transport`; use `toDuplex(transport)`. */
+  constructor(transport: Transport) {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
     this.transport = transport;
-    if (owned && transport instanceof BaseTransport) {
-      this.#writeBytes = (data) => transport[kRawWrite](data);
-      this.#endWrites = () => transport[kRawEnd]();
-    } else {
-      this.#writeBytes = (data) => transport.write(data);
-      this.#endWrites = () => transport.end();
-    }
     transport.setProtocol({
       dataReceived: (data) => {
         this.#touch();
@@ -137,7 +125,7 @@ export class TransportDuplex extends Duplex {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.#touch();
     try {
-      this.#writeBytes(chunk);
+      this.transport.write(chunk);
     } catch (error) {
       callback(error as Error);
       return;
@@ -152,7 +140,7 @@ export class TransportDuplex extends Duplex {
   ): void {
     this.#touch();
     try {
-      for (const { chunk } of chunks) this.#writeBytes(chunk);
+      for (const { chunk } of chunks) this.transport.write(chunk);
     } catch (error) {
       callback(error as Error);
       return;
@@ -163,7 +151,7 @@ export class TransportDuplex extends Duplex {
 
   override _final(callback: (error?: Error | null) => void): void {
     try {
-      this.#endWrites();
+      this.transport.end();
       callback();
     } catch (error) {
       callback(error as Error);

@@ -171,20 +171,6 @@ export function openSocket(
   });
 }
 
-/**
- * Connects over TCP (`{ host, port }`) or a Unix socket (`{ path }`), binds a protocol made by
- * `protocolFactory` and resolves to the transport once `connectionMade` has run.
- */
-export async function createConnection(
-  protocolFactory: ProtocolFactory,
-  options: Endpoint & SocketConnectOptions,
-): Promise<Transport> {
-  checkFactory('createConnection', protocolFactory);
-  const transport = await openSocket('createConnection', options, options);
-  bindNewProtocol(transport, protocolFactory);
-  return transport;
-}
-
 /** Calls the factory and binds its protocol; a throwing factory aborts the transport. */
 export function bindNewProtocol(transport: Transport, protocolFactory: ProtocolFactory): Protocol {
   let protocol: Protocol;
@@ -272,22 +258,4 @@ export async function listen<E extends Endpoint>(
       return closing;
     },
   };
-}
-
-/**
- * Listens on TCP (`{ host, port }`, port 0 for any) or a Unix socket (`{ path }`) and binds a fresh
- * protocol from `protocolFactory` to every connection.
- */
-export function createServer<E extends Endpoint>(
-  protocolFactory: ProtocolFactory,
-  options: E & SocketListenOptions,
-): Promise<Server<AddressOf<E>>> {
-  checkFactory('createServer', protocolFactory);
-  return listen('createServer', options, options, (transport) => {
-    try {
-      bindNewProtocol(transport, protocolFactory);
-    } catch {
-      // The transport was aborted; the factory's error has nowhere else to go.
-    }
-  });
 }

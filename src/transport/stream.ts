@@ -1,15 +1,9 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import {
-  BaseTransport,
-  type BaseTransportOptions,
-  kPendingBytes,
-  kTakePending,
-  kUpgradedTo,
-} from './base.js';
+import { BaseTransport, type BaseTransportOptions, kPendingBytes, kTakePending } from './base.js';
 import { ConnectionError, toTransportError } from './errors.js';
-import type { Address, Transport, TransportInfo, TransportKind } from './transport.js';
+import type { Address, TransportInfo, TransportKind } from './transport.js';
 
 /** Internal: takes the Node stream out of a StreamTransport so a TLS layer can wrap it natively. */
 export const kDetachStream = Symbol('tlskit.detachStream');
@@ -78,7 +72,14 @@ export class StreamTransport extends BaseTransport {
   }
 
   protected _write(data: Uint8Array): void {
-    this.#stream.write(data, this.#afterWrite);
+    try {
+      this.#stream.write(data, this.#afterWrite);
+    } catch (error) {
+      // A stream whose write throws (Node #29678) fails the connection; the caller's write does
+      // not throw a foreign error.
+      const mapped = this._mapError(error);
+      process.nextTick(() => this._onError(mapped));
+    }
   }
 
   protected _end(): void {
@@ -147,10 +148,5 @@ export class StreamTransport extends BaseTransport {
     stream.on('error', noop);
     this.#detached = true;
     return stream;
-  }
-
-  /** Marks this transport as owned by `owner` after a native upgrade. */
-  markUpgraded(owner: Transport): void {
-    this[kUpgradedTo](owner, true);
   }
 }

@@ -1,0 +1,160 @@
+import type { ClientContext } from '../tls/client-context.js';
+import type { ServerContext } from '../tls/server-context.js';
+import { startTls } from '../tls/start-tls.js';
+import { InvalidArgumentError } from '../transport/errors.js';
+import {
+  type AddressOf,
+  bindNewProtocol,
+  checkFactory,
+  type Endpoint,
+  listen,
+  openSocket,
+  type Server,
+  type SocketConnectOptions,
+  type SocketListenOptions,
+} from '../transport/net.js';
+import type { ProtocolFactory } from '../transport/protocol.js';
+import type { Address, Transport } from '../transport/transport.js';
+import { Connection } from './connection.js';
+
+/** Options for opening a connection: where, deadlines, cancellation, and optionally TLS. */
+export type ConnectOptions = Endpoint &
+  SocketConnectOptions & {
+    /** Speak TLS over the connection, verified by this client context. */
+    tls?: ClientContext;
+    /** The name the server's certificate must carry; defaults to `host`. Required over Unix sockets. */
+    serverName?: string;
+    /** TLS handshake deadline in milliseconds (default: the context's, else 30000). */
+    handshakeTimeout?: number;
+  };
+
+/** Options for listening, optionally with TLS. */
+export type ListenOptions = Endpoint &
+  SocketListenOptions & {
+    /** Speak TLS on every accepted connection, with this server context. */
+    tls?: ServerContext;
+    /** Called when a client's TLS handshake fails (default: ignored, as scanners cause many). */
+    onHandshakeError?: (error: Error, peer: Address | null) => void;
+  };
+
+/** Options of `serve`. */
+export type ServeOptions = ListenOptions & {
+  /**
+   * Called when a handler throws or rejects; the connection has already been aborted with that
+   * error. By default the error is printed to stderr with the peer's address.
+   */
+  onError?: (error: unknown, connection: Connection) => void;
+};
+
+/** Handles one connection; the connection is closed when the returned promise settles. */
+export type ConnectionHandler = (connection: Connection) => unknown;
+
+/** Opens the socket and, with `tls`, completes the handshake. The result has no protocol bound. */
+async function open(where: string, options: ConnectOptions): Promise<Transport> {
+  const transport = await openSocket(where, options, options);
+  if (!options.tls) return transport;
+  const serverName = options.serverName ?? ('host' in options ? (options.host ?? 'localhost') : undefined);
+  if (serverName === undefined) {
+    transport.abort();
+    throw new InvalidArgumentError(
+      `${where}: TLS over a Unix socket needs \`serverName\`, the name the server's certificate must carry`,
+    );
+  }
+  return startTls(transport, {
+    context: options.tls,
+    serverName,
+    signal: options.signal,
+    handshakeTimeout: options.handshakeTimeout,
+  });
+}
+
+/** Accepts connections; with `tls`, hands each one over only after its handshake succeeded. */
+function accept<E extends Endpoint>(
+  where: string,
+  options: E & ListenOptions,
+  onTransport: (transport: Transport) => void,
+): Promise<Server<AddressOf<E>>> {
+  const context = options.tls;
+  return listen(where, options, options, (transport) => {
+    if (!context) {
+      onTransport(transport);
+      return;
+    }
+    const peer = transport.info.peer;
+    startTls(transport, { context }).then(onTransport, (error: Error) =>
+      options.onHandshakeError?.(error, peer),
+    );
+  });
+}
+
+/**
+ * Connects over TCP (`{ host, port }`) or a Unix socket (`{ path }`), with TLS when `tls` is given,
+ * binds a protocol made by `protocolFactory`, and resolves to the transport once `connectionMade`
+ * has run.
+ */
+export async function createConnection(
+  protocolFactory: ProtocolFactory,
+  options: ConnectOptions,
+): Promise<Transport> {
+  checkFactory('createConnection', protocolFactory);
+  const transport = await open('createConnection', options);
+  bindNewProtocol(transport, protocolFactory);
+  return transport;
+}
+
+/**
+ * Listens on TCP (`{ host, port }`, port 0 for any) or a Unix socket (`{ path }`), with TLS when
+ * `tls` is given, and binds a fresh protocol from `protocolFactory` to every connection.
+ */
+export function createServer<E extends Endpoint>(
+  protocolFactory: ProtocolFactory,
+  options: E & ListenOptions,
+): Promise<Server<AddressOf<E>>> {
+  checkFactory('createServer', protocolFactory);
+  return accept('createServer', options, (transport) => {
+    try {
+      bindNewProtocol(transport, protocolFactory);
+    } catch {
+      // The transport was aborted; the factory's error has nowhere else to go.
+    }
+  });
+}
+
+/** Connects (with TLS when `tls` is given) and resolves to a Connection. */
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  return new Connection(await open('connect', options));
+}
+
+/**
+ * Listens (with TLS when `tls` is given) and calls `handler(connection)` for every connection.
+ * When the handler's promise resolves the connection is closed gracefully; when it rejects, the
+ * connection is aborted and the error goes to `onError`.
+ */
+export function serve<E extends Endpoint>(
+  options: E & ServeOptions,
+  handler: ConnectionHandler,
+): Promise<Server<AddressOf<E>>> {
+  if (typeof handler !== 'function') {
+    throw new InvalidArgumentError('serve: `handler` must be a function that takes a Connection');
+  }
+  return accept('serve', options, (transport) => runHandler(transport, handler, options.onError));
+}
+
+function runHandler(transport: Transport, handler: ConnectionHandler, onError = reportHandlerError): void {
+  const connection = new Connection(transport);
+  Promise.resolve()
+    .then(() => handler(connection))
+    .then(
+      () => connection.close(),
+      (error: unknown) => {
+        connection.abort(error instanceof Error ? error : new Error(String(error)));
+        onError(error, connection);
+      },
+    );
+}
+
+function reportHandlerError(error: unknown, connection: Connection): void {
+  const peer = connection.info.peer;
+  const where = peer === null ? 'a connection' : 'path' in peer ? peer.path : `${peer.host}:${peer.port}`;
+  console.error(`tlskit serve: the handler for ${where} failed:`, error);
+}

@@ -1,0 +1,398 @@
+import { randomBytes } from 'node:crypto';
+import tls from 'node:tls';
+import { kContextToken, type TrustInput } from './client-context.js';
+import {
+  CIPHERS,
+  checkAlpn,
+  checkKnownOptions,
+  checkMilliseconds,
+  checkVersion,
+  GROUPS,
+  SERVER_SECURE_OPTIONS,
+  type TlsVersion,
+} from './defaults.js';
+import { ContextError } from './errors.js';
+import {
+  checkKeyMatches,
+  crlDer,
+  type PemInput,
+  pemList,
+  pemString,
+  readCertificates,
+  readCrls,
+  readPrivateKey,
+  warnIfNotCurrent,
+} from './pem.js';
+
+/** A certificate chain with its key, in PEM; or a PKCS#12 bundle with its password. */
+export type ServerCredentials =
+  | { cert: PemInput; key: PemInput; passphrase?: string }
+  | { pfx: Uint8Array; passphrase: string };
+
+/** Returns credentials for a server name the static `sni` map does not cover, or nothing. */
+export type SniResolver = (
+  serverName: string,
+) => ServerCredentials | undefined | Promise<ServerCredentials | undefined>;
+
+/** Options of `serverContext`. Give `cert` and `key`, or `pfx`, or `sni`/`resolveSni`. */
+export interface ServerContextOptions {
+  /** Our certificate chain in PEM, leaf first. */
+  cert?: PemInput;
+  /** The private key of `cert` (PEM). */
+  key?: PemInput;
+  /** Opens an encrypted `key`, or the `pfx` bundle. */
+  passphrase?: string;
+  /** A PKCS#12 bundle with the chain and key, instead of `cert` and `key`. */
+  pfx?: Uint8Array;
+  /** Certificates by server name: exact names (`api.example.com`) and wildcards (`*.example.com`). */
+  sni?: Record<string, ServerCredentials>;
+  /** Called for names `sni` does not cover; its answers are cached per credentials object. */
+  resolveSni?: SniResolver;
+  /** Whether to ask clients for a certificate (default `'none'`). */
+  clientAuth?: 'none' | 'optional' | 'required';
+  /** CAs that client certificates must chain to; required when `clientAuth` is not `'none'`. */
+  trust?: TrustInput;
+  /** Revocation lists for client certificates (PEM). */
+  crl?: PemInput | PemInput[];
+  /** ALPN protocols we accept, most preferred first. */
+  alpn?: string[];
+  /**
+   * Session ticket keys: 48 bytes. Give every process that serves the same name the same keys so
+   * tickets resume across them; omitted, fresh random keys are made.
+   */
+  ticketKeys?: Uint8Array;
+  /** Lowest version to accept: `'TLSv1.2'` (default) or `'TLSv1.3'`. */
+  minVersion?: TlsVersion;
+  /** Highest version to accept: `'TLSv1.3'` (default) or `'TLSv1.2'`. */
+  maxVersion?: TlsVersion;
+  /** Treat an end of stream without close_notify as clean (default `false`). */
+  allowTruncation?: boolean;
+  /** Handshake deadline in milliseconds (default 30000). */
+  handshakeTimeout?: number;
+  /** How long `close()` waits for the peer's close_notify, in milliseconds (default 5000). */
+  closeTimeout?: number;
+}
+
+const KNOWN = [
+  'cert',
+  'key',
+  'passphrase',
+  'pfx',
+  'sni',
+  'resolveSni',
+  'clientAuth',
+  'trust',
+  'crl',
+  'alpn',
+  'ticketKeys',
+  'minVersion',
+  'maxVersion',
+  'allowTruncation',
+  'handshakeTimeout',
+  'closeTimeout',
+] as const;
+
+type Shared = Pick<tls.SecureContextOptions, 'ca' | 'crl' | 'minVersion' | 'maxVersion'>;
+
+/**
+ * Everything a TLS server needs, built and checked once and shared by many connections. Make one
+ * with `serverContext(options)`; `reload` swaps the certificate for new handshakes.
+ */
+export class ServerContext {
+  readonly role = 'server' as const;
+  readonly alpn: readonly string[] | undefined;
+  readonly clientAuth: 'none' | 'optional' | 'required';
+  readonly allowTruncation: boolean;
+  readonly handshakeTimeout: number | undefined;
+  readonly closeTimeout: number | undefined;
+  /** @internal The CRLs in DER, to name the revoked certificate in errors. */
+  readonly crls: readonly Uint8Array[] = [];
+  readonly #shared: Shared;
+  readonly #resolver: SniResolver | undefined;
+  #ticketKeys: Buffer;
+  #credentials: ServerCredentials | undefined;
+  #sniCredentials: Map<string, ServerCredentials>;
+  #default!: tls.SecureContext;
+  #byName = new Map<string, tls.SecureContext>();
+  #resolved = new WeakMap<object, tls.SecureContext>();
+
+  /** @internal Use `serverContext(options)`. */
+  constructor(token: symbol, options: ServerContextOptions) {
+    if (token !== kContextToken) throw new TypeError('use serverContext(options) to make a ServerContext');
+    const where = 'serverContext';
+    if (typeof options !== 'object' || options === null) throw missingCredentials(where);
+    checkKnownOptions(where, options, KNOWN);
+    const clientAuth = options.clientAuth ?? 'none';
+    if (clientAuth !== 'none' && clientAuth !== 'optional' && clientAuth !== 'required') {
+      throw new ContextError(
+        'ERR_CONTEXT_OPTION',
+        'clientAuth',
+        `${where}: \`clientAuth\` must be 'none', 'optional' or 'required', got ${JSON.stringify(clientAuth)}`,
+      );
+    }
+    this.clientAuth = clientAuth;
+    this.#shared = {
+      minVersion: checkVersion(where, 'minVersion', options.minVersion, 'TLSv1.2'),
+      maxVersion: checkVersion(where, 'maxVersion', options.maxVersion, 'TLSv1.3'),
+    };
+    if (clientAuth !== 'none') {
+      const trust = options.trust;
+      if (trust === undefined || trust === 'system' || (Array.isArray(trust) && trust.length === 0)) {
+        throw new ContextError(
+          'ERR_CONTEXT_TRUST_REQUIRED',
+          'trust',
+          `${where}: \`clientAuth: '${clientAuth}'\` needs \`trust\`: the CA certificates (PEM) that client ` +
+            'certificates must chain to',
+        );
+      }
+      this.#shared.ca = pemList(trust).map((pem, index) => {
+        readCertificates(where, Array.isArray(trust) ? `trust[${index}]` : 'trust', pem);
+        return pemString(pem);
+      });
+    } else if (options.trust !== undefined) {
+      throw new ContextError(
+        'ERR_CONTEXT_OPTION',
+        'trust',
+        `${where}: \`trust\` only applies to client certificates; set \`clientAuth\` to 'optional' or 'required' too`,
+      );
+    }
+    if (options.crl !== undefined) {
+      const crls = pemList(options.crl).map((pem, index) => readCrls(where, `crl[${index}]`, pem));
+      this.#shared.crl = crls;
+      this.crls = crls.flatMap(crlDer);
+    }
+    this.alpn = checkAlpn(where, options.alpn);
+    this.allowTruncation = options.allowTruncation === true;
+    this.handshakeTimeout = checkMilliseconds(where, 'handshakeTimeout', options.handshakeTimeout);
+    this.closeTimeout = checkMilliseconds(where, 'closeTimeout', options.closeTimeout);
+    this.#ticketKeys = checkTicketKeys(where, options.ticketKeys) ?? randomBytes(48);
+    if (options.resolveSni !== undefined && typeof options.resolveSni !== 'function') {
+      throw new ContextError(
+        'ERR_CONTEXT_OPTION',
+        'resolveSni',
+        `${where}: \`resolveSni\` must be a function`,
+      );
+    }
+    this.#resolver = options.resolveSni;
+    const hasOwn = options.cert !== undefined || options.key !== undefined || options.pfx !== undefined;
+    this.#credentials = hasOwn ? credentialsFrom(options) : undefined;
+    this.#sniCredentials = checkSniMap(where, options.sni);
+    if (!this.#credentials && this.#sniCredentials.size === 0 && !this.#resolver)
+      throw missingCredentials(where);
+    this.#rebuild(where);
+  }
+
+  /** The session ticket keys (48 bytes), to share with other processes serving the same names. */
+  get ticketKeys(): Buffer {
+    return Buffer.from(this.#ticketKeys);
+  }
+
+  /**
+   * Replaces the certificate for new handshakes; connections already open keep theirs. Throws, and
+   * keeps the old certificate, if the new one is unusable.
+   */
+  reload(credentials: ServerCredentials & { sni?: Record<string, ServerCredentials> }): void {
+    const where = 'serverContext.reload';
+    const previous = { credentials: this.#credentials, sni: this.#sniCredentials };
+    this.#credentials = credentialsFrom(credentials);
+    if (credentials.sni !== undefined) this.#sniCredentials = checkSniMap(where, credentials.sni);
+    try {
+      this.#rebuild(where);
+    } catch (error) {
+      this.#credentials = previous.credentials;
+      this.#sniCredentials = previous.sni;
+      throw error;
+    }
+  }
+
+  /**
+   * Switches to new session ticket keys (random unless given) for new handshakes and returns them.
+   * Tickets issued under the old keys no longer resume: those clients do a full handshake.
+   */
+  rotateTicketKeys(keys?: Uint8Array): Buffer {
+    this.#ticketKeys = checkTicketKeys('serverContext.rotateTicketKeys', keys) ?? randomBytes(48);
+    this.#rebuild('serverContext.rotateTicketKeys');
+    return this.ticketKeys;
+  }
+
+  /** @internal The secure context for handshakes that name no covered server. */
+  get secureContext(): tls.SecureContext {
+    return this.#default;
+  }
+
+  /** @internal Node's SNICallback: exact names, then wildcards, then the resolver. */
+  readonly sniCallback = (
+    serverName: string,
+    callback: (error: Error | null, context?: tls.SecureContext) => void,
+  ) => {
+    const name = serverName.toLowerCase();
+    const known = this.#byName.get(name) ?? this.#byName.get(`*.${name.slice(name.indexOf('.') + 1)}`);
+    if (known || !this.#resolver) {
+      callback(null, known ?? this.#default);
+      return;
+    }
+    Promise.resolve()
+      .then(() => this.#resolver!(name))
+      .then(
+        (credentials) => callback(null, credentials ? this.#contextFor(credentials) : this.#default),
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+      );
+  };
+
+  /** @internal Whether any certificate depends on the server name (SNI callback needed). */
+  get usesSni(): boolean {
+    return this.#byName.size > 0 || this.#resolver !== undefined;
+  }
+
+  #contextFor(credentials: ServerCredentials): tls.SecureContext {
+    let context = this.#resolved.get(credentials);
+    if (!context) {
+      context = this.#build('serverContext.resolveSni', credentials);
+      this.#resolved.set(credentials, context);
+    }
+    return context;
+  }
+
+  #rebuild(where: string): void {
+    const byName = new Map<string, tls.SecureContext>();
+    for (const [name, credentials] of this.#sniCredentials)
+      byName.set(name, this.#build(`${where}: sni['${name}']`, credentials));
+    this.#default = this.#build(where, this.#credentials);
+    this.#byName = byName;
+    this.#resolved = new WeakMap();
+  }
+
+  #build(where: string, credentials: ServerCredentials | undefined): tls.SecureContext {
+    const options: tls.SecureContextOptions = {
+      ...this.#shared,
+      ciphers: CIPHERS,
+      ecdhCurve: GROUPS,
+      secureOptions: SERVER_SECURE_OPTIONS,
+      honorCipherOrder: true,
+      ticketKeys: this.#ticketKeys,
+      sessionIdContext: 'tlskit',
+    };
+    if (credentials && 'pfx' in credentials) {
+      options.pfx = Buffer.from(credentials.pfx);
+      options.passphrase = credentials.passphrase;
+    } else if (credentials) {
+      const chain = readCertificates(where, 'cert', credentials.cert);
+      const key = readPrivateKey(where, 'key', credentials.key, credentials.passphrase);
+      checkKeyMatches(where, chain, key);
+      warnIfNotCurrent(where, 'cert', chain[0]!);
+      options.cert = pemString(credentials.cert);
+      options.key = pemString(credentials.key);
+      options.passphrase = credentials.passphrase;
+    }
+    try {
+      return tls.createSecureContext(options);
+    } catch (error) {
+      const message = (error as Error).message;
+      const field = credentials && 'pfx' in credentials ? 'pfx' : 'cert';
+      const fix = /mac verify failure|bad decrypt/i.test(message)
+        ? 'the `passphrase` does not open the PKCS#12 bundle'
+        : /too small|too weak|md too weak/i.test(message)
+          ? 'the certificate uses a key or signature weaker than tlskit allows (RSA >= 2048, no SHA-1)'
+          : message;
+      throw new ContextError('ERR_CONTEXT_OPENSSL', field, `${where}: OpenSSL refused \`${field}\`: ${fix}`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+function missingCredentials(where: string): ContextError {
+  return new ContextError(
+    'ERR_CONTEXT_CREDENTIALS',
+    'cert',
+    `${where}: a server needs a certificate: pass \`cert\` and \`key\` (PEM), or \`pfx\` with its ` +
+      '`passphrase`, or `sni`/`resolveSni` for certificates by server name',
+  );
+}
+
+function credentialsFrom(options: {
+  cert?: PemInput;
+  key?: PemInput;
+  passphrase?: string;
+  pfx?: Uint8Array;
+}): ServerCredentials {
+  const where = 'serverContext';
+  if (options.pfx !== undefined) {
+    if (options.cert !== undefined || options.key !== undefined) {
+      throw new ContextError(
+        'ERR_CONTEXT_OPTION',
+        'pfx',
+        `${where}: give \`pfx\` or \`cert\` and \`key\`, not both`,
+      );
+    }
+    if (!(options.pfx instanceof Uint8Array)) {
+      throw new ContextError(
+        'ERR_CONTEXT_OPTION',
+        'pfx',
+        `${where}: \`pfx\` must be the bytes of a PKCS#12 file`,
+      );
+    }
+    if (typeof options.passphrase !== 'string') {
+      throw new ContextError(
+        'ERR_CONTEXT_OPTION',
+        'passphrase',
+        `${where}: \`pfx\` needs its \`passphrase\` (PKCS#12 bundles are password-protected)`,
+      );
+    }
+    return { pfx: options.pfx, passphrase: options.passphrase };
+  }
+  if (options.cert === undefined || options.key === undefined) {
+    const missing = options.cert === undefined ? 'cert' : 'key';
+    throw new ContextError(
+      'ERR_CONTEXT_OPTION',
+      missing,
+      `${where}: \`${missing}\` is missing; a server needs both \`cert\` and \`key\``,
+    );
+  }
+  return { cert: options.cert, key: options.key, passphrase: options.passphrase };
+}
+
+function checkSniMap(where: string, sni: unknown): Map<string, ServerCredentials> {
+  const map = new Map<string, ServerCredentials>();
+  if (sni === undefined) return map;
+  if (typeof sni !== 'object' || sni === null) {
+    throw new ContextError(
+      'ERR_CONTEXT_OPTION',
+      'sni',
+      `${where}: \`sni\` must map server names to { cert, key }`,
+    );
+  }
+  for (const [name, credentials] of Object.entries(sni)) {
+    if (!/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(name)) {
+      throw new ContextError(
+        'ERR_CONTEXT_OPTION',
+        'sni',
+        `${where}: \`sni\` key ${JSON.stringify(name)} is not a DNS name or a '*.' wildcard`,
+      );
+    }
+    map.set(name.toLowerCase(), credentialsFrom(credentials as ServerCredentials));
+  }
+  return map;
+}
+
+function checkTicketKeys(where: string, keys: unknown): Buffer | undefined {
+  if (keys === undefined) return undefined;
+  if (!(keys instanceof Uint8Array) || keys.length !== 48) {
+    throw new ContextError(
+      'ERR_CONTEXT_OPTION',
+      'ticketKeys',
+      `${where}: \`ticketKeys\` must be 48 bytes (crypto.randomBytes(48)), got ${
+        keys instanceof Uint8Array ? `${keys.length} bytes` : typeof keys
+      }`,
+    );
+  }
+  return Buffer.from(keys);
+}
+
+/**
+ * Builds a server context: checked once, shared by many connections. TLS 1.2 minimum, ECDHE+AEAD
+ * suites only, no renegotiation, no compression.
+ */
+export function serverContext(options: ServerContextOptions): ServerContext {
+  return new ServerContext(kContextToken, options);
+}

@@ -1,0 +1,324 @@
+import net from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import {
+  BaseTransport,
+  kHandOver,
+  kOwnerView,
+  kPendingBytes,
+  kUpgradedTo,
+  type TransportOwner,
+} from '../transport/base.js';
+import { TransportDuplex } from '../transport/duplex.js';
+import {
+  AbortError,
+  ConnectionError,
+  InvalidArgumentError,
+  StateError,
+  TimeoutError,
+  TlskitError,
+  toTransportError,
+} from '../transport/errors.js';
+import type { Protocol } from '../transport/protocol.js';
+import { kDetachStream, StreamTransport } from '../transport/stream.js';
+import type { Transport } from '../transport/transport.js';
+import { ClientContext } from './client-context.js';
+import { checkMilliseconds, DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
+import { type EofVerdict, watchTlsEof } from './eof.js';
+import { CertificateError, StartTlsError, TlsError } from './errors.js';
+import { ServerContext } from './server-context.js';
+import { TlsTransport } from './tls-transport.js';
+import { verifyClient, verifyServer } from './verify.js';
+
+/** Options of `startTls`. */
+export interface StartTlsOptions {
+  /** The security context; a ClientContext makes us the client, a ServerContext the server. */
+  context: ClientContext | ServerContext;
+  /** Client: the name the server's certificate must carry (also sent as SNI unless it is an IP). */
+  serverName?: string;
+  /** Handshake deadline in milliseconds (default: the context's, else 30000). */
+  handshakeTimeout?: number;
+  /** Cancels the handshake; the promise rejects with an `AbortError` and the connection closes. */
+  signal?: AbortSignal;
+  /** Protocol to bind to the TLS transport; by default the lower transport's protocol carries over. */
+  protocol?: Protocol;
+  /** Bytes your plaintext protocol received after the upgrade command and did not consume. */
+  unconsumed?: Uint8Array;
+  /**
+   * Plaintext that arrived before the upgrade and was not consumed (including `unconsumed`):
+   * `'reject'` (default) fails with `ERR_STARTTLS_PENDING_PLAINTEXT` and changes nothing;
+   * `'handshake'` treats it as the first bytes of the TLS stream, for protocols whose clients send
+   * the ClientHello right behind the upgrade command.
+   */
+  pendingPlaintext?: 'reject' | 'handshake';
+}
+
+const noop = () => {};
+
+/** Readable hints for the alerts and errors a failed handshake most often shows. */
+const HINTS: Record<string, string> = {
+  protocol_version: 'the peer does not accept TLS 1.2 or 1.3',
+  handshake_failure: 'the peer found no cipher suite, group or signature algorithm in common',
+  certificate_required: 'the server requires a client certificate and we sent none',
+  unknown_ca: 'the peer does not trust the CA that issued our certificate',
+  bad_certificate: 'the peer rejected our certificate',
+  certificate_expired: 'the peer says our certificate expired',
+  no_application_protocol: 'no ALPN protocol in common',
+  unrecognized_name: 'the server has no certificate for the name we asked for',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the peer is not speaking TLS (plaintext, or another protocol)',
+  ERR_SSL_UNSUPPORTED_PROTOCOL: 'the peer offered only TLS versions below 1.2',
+  ERR_SSL_NO_SHARED_CIPHER: 'the peer offered no cipher suite tlskit allows (ECDHE with AEAD)',
+  ERR_SSL_NO_PROTOCOLS_AVAILABLE: 'no TLS version is allowed by both sides',
+};
+
+function handshakeError(error: unknown): Error {
+  if (error instanceof TlskitError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') {
+    return new CertificateError(
+      'NO_CERTIFICATE',
+      'NO_CERTIFICATE: the client sent no certificate, and this server requires one (clientAuth: required)',
+      { depth: 0, subject: '', opensslCode: code, cause: error },
+    );
+  }
+  if (typeof code === 'string' && code.startsWith('ERR_SSL_')) {
+    const alert = /_ALERT_([A-Z_]+)$/.exec(code)?.[1]?.toLowerCase();
+    const hint = HINTS[alert ?? code];
+    const what = alert ? `the peer sent the alert ${alert}` : message.replace(/^.*SSL routines::/, '');
+    return new TlsError('ERR_TLS_HANDSHAKE', `TLS handshake failed: ${what}${hint ? ` (${hint})` : ''}`, {
+      cause: error,
+      opensslCode: code,
+      alert,
+    });
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE') {
+    return new ConnectionError(code, `the peer closed the connection during the TLS handshake (${message})`, {
+      cause: error,
+    });
+  }
+  return toTransportError(error);
+}
+
+/** The native socket under `transport`, when TLS can run directly on it. */
+function nativeSocketOf(transport: Transport): net.Socket | null {
+  if (!(transport instanceof StreamTransport) || transport instanceof TlsTransport) return null;
+  const stream = transport.stream;
+  if (!(stream instanceof net.Socket) || stream instanceof tls.TLSSocket) return null;
+  return stream.destroyed || stream.connecting ? null : stream;
+}
+
+function checkOptions(transport: Transport, options: StartTlsOptions): void {
+  if (typeof transport !== 'object' || transport === null || typeof transport.setProtocol !== 'function') {
+    throw new InvalidArgumentError('startTls: the first argument must be a tlskit Transport');
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('startTls: options are required: { context, serverName? }');
+  }
+  const { context } = options;
+  if (!(context instanceof ClientContext) && !(context instanceof ServerContext)) {
+    throw new InvalidArgumentError(
+      'startTls: `context` must come from clientContext() or serverContext(); there is no TLS without one',
+    );
+  }
+  if (context instanceof ClientContext && context.insecureReason === null) {
+    if (typeof options.serverName !== 'string' || options.serverName === '') {
+      throw new InvalidArgumentError(
+        "startTls: a client needs `serverName`, the name the server's certificate must carry " +
+          '(host name verification is always on)',
+      );
+    }
+  }
+  if (options.serverName !== undefined && typeof options.serverName !== 'string') {
+    throw new InvalidArgumentError('startTls: `serverName` must be a string');
+  }
+  if (
+    options.pendingPlaintext !== undefined &&
+    options.pendingPlaintext !== 'reject' &&
+    options.pendingPlaintext !== 'handshake'
+  ) {
+    throw new InvalidArgumentError(
+      `startTls: \`pendingPlaintext\` must be 'reject' or 'handshake', got ${JSON.stringify(options.pendingPlaintext)}`,
+    );
+  }
+  if (options.unconsumed !== undefined && !(options.unconsumed instanceof Uint8Array)) {
+    throw new InvalidArgumentError('startTls: `unconsumed` must be a Uint8Array');
+  }
+  checkMilliseconds('startTls', 'handshakeTimeout', options.handshakeTimeout);
+  if (transport.closing) {
+    throw new StateError('ERR_TRANSPORT_CLOSED', 'startTls: the transport is already closing');
+  }
+}
+
+/**
+ * Layers TLS over `transport` and resolves to the TLS transport once the handshake succeeded and
+ * the peer was verified. Works at connection start and mid-stream (STARTTLS); the role comes from
+ * the context. Until it settles, the lower transport belongs to the handshake: its `write` throws.
+ * If the handshake fails, the connection closes and the lower transport's protocol receives
+ * `connectionLost` with the same error the promise rejects with.
+ */
+export function startTls(transport: Transport, options: StartTlsOptions): Promise<TlsTransport> {
+  try {
+    checkOptions(transport, options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const { context } = options;
+  const unconsumed = options.unconsumed ?? new Uint8Array(0);
+  const base = transport instanceof BaseTransport ? transport : null;
+  const pending = (base ? base[kPendingBytes]() : 0) + unconsumed.length;
+  if (pending > 0 && options.pendingPlaintext !== 'handshake') {
+    return Promise.reject(
+      new StartTlsError(
+        `startTls: ${pending} bytes of plaintext arrived before the upgrade and were not consumed; they must ` +
+          'not be treated as protected by TLS (that is the STARTTLS injection attack). If your protocol lets ' +
+          "clients send the ClientHello right behind the upgrade command, pass pendingPlaintext: 'handshake'",
+        pending,
+      ),
+    );
+  }
+  if (options.signal?.aborted) {
+    return Promise.reject(
+      new AbortError('startTls: aborted before the handshake started', options.signal.reason),
+    );
+  }
+
+  const role = context.role;
+  const lowerProtocol = transport.protocol;
+  const lowerOwned = base ? base[kOwnerView] : transport;
+  const raw = nativeSocketOf(transport);
+  let stream: net.Socket | TransportDuplex;
+  let lowerEnded: (() => boolean) | null = null;
+  if (raw) {
+    (transport as StreamTransport)[kDetachStream](true);
+    if (unconsumed.length > 0) raw.unshift(Buffer.from(unconsumed));
+    stream = raw;
+  } else {
+    const bridge = new TransportDuplex(lowerOwned);
+    let ended = false;
+    // Registered before node:tls registers its own, so it runs first: see eof.ts.
+    bridge.once('end', () => {
+      ended = true;
+    });
+    if (unconsumed.length > 0) bridge.unshift(Buffer.from(unconsumed));
+    lowerEnded = () => ended;
+    stream = bridge;
+  }
+
+  const serverName = options.serverName ?? null;
+  let socket: TLSSocket;
+  if (context instanceof ClientContext) {
+    socket = tls.connect({
+      socket: stream,
+      secureContext: context.secureContext,
+      servername: serverName !== null && net.isIP(serverName) === 0 ? serverName : undefined,
+      ALPNProtocols: context.alpn ? [...context.alpn] : undefined,
+      session: serverName !== null ? context.session(serverName) : undefined,
+      rejectUnauthorized: false, // verified below, with precise errors
+      checkServerIdentity: () => undefined,
+    });
+    if (context.resumesSessions && serverName !== null) {
+      socket.on('session', (session: Buffer) => context.saveSession(serverName, session));
+    }
+  } else {
+    socket = new tls.TLSSocket(stream, {
+      isServer: true,
+      secureContext: context.secureContext,
+      requestCert: context.clientAuth !== 'none',
+      rejectUnauthorized: context.clientAuth === 'required',
+      ALPNProtocols: context.alpn ? [...context.alpn] : undefined,
+      SNICallback: context.usesSni ? context.sniCallback : undefined,
+    });
+  }
+  let verdict: EofVerdict | undefined;
+  watchTlsEof(socket, lowerEnded, (value) => {
+    verdict = value;
+  });
+
+  const timeout = options.handshakeTimeout ?? context.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const { signal } = options;
+  return new Promise<TlsTransport>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      socket.on('error', noop);
+      socket.destroy();
+      // The connection dies with the handshake: the lower transport's protocol hears why.
+      base?.[kUpgradedTo](null);
+      if (raw) transport.abort(error);
+      else {
+        lowerOwned.abort(error);
+        try {
+          lowerProtocol?.connectionLost?.(error);
+        } catch (thrown) {
+          queueMicrotask(() => {
+            throw thrown;
+          });
+        }
+      }
+      reject(error);
+    };
+    const owner: TransportOwner = {
+      get closing() {
+        return true;
+      },
+      close: () => fail(new AbortError('startTls: the connection was closed during the TLS handshake')),
+      abort: (error) =>
+        fail(error ?? new AbortError('startTls: the connection was aborted during the TLS handshake')),
+    };
+    base?.[kUpgradedTo](owner);
+
+    const onError = (error: unknown) => fail(handshakeError(error));
+    const onClose = () =>
+      fail(new ConnectionError('ECONNRESET', 'the connection closed during the TLS handshake'));
+    const onAbort = () => fail(new AbortError('startTls: aborted during the TLS handshake', signal?.reason));
+    const timer = setTimeout(
+      () =>
+        fail(new TimeoutError(`startTls: the TLS handshake did not finish within ${timeout} ms`, timeout)),
+      timeout,
+    );
+    const onSecure = () => {
+      const failure =
+        context instanceof ClientContext
+          ? context.insecureReason === null
+            ? verifyServer(socket, serverName!, context.pins, context.crls)
+            : null
+          : context.clientAuth !== 'none'
+            ? verifyClient(socket, context.crls)
+            : null;
+      if (failure) {
+        fail(failure);
+        return;
+      }
+      settled = true;
+      cleanup();
+      const tlsTransport = new TlsTransport(socket, {
+        role,
+        serverName,
+        allowTruncation: context.allowTruncation,
+        closeTimeout: context.closeTimeout,
+        lower: transport,
+        lowerOwned,
+        rawSocket: raw,
+        eofVerdict: () => verdict,
+      });
+      if (raw) (transport as StreamTransport)[kHandOver](tlsTransport);
+      else base?.[kUpgradedTo](tlsTransport);
+      const protocol = options.protocol ?? lowerProtocol;
+      if (protocol) tlsTransport.setProtocol(protocol);
+      resolve(tlsTransport);
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      socket.off(role === 'client' ? 'secureConnect' : 'secure', onSecure);
+    };
+    socket.on('error', onError);
+    socket.once('close', onClose);
+    socket.once(role === 'client' ? 'secureConnect' : 'secure', onSecure);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

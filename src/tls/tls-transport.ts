@@ -1,0 +1,204 @@
+/*
+ * The TLS layer: design notes
+ * ===========================
+ *
+ * A TlsTransport is a Transport whose bytes are protected by TLS, layered on another Transport.
+ * The engine is Node's own OpenSSL (`node:tls`); this layer decides how bytes reach it and what the
+ * protocol above sees. These notes explain each subtlety before the code does.
+ *
+ * Two engine paths
+ * ----------------
+ * When the lower transport is backed by a native socket (TCP or Unix, from createConnection,
+ * createServer or fromDuplex(net.Socket)), the socket itself is handed to `node:tls`: OpenSSL then
+ * reads and writes the file descriptor directly and bulk data never crosses into JavaScript twice.
+ * Any other transport (memory pairs, user streams, a TLS transport) is bridged: `toDuplex` turns it
+ * into a Node Duplex that `node:tls` drives through its stream shim. Both paths run the same tests.
+ * TLS inside TLS is bridged on purpose: a TLS engine stacked directly on another hides the outer
+ * layer's end of stream, and with it the difference between a clean inner close and a truncation.
+ *
+ * Handshake-only reads
+ * --------------------
+ * Many reads carry no application data: handshake records, and after the handshake TLS 1.3
+ * NewSessionTicket and KeyUpdate messages. OpenSSL consumes them and Node emits nothing, so the
+ * protocol never sees an empty chunk, and such a read is never mistaken for an end of stream. The
+ * handshake must also never wait on the application: the TlsTransport only exists once the
+ * handshake is done, and while it runs the layer reads the lower transport whatever the protocol
+ * asked for (a lower transport paused by its protocol is resumed by the bridge on demand, and a
+ * native socket is read by OpenSSL directly). After the handshake, pausing the protocol pauses
+ * the engine: post-handshake messages wait, which costs nothing because no peer blocks on them.
+ * Node's server sends its session tickets right after the handshake; they are small and buffered,
+ * so a protocol that only ever writes cannot deadlock on them.
+ *
+ * close_notify versus truncation
+ * ------------------------------
+ * A TCP FIN is not authenticated, so an attacker can cut a TLS stream short; only the peer's
+ * close_notify proves the stream ended where the peer meant it to. Node reports both as an end of
+ * stream. `eof.ts` takes the verdict at the instant Node signals the end: over the bridge we know
+ * whether we delivered the lower end of stream first; over a native socket we ask libuv whether it
+ * was still reading (see eof.ts). A clean end goes to `eofReceived`; a truncation fails the
+ * connection with `ERR_TLS_TRUNCATED`, unless the context sets `allowTruncation` for protocols that
+ * frame their own messages (HTTP with Content-Length). Bytes that arrive after the peer's
+ * close_notify are ignored by OpenSSL, as RFC 8446 requires.
+ *
+ * Sending close_notify
+ * --------------------
+ * `end()` sends close_notify and then half-closes the lower stream; reading continues, so the peer
+ * may still answer (TLS 1.3 allows it, and so do OpenSSL peers on 1.2). Node has an ordering bug
+ * here: if its previous encrypted write finished synchronously but has not been acknowledged yet,
+ * its shutdown sends the TCP FIN *before* the close_notify, and the close_notify is lost. So `end()`
+ * waits until every queued write has completed and one more turn of the event loop has passed
+ * (Node acknowledges such writes on that turn) before it asks Node to shut down.
+ * `close()` sends close_notify, stops delivering data, drains what still arrives (data after our
+ * close_notify is normal and must not be treated as an error), and waits `closeTimeout` (5 s by
+ * default) for the peer's close_notify before it releases the connection; a peer that never answers
+ * cannot hold it open. `abort()` releases at once without close_notify; over TCP the socket is
+ * reset, so the peer sees an error rather than a clean end.
+ * When the peer's close_notify arrives and the protocol does not keep its side open, the transport
+ * answers with its own close_notify after flushing what the protocol wrote.
+ *
+ * Renegotiation and other post-handshake traffic
+ * ----------------------------------------------
+ * Contexts set SSL_OP_NO_RENEGOTIATION: a TLS 1.2 peer asking to renegotiate is refused (OpenSSL
+ * answers with a no_renegotiation alert), which removes a denial-of-service lever and the
+ * renegotiation attack class. TLS 1.3 has no renegotiation; its KeyUpdate is handled inside
+ * OpenSSL.
+ *
+ * Buffering and writes
+ * --------------------
+ * Nothing here buffers without bound: the TLS socket's readable buffer is bounded by its
+ * high-water mark, after which Node stops reading the lower stream (natively, or through the
+ * bridge, which pauses its transport); writes count toward `writeBufferSize` until the engine
+ * took them, and the protocol is paused past the high-water mark as on any transport. Small writes
+ * made in one turn of the event loop are corked together by StreamTransport, so they become one
+ * TLS record instead of one record each.
+ *
+ * Verification
+ * ------------
+ * Node's OpenSSL verify callback accepts every chain and leaves the decision to JavaScript. The
+ * layer verifies after the handshake, on both sides (Node does not check client certificates on a
+ * server socket it did not create through `tls.Server`): OpenSSL's chain verdict, then the host
+ * name, then pins. A failure rejects `startTls` with a CertificateError and closes the connection.
+ * Because the engine has already finished the handshake by then, the peer sees the connection
+ * close rather than a specific alert; the one alert OpenSSL sends itself is for a client that
+ * offers no certificate to a server that requires one (certificate_required).
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { toTransportError } from '../transport/errors.js';
+import { StreamTransport } from '../transport/stream.js';
+import type { TlsInfo, Transport, TransportInfo } from '../transport/transport.js';
+import type { EofVerdict } from './eof.js';
+import { TlsError } from './errors.js';
+import { readTlsInfo } from './info.js';
+
+/** How a TlsTransport was set up; passed by `startTls`. */
+export interface TlsTransportSetup {
+  role: 'client' | 'server';
+  /** The server name the client asked for. */
+  serverName: string | null;
+  allowTruncation: boolean;
+  closeTimeout: number | undefined;
+  /** The transport underneath. */
+  lower: Transport;
+  /** The same, past its upgrade guard: what this layer closes and aborts. */
+  lowerOwned: Transport;
+  /** The raw socket handed to node:tls (native path), or `null` when bridged. */
+  rawSocket: Socket | null;
+  /** The verdict on the TLS end of stream, once it happened. */
+  eofVerdict: () => EofVerdict | undefined;
+}
+
+/** A Transport protected by TLS. Made by `startTls`. */
+export class TlsTransport extends StreamTransport {
+  readonly #socket: TLSSocket;
+  readonly #setup: TlsTransportSetup;
+  #tlsInfo: TlsInfo | undefined;
+  #info: TransportInfo | undefined;
+  #endWhenFlushed = false;
+
+  /** @internal */
+  constructor(socket: TLSSocket, setup: TlsTransportSetup) {
+    super(socket, { kind: 'tls', closeTimeout: setup.closeTimeout });
+    this.#socket = socket;
+    this.#setup = setup;
+  }
+
+  override get info(): TransportInfo {
+    if (!this.#info) {
+      const lower = this.#setup.lower.info;
+      const self = this;
+      this.#info = {
+        kind: 'tls',
+        local: lower.local,
+        peer: lower.peer,
+        get tls() {
+          self.#tlsInfo ??= readTlsInfo(self.#socket, self.#setup.role, self.#setup.serverName);
+          return self.#tlsInfo;
+        },
+        lower,
+      };
+    }
+    return this.#info;
+  }
+
+  protected override _mapError(error: unknown): Error {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && code.startsWith('ERR_SSL_')) {
+      return new TlsError('ERR_TLS_PROTOCOL', `TLS protocol error: ${(error as Error).message}`, {
+        cause: error,
+        opensslCode: code,
+      });
+    }
+    return toTransportError(error);
+  }
+
+  protected override _onEof(): void {
+    if (this.#setup.eofVerdict() === 'truncated' && !this.#setup.allowTruncation) {
+      this._onError(
+        new TlsError(
+          'ERR_TLS_TRUNCATED',
+          "the connection ended without the peer's close_notify, so the data may have been cut short; " +
+            'if this protocol frames its own messages (HTTP with Content-Length), set `allowTruncation` on the context',
+        ),
+      );
+      return;
+    }
+    super._onEof();
+  }
+
+  protected override _end(): void {
+    // Node loses the close_notify if it shuts down while its last encrypted write is still
+    // unacknowledged (see the notes above): wait for the queue to empty, then one turn.
+    if (this.#socket.writableLength > 0) {
+      this.#endWhenFlushed = true;
+      return;
+    }
+    setImmediate(() => {
+      if (!this._lost) this.#socket.end();
+    });
+  }
+
+  protected override _onDrained(): void {
+    super._onDrained();
+    if (this.#endWhenFlushed && this.#socket.writableLength === 0) {
+      this.#endWhenFlushed = false;
+      this._end();
+    }
+  }
+
+  protected override _destroy(error: Error | null, hard: boolean): void {
+    const raw = this.#setup.rawSocket;
+    if (hard && raw && !raw.destroyed) {
+      try {
+        raw.resetAndDestroy(); // TCP: the peer sees a reset, not an end of stream
+      } catch {
+        // Not TCP: destroying the TLS socket below closes it.
+      }
+    }
+    super._destroy(error, hard);
+    // Bridged: destroying the TLS socket closes the lower transport gracefully; an abort must
+    // reach it as an abort.
+    if (hard && !raw) this.#setup.lowerOwned.abort(error ?? undefined);
+    if (raw && !raw.destroyed) raw.destroy();
+  }
+}

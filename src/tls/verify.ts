@@ -1,0 +1,236 @@
+import type { X509Certificate } from 'node:crypto';
+import tls, { type TLSSocket } from 'node:tls';
+import { spkiPin } from './client-context.js';
+import { certificateFacts, revokedSerials, WEAK_SIGNATURE_ALGORITHMS } from './der.js';
+import { CertificateError, type CertificateErrorCode } from './errors.js';
+import { peerChain } from './info.js';
+import { subjectOf } from './pem.js';
+
+/** OpenSSL verify codes (as Node names them) and what tlskit calls them. */
+const CODES: Record<string, CertificateErrorCode> = {
+  CERT_HAS_EXPIRED: 'CERT_EXPIRED',
+  CERT_NOT_YET_VALID: 'CERT_NOT_YET_VALID',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'SELF_SIGNED',
+  SELF_SIGNED_CERT_IN_CHAIN: 'UNKNOWN_ISSUER',
+  UNABLE_TO_GET_ISSUER_CERT: 'UNKNOWN_ISSUER',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'UNKNOWN_ISSUER',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'UNKNOWN_ISSUER',
+  CERT_CHAIN_TOO_LONG: 'PATH_LENGTH_EXCEEDED',
+  INVALID_CA: 'NOT_A_CA',
+  PATH_LENGTH_EXCEEDED: 'PATH_LENGTH_EXCEEDED',
+  PERMITTED_VIOLATION: 'NAME_CONSTRAINTS',
+  EXCLUDED_VIOLATION: 'NAME_CONSTRAINTS',
+  SUBTREE_MINMAX: 'NAME_CONSTRAINTS',
+  UNSUPPORTED_CONSTRAINT_TYPE: 'NAME_CONSTRAINTS',
+  UNSUPPORTED_CONSTRAINT_SYNTAX: 'NAME_CONSTRAINTS',
+  UNSUPPORTED_NAME_SYNTAX: 'NAME_CONSTRAINTS',
+  INVALID_PURPOSE: 'WRONG_PURPOSE',
+  CERT_REVOKED: 'REVOKED',
+  CA_MD_TOO_WEAK: 'WEAK_SIGNATURE',
+  EE_KEY_TOO_SMALL: 'WEAK_KEY',
+  CA_KEY_TOO_SMALL: 'WEAK_KEY',
+  CERT_SIGNATURE_FAILURE: 'BAD_SIGNATURE',
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: 'BAD_SIGNATURE',
+  UNABLE_TO_GET_CRL: 'CRL_UNAVAILABLE',
+  UNABLE_TO_GET_CRL_ISSUER: 'CRL_UNAVAILABLE',
+  CRL_HAS_EXPIRED: 'CRL_UNAVAILABLE',
+  CRL_NOT_YET_VALID: 'CRL_UNAVAILABLE',
+  CRL_SIGNATURE_FAILURE: 'CRL_UNAVAILABLE',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'HOSTNAME_MISMATCH',
+};
+
+/** What the peer was verified for: a server (we are the client) or a client (we are the server). */
+type PeerRole = 'server' | 'client';
+
+interface Finding {
+  depth: number;
+  explain: string;
+}
+
+function at(chain: X509Certificate[], depth: number): X509Certificate | undefined {
+  return chain[Math.min(Math.max(depth, 0), chain.length - 1)];
+}
+
+function isSelfIssued(certificate: X509Certificate): boolean {
+  return certificate.subject === certificate.issuer && certificate.checkIssued(certificate);
+}
+
+/**
+ * Finds the certificate OpenSSL's code is about, and says precisely what is wrong with it.
+ * OpenSSL's codes are sometimes vague (an untrusted root and a missing intermediate share one), and
+ * Node does not report the depth, so the chain itself is inspected.
+ */
+function inspect(
+  code: CertificateErrorCode,
+  chain: X509Certificate[],
+  peer: PeerRole,
+  crls: readonly Uint8Array[],
+): Finding {
+  const now = Date.now();
+  const first = (test: (certificate: X509Certificate, depth: number) => boolean, fallback = 0) => {
+    const depth = chain.findIndex(test);
+    return depth === -1 ? fallback : depth;
+  };
+  switch (code) {
+    case 'CERT_EXPIRED': {
+      const depth = first((c) => Date.parse(c.validTo) < now);
+      return {
+        depth,
+        explain: `it expired on ${new Date(Date.parse(at(chain, depth)?.validTo ?? '')).toISOString()}`,
+      };
+    }
+    case 'CERT_NOT_YET_VALID': {
+      const depth = first((c) => Date.parse(c.validFrom) > now);
+      return {
+        depth,
+        explain: `it is not valid before ${new Date(Date.parse(at(chain, depth)?.validFrom ?? '')).toISOString()}`,
+      };
+    }
+    case 'SELF_SIGNED':
+      return { depth: 0, explain: 'it is self-signed, and not one of the certificates you trust' };
+    case 'UNKNOWN_ISSUER': {
+      const top = chain.length - 1;
+      const topCert = chain[top];
+      if (topCert && isSelfIssued(topCert) && top > 0) {
+        return { depth: top, explain: 'the chain ends in a root CA you do not trust' };
+      }
+      return {
+        depth: Math.max(top, 0),
+        explain: `its issuer (${topCert ? topCert.issuer.split('\n').join(', ') : 'unknown'}) was neither sent by the peer nor trusted: a missing intermediate, or an untrusted CA`,
+      };
+    }
+    case 'NOT_A_CA': {
+      const depth = first((c, d) => d > 0 && !c.ca, 1);
+      return {
+        depth,
+        explain: 'it signed the certificate below it but is not a CA (basicConstraints CA:FALSE)',
+      };
+    }
+    case 'PATH_LENGTH_EXCEEDED': {
+      // A CA with pathLength n may have at most n CAs below it (the leaf not counted).
+      const depth = first((c, d) => {
+        const limit = d > 0 ? certificateFacts(c.raw).pathLength : undefined;
+        return limit !== undefined && d - 1 > limit;
+      }, 1);
+      const limit = certificateFacts(at(chain, depth)?.raw ?? new Uint8Array()).pathLength;
+      return {
+        depth,
+        explain: `its path length constraint (${limit ?? 'unknown'}) allows fewer CAs below it than the chain has`,
+      };
+    }
+    case 'NAME_CONSTRAINTS':
+      return { depth: 0, explain: 'its names fall outside the name constraints of a CA above it' };
+    case 'WRONG_PURPOSE': {
+      const wanted = peer === 'server' ? 'serverAuth' : 'clientAuth';
+      const depth = first((c) => {
+        const usages = c.keyUsage;
+        return (
+          Array.isArray(usages) &&
+          usages.length > 0 &&
+          !usages.includes(peer === 'server' ? '1.3.6.1.5.5.7.3.1' : '1.3.6.1.5.5.7.3.2')
+        );
+      });
+      return { depth, explain: `its extended key usage does not allow ${wanted}` };
+    }
+    case 'WEAK_SIGNATURE': {
+      const depth = first((c) => certificateFacts(c.raw).signatureAlgorithm! in WEAK_SIGNATURE_ALGORITHMS);
+      const algorithm =
+        WEAK_SIGNATURE_ALGORITHMS[
+          certificateFacts(at(chain, depth)?.raw ?? new Uint8Array()).signatureAlgorithm ?? ''
+        ];
+      return {
+        depth,
+        explain: `it is signed with ${algorithm ?? 'a weak algorithm'}, which is no longer safe`,
+      };
+    }
+    case 'WEAK_KEY': {
+      const depth = first((c) => {
+        const details = c.publicKey.asymmetricKeyDetails;
+        return details?.modulusLength !== undefined && details.modulusLength < 2048;
+      });
+      const bits = at(chain, depth)?.publicKey.asymmetricKeyDetails?.modulusLength;
+      return {
+        depth,
+        explain: `its key is too small${bits ? ` (RSA ${bits} bits; at least 2048 are needed)` : ''}`,
+      };
+    }
+    case 'REVOKED': {
+      const revoked = new Set(crls.flatMap((crl) => [...revokedSerials(crl)]));
+      const depth = first((c) => revoked.has(c.serialNumber.toUpperCase().replace(/^(00)+(?=.)/, '')));
+      return { depth, explain: 'its issuer revoked it (it is listed in a CRL you gave)' };
+    }
+    case 'HOSTNAME_MISMATCH':
+      return { depth: 0, explain: 'it is not valid for the name you connected to' };
+    default:
+      return { depth: 0, explain: 'it failed verification' };
+  }
+}
+
+/** Builds the CertificateError for an OpenSSL verify code (or Node's hostname code). */
+export function certificateError(
+  opensslCode: string,
+  detail: string,
+  chain: X509Certificate[],
+  peer: PeerRole,
+  crls: readonly Uint8Array[] = [],
+): CertificateError {
+  const code = CODES[opensslCode] ?? 'CERT_INVALID';
+  const { depth, explain } = inspect(code, chain, peer, crls);
+  const certificate = chain[depth];
+  const subject = certificate ? subjectOf(certificate) : '';
+  const who = peer === 'server' ? "server's" : "client's";
+  const position =
+    depth === 0 ? `the ${who} certificate` : `the certificate at depth ${depth} of the ${who} chain`;
+  return new CertificateError(
+    code,
+    `${code}: ${position}${subject ? ` (${subject})` : ''} was rejected: ${explain}. OpenSSL: ${opensslCode}${detail ? ` (${detail})` : ''}`,
+    { depth, subject, certificate, opensslCode },
+  );
+}
+
+/** OpenSSL's chain verdict for a finished handshake, as Node keeps it on the socket. */
+function chainVerdict(socket: TLSSocket): { code: string; message: string } | null {
+  const ssl = (socket as unknown as { ssl?: { verifyError?: () => (Error & { code?: string }) | null } }).ssl;
+  if (typeof ssl?.verifyError !== 'function') {
+    // Fail closed: without OpenSSL's verdict there is no verification.
+    return { code: 'UNABLE_TO_VERIFY', message: 'this Node version does not expose the verification result' };
+  }
+  const error = ssl.verifyError();
+  return error ? { code: error.code ?? 'CERT_INVALID', message: error.message } : null;
+}
+
+/** Verifies the server we connected to: chain, host name, pins. Returns the failure, or `null`. */
+export function verifyServer(
+  socket: TLSSocket,
+  serverName: string,
+  pins: ReadonlySet<string> | null,
+  crls: readonly Uint8Array[],
+): CertificateError | null {
+  const verdict = chainVerdict(socket);
+  if (verdict) return certificateError(verdict.code, verdict.message, peerChain(socket), 'server', crls);
+  if (socket.isSessionReused()) return null; // verified when the session was made, under this context
+  const mismatch = tls.checkServerIdentity(serverName, socket.getPeerCertificate());
+  if (mismatch) {
+    return certificateError('ERR_TLS_CERT_ALTNAME_INVALID', mismatch.message, peerChain(socket), 'server');
+  }
+  if (pins) {
+    const chain = peerChain(socket);
+    if (!chain.some((certificate) => pins.has(spkiPin(certificate)))) {
+      const leaf = chain[0];
+      return new CertificateError(
+        'PIN_MISMATCH',
+        `PIN_MISMATCH: no certificate in the server's chain${leaf ? ` (${subjectOf(leaf)})` : ''} has a public key matching \`pins\`; the server's key is sha256/${leaf ? spkiPin(leaf) : '?'}`,
+        { depth: 0, subject: leaf ? subjectOf(leaf) : '', certificate: leaf },
+      );
+    }
+  }
+  return null;
+}
+
+/** Verifies a client's certificate, if it sent one. Returns the failure, or `null`. */
+export function verifyClient(socket: TLSSocket, crls: readonly Uint8Array[]): CertificateError | null {
+  const peer = socket.getPeerCertificate();
+  if (!peer || !('raw' in peer) || !peer.raw) return null;
+  const verdict = chainVerdict(socket);
+  return verdict ? certificateError(verdict.code, verdict.message, peerChain(socket), 'client', crls) : null;
+}
