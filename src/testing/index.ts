@@ -10,6 +10,7 @@ export {
   type TransportTraits,
   turns,
 } from './conformance.js';
+export { type FixtureCredentials, type FixtureServer, serveFixture } from './fixture-server.js';
 export { type MemoryPairOptions, MemoryTransport, memoryPair } from './memory-pair.js';
 export { seededRandom } from './random.js';
 export { type RecordingOptions, RecordingProtocol } from './recording-protocol.js';

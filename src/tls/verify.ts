@@ -39,6 +39,37 @@ const CODES: Record<string, CertificateErrorCode> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'HOSTNAME_MISMATCH',
 };
 
+/**
+ * Node names only some OpenSSL verify errors and reports the rest as `UNSPECIFIED` with OpenSSL's
+ * reason text; these are the texts, mapped back to OpenSSL's names.
+ */
+const REASON_TEXTS: Record<string, string> = {
+  'permitted subtree violation': 'PERMITTED_VIOLATION',
+  'excluded subtree violation': 'EXCLUDED_VIOLATION',
+  'name constraints minimum and maximum not supported': 'SUBTREE_MINMAX',
+  'unsupported name constraint type': 'UNSUPPORTED_CONSTRAINT_TYPE',
+  'unsupported or invalid name constraint syntax': 'UNSUPPORTED_CONSTRAINT_SYNTAX',
+  'unsupported or invalid name syntax': 'UNSUPPORTED_NAME_SYNTAX',
+  'EE certificate key too weak': 'EE_KEY_TOO_SMALL',
+  'CA certificate key too weak': 'CA_KEY_TOO_SMALL',
+  'CA signature digest algorithm too weak': 'CA_MD_TOO_WEAK',
+  'certificate revoked': 'CERT_REVOKED',
+  'unable to get certificate CRL': 'UNABLE_TO_GET_CRL',
+  'CRL has expired': 'CRL_HAS_EXPIRED',
+  'CRL is not yet valid': 'CRL_NOT_YET_VALID',
+  'CRL signature failure': 'CRL_SIGNATURE_FAILURE',
+  'unable to get CRL issuer certificate': 'UNABLE_TO_GET_CRL_ISSUER',
+  'invalid CA certificate': 'INVALID_CA',
+  'path length constraint exceeded': 'PATH_LENGTH_EXCEEDED',
+  'unsuitable certificate purpose': 'INVALID_PURPOSE',
+};
+
+/** OpenSSL's name for a verify error, recovered from the reason text when Node did not name it. */
+function opensslName(code: string, message: string): string {
+  if (code !== 'UNSPECIFIED' && code !== '') return code;
+  return REASON_TEXTS[message.trim()] ?? code;
+}
+
 /** What the peer was verified for: a server (we are the client) or a client (we are the server). */
 type PeerRole = 'server' | 'client';
 
@@ -174,7 +205,11 @@ export function certificateError(
   peer: PeerRole,
   crls: readonly Uint8Array[] = [],
 ): CertificateError {
-  const code = CODES[opensslCode] ?? 'CERT_INVALID';
+  // OpenSSL reports the last problem it met; a certificate that signed another without being a CA
+  // also fails the purpose check, which is the consequence, not the cause.
+  const signerNotCa = chain.some((c, depth) => depth > 0 && !c.ca && chain[depth - 1]!.checkIssued(c));
+  const code =
+    signerNotCa && opensslCode !== 'CERT_REVOKED' ? 'NOT_A_CA' : (CODES[opensslCode] ?? 'CERT_INVALID');
   const { depth, explain } = inspect(code, chain, peer, crls);
   const certificate = chain[depth];
   const subject = certificate ? subjectOf(certificate) : '';
@@ -207,7 +242,15 @@ export function verifyServer(
   crls: readonly Uint8Array[],
 ): CertificateError | null {
   const verdict = chainVerdict(socket);
-  if (verdict) return certificateError(verdict.code, verdict.message, peerChain(socket), 'server', crls);
+  if (verdict) {
+    return certificateError(
+      opensslName(verdict.code, verdict.message),
+      verdict.message,
+      peerChain(socket),
+      'server',
+      crls,
+    );
+  }
   if (socket.isSessionReused()) return null; // verified when the session was made, under this context
   const mismatch = tls.checkServerIdentity(serverName, socket.getPeerCertificate());
   if (mismatch) {
@@ -232,5 +275,13 @@ export function verifyClient(socket: TLSSocket, crls: readonly Uint8Array[]): Ce
   const peer = socket.getPeerCertificate();
   if (!peer || !('raw' in peer) || !peer.raw) return null;
   const verdict = chainVerdict(socket);
-  return verdict ? certificateError(verdict.code, verdict.message, peerChain(socket), 'client', crls) : null;
+  return verdict
+    ? certificateError(
+        opensslName(verdict.code, verdict.message),
+        verdict.message,
+        peerChain(socket),
+        'client',
+        crls,
+      )
+    : null;
 }

@@ -1,0 +1,217 @@
+import { X509Certificate } from 'node:crypto';
+import { InvalidArgumentError } from '../transport/errors.js';
+import { IssuedCertificate, type IssueOptions, issueLeaf } from './issued.js';
+import {
+  type AnyKeyType,
+  certificatePem,
+  checkKeyType,
+  generateKeys,
+  type KeyType,
+  privateKeyPem,
+  signingAlgorithm,
+  x509,
+} from './keys.js';
+import { mint, type NameConstraintsOptions, type Signer, type Validity, validityDates } from './mint.js';
+import { type SubjectFields, subjectName } from './names.js';
+
+/** Options of `createCA` and `ca.intermediate`. */
+export interface CAOptions {
+  /** Key type (default `'ecdsa-p256'`). */
+  keyType?: KeyType;
+  /** Subject fields, or a common name (default `tlskit test CA <random>`). */
+  subject?: SubjectFields | string;
+  /** Validity (default: from an hour ago, 10 years for a root, 5 for an intermediate). */
+  validity?: Validity;
+  /**
+   * How many CA levels may sit below this one (basicConstraints pathLen). A root has no limit by
+   * default; an intermediate gets its parent's limit minus one.
+   */
+  pathLength?: number;
+  /** Restrict the names this CA may issue for (a critical nameConstraints extension). */
+  nameConstraints?: NameConstraintsOptions;
+}
+
+/** Why a certificate was revoked (RFC 5280 reason codes). */
+export type RevocationReason =
+  | 'unspecified'
+  | 'keyCompromise'
+  | 'caCompromise'
+  | 'affiliationChanged'
+  | 'superseded'
+  | 'cessationOfOperation';
+
+const REASONS: Record<RevocationReason, x509.X509CrlReason> = {
+  unspecified: x509.X509CrlReason.unspecified,
+  keyCompromise: x509.X509CrlReason.keyCompromise,
+  caCompromise: x509.X509CrlReason.cACompromise,
+  affiliationChanged: x509.X509CrlReason.affiliationChanged,
+  superseded: x509.X509CrlReason.superseded,
+  cessationOfOperation: x509.X509CrlReason.cessationOfOperation,
+};
+
+const kToken = Symbol('tlskit.caToken');
+/** @internal The CA's signer, for the defect factory. */
+export const kSigner = Symbol('tlskit.signer');
+
+/**
+ * A certificate authority for tests: mints intermediates and leaves, revokes, and publishes CRLs.
+ * Make one with `createCA()`.
+ */
+export class CA {
+  /** This CA's certificate (PEM, newline-terminated). */
+  readonly certPem: string;
+  /** This CA's private key (PKCS#8 PEM). */
+  readonly keyPem: string;
+  /** This CA's certificate, parsed. */
+  readonly certificate: X509Certificate;
+  readonly keyType: AnyKeyType;
+  /** The path length constraint, or `undefined` for none. */
+  readonly pathLength: number | undefined;
+  /** The CA that issued this one, or `null` for a root. */
+  readonly parent: CA | null;
+  readonly #signer: Signer;
+  readonly #revoked = new Map<string, { date: Date; reason: x509.X509CrlReason }>();
+
+  /** @internal Use `createCA()` or `ca.intermediate()`. */
+  constructor(
+    token: symbol,
+    signer: Signer,
+    keyPem: string,
+    pathLength: number | undefined,
+    parent: CA | null,
+  ) {
+    if (token !== kToken) throw new TypeError('use createCA() to make a CA');
+    this.#signer = signer;
+    this.certPem = certificatePem(signer.certificate!);
+    this.keyPem = keyPem;
+    this.certificate = new X509Certificate(this.certPem);
+    this.keyType = signer.keyType;
+    this.pathLength = pathLength;
+    this.parent = parent;
+  }
+
+  /** The root certificate (PEM) to trust: `clientContext({ trust: ca.trust })`. */
+  get trust(): string {
+    return this.parent ? this.parent.trust : this.certPem;
+  }
+
+  /** This CA's certificate followed by its parents', without the root: what a server sends after its leaf. */
+  get chainPem(): string {
+    return this.parent ? this.certPem + this.parent.chainPem : '';
+  }
+
+  /** @internal */
+  get [kSigner](): Signer {
+    return this.#signer;
+  }
+
+  /** Makes a child CA. Its path length is this CA's minus one unless a smaller one is given. */
+  async intermediate(options: CAOptions = {}): Promise<CA> {
+    if (this.pathLength === 0) {
+      throw new InvalidArgumentError(
+        'intermediate: this CA has path length 0, so no CA may sit below it; create the parent with a larger `pathLength`',
+      );
+    }
+    const inherited = this.pathLength === undefined ? undefined : this.pathLength - 1;
+    if (options.pathLength !== undefined && inherited !== undefined && options.pathLength > inherited) {
+      throw new InvalidArgumentError(
+        `intermediate: \`pathLength\` ${options.pathLength} exceeds what the parent allows below it (${inherited})`,
+      );
+    }
+    return makeCA('intermediate', { ...options, pathLength: options.pathLength ?? inherited }, this, 5 * 365);
+  }
+
+  /** Issues a leaf certificate for `hosts` (DNS names, wildcards, IP addresses, emails). */
+  issue(options: IssueOptions = {}): Promise<IssuedCertificate> {
+    return issueLeaf(this, this.#signer, options);
+  }
+
+  /** Marks a certificate this CA issued as revoked; the next `crlPem()` lists it. */
+  revoke(
+    certificate: string | { serial: string },
+    options: { reason?: RevocationReason; date?: Date } = {},
+  ): void {
+    const serial = typeof certificate === 'string' ? certificate : certificate?.serial;
+    if (typeof serial !== 'string' || !/^[0-9a-f]+$/i.test(serial)) {
+      throw new InvalidArgumentError('revoke: pass an issued certificate or its serial number in hex');
+    }
+    const reason = REASONS[options.reason ?? 'unspecified'];
+    if (reason === undefined) {
+      throw new InvalidArgumentError(`revoke: \`reason\` must be one of ${Object.keys(REASONS).join(', ')}`);
+    }
+    this.#revoked.set(serial.toLowerCase(), { date: options.date ?? new Date(), reason });
+  }
+
+  /** A CRL signed by this CA listing every revoked certificate; valid for `days` (default 7). */
+  async crlPem(options: { days?: number } = {}): Promise<string> {
+    const thisUpdate = new Date(Date.now() - 60_000);
+    const days = options.days ?? 7;
+    const crl = await x509.X509CrlGenerator.create({
+      issuer: this.#signer.certificate!.subject,
+      thisUpdate,
+      nextUpdate: new Date(thisUpdate.getTime() + days * 86_400_000),
+      signingAlgorithm: signingAlgorithm(this.keyType),
+      signingKey: this.#signer.keys.privateKey,
+      extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.#signer.keys.publicKey)],
+      entries: [...this.#revoked].map(([serialNumber, { date, reason }]) => ({
+        serialNumber,
+        revocationDate: date,
+        reason,
+      })),
+    });
+    return certificatePem(crl);
+  }
+}
+
+/** @internal Builds a CA under `parent` (or a root), with checks already done. */
+export async function makeCA(
+  where: string,
+  options: CAOptions,
+  parent: CA | null,
+  defaultDays: number,
+  internal: { keyType?: AnyKeyType; hash?: 'SHA-1' } = {},
+): Promise<CA> {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(`${where}: options must be an object`);
+  const keyType = internal.keyType ?? checkKeyType(where, options.keyType, 'ecdsa-p256');
+  const { pathLength } = options;
+  if (pathLength !== undefined && (!Number.isInteger(pathLength) || pathLength < 0)) {
+    throw new InvalidArgumentError(
+      `${where}: \`pathLength\` must be a non-negative integer, got ${String(pathLength)}`,
+    );
+  }
+  const { notBefore, notAfter } = validityDates(where, options.validity, defaultDays);
+  const keys = await generateKeys(keyType);
+  const tag = Math.random().toString(36).slice(2, 8);
+  const subject = subjectName(where, options.subject, `tlskit test ${parent ? 'intermediate' : 'CA'} ${tag}`);
+  const certificate = await mint({
+    subject,
+    keys,
+    keyType,
+    issuer: parent ? parent[kSigner] : null,
+    notBefore,
+    notAfter,
+    basicConstraints: { ca: true, pathLength },
+    keyUsage:
+      x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+    nameConstraints: options.nameConstraints,
+    hash: internal.hash,
+  });
+  return new CA(
+    kToken,
+    { name: subject, keys, keyType, certificate },
+    await privateKeyPem(keys.privateKey),
+    pathLength,
+    parent,
+  );
+}
+
+/**
+ * Creates a root CA for tests: ECDSA P-256 unless `keyType` says otherwise, valid for ten years,
+ * with no path length limit unless `pathLength` is given.
+ */
+export function createCA(options: CAOptions = {}): Promise<CA> {
+  return makeCA('createCA', options, null, 10 * 365);
+}
+
+export { IssuedCertificate };

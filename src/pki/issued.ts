@@ -1,0 +1,143 @@
+import { X509Certificate } from 'node:crypto';
+import { type ClientContext, type ClientContextOptions, clientContext } from '../tls/client-context.js';
+import { type ServerContext, type ServerContextOptions, serverContext } from '../tls/server-context.js';
+import { InvalidArgumentError } from '../transport/errors.js';
+import type { CA } from './ca.js';
+import {
+  type AnyKeyType,
+  certificatePem,
+  checkKeyType,
+  generateKeys,
+  type HashName,
+  type KeyType,
+  privateKeyPem,
+  x509,
+} from './keys.js';
+import { mint, type Signer, type Validity, validityDates } from './mint.js';
+import { altNames, type SubjectFields, subjectName } from './names.js';
+import { exportPkcs12, type Pkcs12Options } from './pkcs12.js';
+
+/** Options of `ca.issue`. */
+export interface IssueOptions {
+  /** Names the certificate is valid for: DNS names, `*.` wildcards, IPv4/IPv6 addresses, emails. */
+  hosts?: string[];
+  /** Subject fields, or a common name (default: the first host). */
+  subject?: SubjectFields | string;
+  /** `'server'`, `'client'` or `'both'` (default): the extended key usages. */
+  usage?: 'server' | 'client' | 'both';
+  /** More extended key usage OIDs, e.g. `'1.3.6.1.5.5.7.3.3'` (code signing). */
+  extendedKeyUsages?: string[];
+  /** Key type (default `'ecdsa-p256'`). */
+  keyType?: KeyType;
+  /** Validity (default: from an hour ago, for a year). */
+  validity?: Validity;
+}
+
+/** @internal Extra knobs for deliberately broken certificates. */
+export interface IssueInternals {
+  keyType?: AnyKeyType;
+  hash?: HashName;
+  basicConstraints?: { ca: boolean; pathLength?: number } | null;
+  keyUsage?: x509.KeyUsageFlags;
+}
+
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/** A leaf certificate with its key, and shortcuts to use it. */
+export class IssuedCertificate {
+  /** The certificate (PEM, newline-terminated). */
+  readonly certPem: string;
+  /** Its private key (PKCS#8 PEM). */
+  readonly keyPem: string;
+  /** The certificate followed by the intermediates up to (not including) the root. */
+  readonly chainPem: string;
+  /** Serial number, in hex. */
+  readonly serial: string;
+  /** The names it was issued for. */
+  readonly hosts: readonly string[];
+  /** The certificate, parsed. */
+  readonly certificate: X509Certificate;
+  /** The CA that issued it. */
+  readonly issuer: CA;
+
+  /** @internal Use `ca.issue()`. */
+  constructor(issuer: CA, certificate: x509.X509Certificate, keyPem: string, hosts: readonly string[]) {
+    this.issuer = issuer;
+    this.certPem = certificatePem(certificate);
+    this.keyPem = keyPem;
+    this.chainPem = this.certPem + issuer.chainPem;
+    this.serial = certificate.serialNumber.toLowerCase();
+    this.hosts = hosts;
+    this.certificate = new X509Certificate(this.certPem);
+  }
+
+  /** A server context presenting this certificate and its chain. */
+  serverContext(
+    options: Omit<ServerContextOptions, 'cert' | 'key' | 'pfx' | 'passphrase'> = {},
+  ): ServerContext {
+    return serverContext({ ...options, cert: this.chainPem, key: this.keyPem });
+  }
+
+  /** A client context presenting this certificate (mutual TLS); `trust` is still yours to give. */
+  clientContext(options: Omit<ClientContextOptions, 'cert' | 'key'>): ClientContext {
+    return clientContext({ ...options, cert: this.chainPem, key: this.keyPem });
+  }
+
+  /** This certificate, its chain and key as a password-protected PKCS#12 bundle. */
+  toPkcs12(password: string, options?: Pkcs12Options): Buffer {
+    return exportPkcs12({ certPem: this.chainPem, keyPem: this.keyPem, password, ...options });
+  }
+}
+
+/** @internal Mints a leaf under `signer`. */
+export async function issueLeaf(
+  ca: CA,
+  signer: Signer,
+  options: IssueOptions,
+  internals: IssueInternals = {},
+): Promise<IssuedCertificate> {
+  const where = 'issue';
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError(`${where}: options must be an object`);
+  const hosts = options.hosts ?? [];
+  if (!Array.isArray(hosts)) throw new InvalidArgumentError(`${where}: \`hosts\` must be an array of names`);
+  const names = altNames(where, hosts);
+  const usage = options.usage ?? 'both';
+  if (usage !== 'server' && usage !== 'client' && usage !== 'both') {
+    throw new InvalidArgumentError(
+      `${where}: \`usage\` must be 'server', 'client' or 'both', got ${JSON.stringify(usage)}`,
+    );
+  }
+  const extra = options.extendedKeyUsages ?? [];
+  if (!Array.isArray(extra) || !extra.every((oid) => typeof oid === 'string' && /^\d+(\.\d+)+$/.test(oid))) {
+    throw new InvalidArgumentError(
+      `${where}: \`extendedKeyUsages\` must be dotted OIDs such as '1.3.6.1.5.5.7.3.3'`,
+    );
+  }
+  const keyType = internals.keyType ?? checkKeyType(where, options.keyType, 'ecdsa-p256');
+  const { notBefore, notAfter } = validityDates(where, options.validity, 365);
+  const keys = await generateKeys(keyType);
+  const eku = [
+    ...(usage === 'client' ? [] : [SERVER_AUTH]),
+    ...(usage === 'server' ? [] : [CLIENT_AUTH]),
+    ...extra,
+  ];
+  const digital = x509.KeyUsageFlags.digitalSignature;
+  const certificate = await mint({
+    subject: subjectName(where, options.subject, names[0]?.value ?? 'tlskit leaf'),
+    keys,
+    keyType,
+    issuer: signer,
+    notBefore,
+    notAfter,
+    basicConstraints: internals.basicConstraints === undefined ? { ca: false } : internals.basicConstraints,
+    keyUsage:
+      internals.keyUsage ??
+      (keyType.startsWith('rsa') ? digital | x509.KeyUsageFlags.keyEncipherment : digital),
+    extendedKeyUsage: eku,
+    altNames: names,
+    hash: internals.hash,
+  });
+  return new IssuedCertificate(ca, certificate, await privateKeyPem(keys.privateKey), hosts);
+}

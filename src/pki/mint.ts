@@ -1,0 +1,139 @@
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  GeneralName,
+  GeneralSubtree,
+  GeneralSubtrees,
+  id_ce_nameConstraints,
+  NameConstraints,
+} from '@peculiar/asn1-x509';
+import { InvalidArgumentError } from '../transport/errors.js';
+import {
+  type AnyKeyType,
+  type CryptoKeyPair,
+  type HashName,
+  keyForHash,
+  randomSerial,
+  signingAlgorithm,
+  x509,
+} from './keys.js';
+
+/** When a certificate is valid. `days` counts from `notBefore`; the default starts an hour ago. */
+export interface Validity {
+  notBefore?: Date;
+  notAfter?: Date;
+  days?: number;
+}
+
+/** Subtrees a CA may issue for: DNS suffixes (`example.com` covers its subdomains) and IP ranges (CIDR). */
+export interface NameConstraintsOptions {
+  permitted?: string[];
+  excluded?: string[];
+}
+
+/** Who signs: a key pair with its name and type. */
+export interface Signer {
+  name: x509.JsonName | string;
+  keys: CryptoKeyPair;
+  keyType: AnyKeyType;
+  certificate: x509.X509Certificate | null;
+}
+
+/** Everything that goes into one certificate. */
+export interface MintParams {
+  subject: x509.JsonName;
+  keys: CryptoKeyPair;
+  keyType: AnyKeyType;
+  /** `null` for a self-signed certificate. */
+  issuer: Signer | null;
+  notBefore: Date;
+  notAfter: Date;
+  serial?: string;
+  /** basicConstraints; `null` leaves the extension out. */
+  basicConstraints: { ca: boolean; pathLength?: number } | null;
+  keyUsage: x509.KeyUsageFlags;
+  extendedKeyUsage?: string[];
+  altNames?: x509.JsonGeneralName[];
+  nameConstraints?: NameConstraintsOptions;
+  hash?: HashName;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Resolves a validity option to dates, or throws naming the field. */
+export function validityDates(
+  where: string,
+  validity: Validity | undefined,
+  defaultDays: number,
+): { notBefore: Date; notAfter: Date } {
+  const notBefore = validity?.notBefore ?? new Date(Date.now() - HOUR);
+  const days = validity?.days ?? defaultDays;
+  if (!(notBefore instanceof Date) || Number.isNaN(notBefore.getTime())) {
+    throw new InvalidArgumentError(`${where}: \`validity.notBefore\` must be a valid Date`);
+  }
+  if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0) {
+    throw new InvalidArgumentError(
+      `${where}: \`validity.days\` must be a positive number, got ${String(days)}`,
+    );
+  }
+  const notAfter = validity?.notAfter ?? new Date(notBefore.getTime() + days * DAY);
+  if (!(notAfter instanceof Date) || Number.isNaN(notAfter.getTime()) || notAfter <= notBefore) {
+    throw new InvalidArgumentError(`${where}: \`validity.notAfter\` must be a Date after \`notBefore\``);
+  }
+  return { notBefore, notAfter };
+}
+
+function subtree(entry: string): GeneralSubtree {
+  // asn1-x509 encodes 'address/prefix' as the address-and-mask form name constraints use.
+  const base = entry.includes('/')
+    ? new GeneralName({ iPAddress: entry })
+    : new GeneralName({ dNSName: entry });
+  return new GeneralSubtree({ base });
+}
+
+function nameConstraintsExtension(options: NameConstraintsOptions): x509.Extension {
+  const constraints = new NameConstraints({
+    permittedSubtrees: options.permitted?.length
+      ? new GeneralSubtrees(options.permitted.map(subtree))
+      : undefined,
+    excludedSubtrees: options.excluded?.length
+      ? new GeneralSubtrees(options.excluded.map(subtree))
+      : undefined,
+  });
+  return new x509.Extension(id_ce_nameConstraints, true, AsnConvert.serialize(constraints));
+}
+
+/** Signs one certificate. Everything the PKI makes, good or broken, goes through here. */
+export async function mint(params: MintParams): Promise<x509.X509Certificate> {
+  const extensions: x509.Extension[] = [];
+  if (params.basicConstraints) {
+    extensions.push(
+      new x509.BasicConstraintsExtension(
+        params.basicConstraints.ca,
+        params.basicConstraints.pathLength,
+        true,
+      ),
+    );
+  }
+  extensions.push(new x509.KeyUsagesExtension(params.keyUsage, true));
+  if (params.extendedKeyUsage?.length)
+    extensions.push(new x509.ExtendedKeyUsageExtension(params.extendedKeyUsage, false));
+  if (params.altNames?.length)
+    extensions.push(new x509.SubjectAlternativeNameExtension(params.altNames, false));
+  if (params.nameConstraints) extensions.push(nameConstraintsExtension(params.nameConstraints));
+  extensions.push(await x509.SubjectKeyIdentifierExtension.create(params.keys.publicKey));
+  const signer = params.issuer;
+  if (signer) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(signer.keys.publicKey));
+  const signing = signer ?? { name: params.subject, keys: params.keys, keyType: params.keyType };
+  return x509.X509CertificateGenerator.create({
+    serialNumber: params.serial ?? randomSerial(),
+    subject: params.subject,
+    issuer: signer?.certificate ? signer.certificate.subject : signing.name,
+    notBefore: params.notBefore,
+    notAfter: params.notAfter,
+    publicKey: params.keys.publicKey,
+    signingKey: await keyForHash(signing.keys.privateKey, signing.keyType, params.hash),
+    signingAlgorithm: signingAlgorithm(signing.keyType, params.hash),
+    extensions,
+  });
+}

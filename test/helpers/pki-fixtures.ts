@@ -1,0 +1,31 @@
+import { type ClientContext, clientContext, type ServerContext, serverContext } from 'tlskit';
+import { type CA, createCA, type IssuedCertificate } from 'tlskit/pki';
+
+export interface Pki {
+  ca: CA;
+  server: IssuedCertificate;
+  client: IssuedCertificate;
+  serverContext: ServerContext;
+  clientContext: ClientContext;
+}
+
+let shared: Promise<Pki> | undefined;
+
+/** A CA with a localhost server leaf and a client leaf, minted once per test file. */
+export function pki(): Promise<Pki> {
+  shared ??= (async () => {
+    const ca = await createCA();
+    const server = await ca.issue({ hosts: ['localhost', '127.0.0.1', '::1'], usage: 'server' });
+    const client = await ca.issue({ subject: 'test client', usage: 'client' });
+    return {
+      ca,
+      server,
+      client,
+      serverContext: server.serverContext(),
+      clientContext: clientContext({ trust: ca.trust }),
+    };
+  })();
+  return shared;
+}
+
+export { clientContext, serverContext };

@@ -1,0 +1,97 @@
+import { CertificateError, clientContext, connect } from 'tlskit';
+import { type ChainFixture, controls, createCA, defects } from 'tlskit/pki';
+import { serveFixture } from 'tlskit/testing';
+import { describe, expect, it } from 'vitest';
+import { opensslVerify } from '../helpers/openssl-verify.js';
+
+async function handshake(fixture: ChainFixture, extra: { pins?: string[] } = {}) {
+  const server = await serveFixture(fixture);
+  try {
+    const context = clientContext({ trust: fixture.trustPem, crl: fixture.crlPem, ...extra });
+    const conn = await connect({
+      host: server.host,
+      port: server.port,
+      tls: context,
+      serverName: fixture.serverName,
+    });
+    const greeting = await conn.readLine();
+    await conn.close();
+    return { greeting, error: null };
+  } catch (error) {
+    return { greeting: null, error };
+  } finally {
+    await server.close();
+  }
+}
+
+describe('every defect is rejected by a real handshake with its code, and openssl verify agrees', () => {
+  for (const defect of defects) {
+    it(`${defect.name}: ${defect.description} -> ${defect.expect}`, async () => {
+      const fixture = await defect.build();
+      const { error } = await handshake(fixture);
+      expect(error).toBeInstanceOf(CertificateError);
+      const failure = error as CertificateError;
+      expect(failure.code).toBe(defect.expect);
+      expect(failure.message).toMatch(new RegExp(`^${defect.expect}: `));
+      expect(typeof failure.opensslCode).toBe('string');
+      expect(failure.depth).toBeGreaterThanOrEqual(0);
+      expect(failure.subject).not.toBe('');
+      const verdict = await opensslVerify(fixture);
+      expect(verdict.ok, verdict.output).toBe(false);
+    });
+  }
+});
+
+describe('every good control is accepted, and openssl verify agrees', () => {
+  for (const control of controls) {
+    it(`${control.name}: ${control.description}`, async () => {
+      const fixture = await control.build();
+      const { greeting, error } = await handshake(fixture);
+      expect(error).toBeNull();
+      expect(greeting).toBe('hello');
+      const verdict = await opensslVerify(fixture);
+      expect(verdict.ok, verdict.output).toBe(true);
+    });
+  }
+});
+
+describe('the failing certificate is named precisely', () => {
+  it('an expired intermediate is reported at depth 1 with its subject', async () => {
+    const root = await createCA();
+    const intermediate = await root.intermediate({
+      subject: 'old intermediate',
+      validity: {
+        notBefore: new Date(Date.now() - 10 * 86_400_000),
+        notAfter: new Date(Date.now() - 86_400_000),
+      },
+    });
+    const leaf = await intermediate.issue({ hosts: ['localhost'] });
+    const fixture: ChainFixture = {
+      name: 'expired intermediate',
+      serverName: 'localhost',
+      trustPem: root.trust,
+      chainPem: leaf.chainPem,
+      keyPem: leaf.keyPem,
+      leafPem: leaf.certPem,
+      untrustedPem: intermediate.certPem,
+    };
+    const { error } = await handshake(fixture);
+    expect(error).toMatchObject({
+      code: 'CERT_EXPIRED',
+      depth: 1,
+      subject: 'CN=old intermediate',
+      opensslCode: 'CERT_HAS_EXPIRED',
+    });
+  });
+
+  it('PIN_MISMATCH when no certificate in the chain has a pinned key; a matching pin passes', async () => {
+    const fixture = await controls.find((c) => c.name === 'intermediate')!.build();
+    const { error } = await handshake(fixture, {
+      pins: ['sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='],
+    });
+    expect(error).toMatchObject({ code: 'PIN_MISMATCH', depth: 0, subject: 'CN=localhost' });
+    const { inspect } = await import('tlskit/pki');
+    const intermediatePin = inspect(fixture.untrustedPem).spkiPin;
+    expect((await handshake(fixture, { pins: [intermediatePin] })).greeting).toBe('hello');
+  });
+});
