@@ -67,7 +67,7 @@ export function classifyHost(where: string, host: unknown): HostName {
   } else {
     const wildcard = host.startsWith('*.');
     const ascii = domainToASCII(wildcard ? host.slice(2) : host);
-    if (ascii && ascii.split('.').every((label) => DNS_LABEL.test(label))) {
+    if (ascii.length > 0 && ascii.split('.').every((label) => DNS_LABEL.test(label))) {
       return { type: 'dns', value: wildcard ? `*.${ascii}` : ascii };
     }
   }

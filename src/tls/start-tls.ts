@@ -24,7 +24,8 @@ import type { Transport } from '../transport/transport.js';
 import { ClientContext } from './client-context.js';
 import { checkMilliseconds, DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { type EofVerdict, watchTlsEof } from './eof.js';
-import { CertificateError, StartTlsError, TlsError } from './errors.js';
+import { CertificateError, StartTlsError } from './errors.js';
+import { tlsErrorFrom } from './openssl-errors.js';
 import { ServerContext } from './server-context.js';
 import { TlsTransport } from './tls-transport.js';
 import { verifyClient, verifyServer } from './verify.js';
@@ -53,51 +54,6 @@ export interface StartTlsOptions {
 }
 
 const noop = () => {};
-
-/** Readable hints for the alerts and errors a failed handshake most often shows. */
-const HINTS: Record<string, string> = {
-  protocol_version: 'the peer does not accept TLS 1.2 or 1.3',
-  handshake_failure: 'the peer found no cipher suite, group or signature algorithm in common',
-  certificate_required: 'the server requires a client certificate and we sent none',
-  unknown_ca: 'the peer does not trust the CA that issued our certificate',
-  bad_certificate: 'the peer rejected our certificate',
-  certificate_expired: 'the peer says our certificate expired',
-  no_application_protocol: 'no ALPN protocol in common',
-  unrecognized_name: 'the server has no certificate for the name we asked for',
-  ERR_SSL_WRONG_VERSION_NUMBER: 'the peer is not speaking TLS (plaintext, or another protocol)',
-  ERR_SSL_UNSUPPORTED_PROTOCOL: 'the peer offered only TLS versions below 1.2',
-  ERR_SSL_NO_SHARED_CIPHER: 'the peer offered no cipher suite tlskit allows (ECDHE with AEAD)',
-  ERR_SSL_NO_PROTOCOLS_AVAILABLE: 'no TLS version is allowed by both sides',
-};
-
-function handshakeError(error: unknown): Error {
-  if (error instanceof TlskitError) return error;
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') {
-    return new CertificateError(
-      'NO_CERTIFICATE',
-      'NO_CERTIFICATE: the client sent no certificate, and this server requires one (clientAuth: required)',
-      { depth: 0, subject: '', opensslCode: code, cause: error },
-    );
-  }
-  if (typeof code === 'string' && code.startsWith('ERR_SSL_')) {
-    const alert = /_ALERT_([A-Z_]+)$/.exec(code)?.[1]?.toLowerCase();
-    const hint = HINTS[alert ?? code];
-    const what = alert ? `the peer sent the alert ${alert}` : message.replace(/^.*SSL routines::/, '');
-    return new TlsError('ERR_TLS_HANDSHAKE', `TLS handshake failed: ${what}${hint ? ` (${hint})` : ''}`, {
-      cause: error,
-      opensslCode: code,
-      alert,
-    });
-  }
-  if (code === 'ECONNRESET' || code === 'EPIPE') {
-    return new ConnectionError(code, `the peer closed the connection during the TLS handshake (${message})`, {
-      cause: error,
-    });
-  }
-  return toTransportError(error);
-}
 
 /** The native socket under `transport`, when TLS can run directly on it. */
 function nativeSocketOf(transport: Transport): net.Socket | null {
@@ -238,17 +194,30 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
   const { signal } = options;
   return new Promise<TlsTransport>((resolve, reject) => {
     let settled = false;
-    const fail = (error: Error) => {
+    /**
+     * Ends the attempt. A TLS failure closes gracefully, so whatever alert OpenSSL queued still
+     * reaches the peer; a deadline or a cancellation aborts at once.
+     */
+    const fail = (error: Error, graceful: boolean) => {
       if (settled) return;
       settled = true;
       cleanup();
       socket.on('error', noop);
-      socket.destroy();
-      // The connection dies with the handshake: the lower transport's protocol hears why.
       base?.[kUpgradedTo](null);
-      if (raw) transport.abort(error);
-      else {
-        lowerOwned.abort(error);
+      if (raw) {
+        socket.destroy();
+        if (graceful) raw.destroy(); // close the descriptor after queued bytes, no reset
+        transport.abort(error);
+      } else {
+        // Over the bridge, node:tls finishes each write a turn later and holds further output
+        // (such as the alert it just queued) until then: let it flush before tearing down.
+        const teardown = () => {
+          socket.destroy();
+          if (graceful) lowerOwned.close();
+          else lowerOwned.abort(error);
+        };
+        if (graceful) setImmediate(() => setImmediate(teardown));
+        else teardown();
         try {
           lowerProtocol?.connectionLost?.(error);
         } catch (thrown) {
@@ -263,19 +232,23 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       get closing() {
         return true;
       },
-      close: () => fail(new AbortError('startTls: the connection was closed during the TLS handshake')),
+      close: () => fail(new AbortError('startTls: the connection was closed during the TLS handshake'), true),
       abort: (error) =>
-        fail(error ?? new AbortError('startTls: the connection was aborted during the TLS handshake')),
+        fail(error ?? new AbortError('startTls: the connection was aborted during the TLS handshake'), false),
     };
     base?.[kUpgradedTo](owner);
 
-    const onError = (error: unknown) => fail(handshakeError(error));
+    const onError = (error: unknown) => fail(tlsErrorFrom(error, 'handshake'), true);
     const onClose = () =>
-      fail(new ConnectionError('ECONNRESET', 'the connection closed during the TLS handshake'));
-    const onAbort = () => fail(new AbortError('startTls: aborted during the TLS handshake', signal?.reason));
+      fail(new ConnectionError('ECONNRESET', 'the connection closed during the TLS handshake'), false);
+    const onAbort = () =>
+      fail(new AbortError('startTls: aborted during the TLS handshake', signal?.reason), false);
     const timer = setTimeout(
       () =>
-        fail(new TimeoutError(`startTls: the TLS handshake did not finish within ${timeout} ms`, timeout)),
+        fail(
+          new TimeoutError(`startTls: the TLS handshake did not finish within ${timeout} ms`, timeout),
+          false,
+        ),
       timeout,
     );
     const onSecure = () => {
@@ -288,7 +261,7 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
             ? verifyClient(socket, context.crls)
             : null;
       if (failure) {
-        fail(failure);
+        fail(failure, true);
         return;
       }
       settled = true;

@@ -84,12 +84,12 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { toTransportError } from '../transport/errors.js';
 import { StreamTransport } from '../transport/stream.js';
 import type { TlsInfo, Transport, TransportInfo } from '../transport/transport.js';
 import type { EofVerdict } from './eof.js';
 import { TlsError } from './errors.js';
 import { readTlsInfo } from './info.js';
+import { tlsErrorFrom } from './openssl-errors.js';
 
 /** How a TlsTransport was set up; passed by `startTls`. */
 export interface TlsTransportSetup {
@@ -142,14 +142,7 @@ export class TlsTransport extends StreamTransport {
   }
 
   protected override _mapError(error: unknown): Error {
-    const code = (error as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && code.startsWith('ERR_SSL_')) {
-      return new TlsError('ERR_TLS_PROTOCOL', `TLS protocol error: ${(error as Error).message}`, {
-        cause: error,
-        opensslCode: code,
-      });
-    }
-    return toTransportError(error);
+    return tlsErrorFrom(error, 'protocol');
   }
 
   protected override _onEof(): void {

@@ -35,6 +35,9 @@ export class StreamTransport extends BaseTransport {
   readonly #onFinish = () => this._onWriteFinished();
   readonly #onError = (error: unknown) => {
     this.#error ??= this._mapError(error);
+    // Report at once: a Node stream may still emit 'end' before 'close', and the error is the
+    // truer account of what happened.
+    if (!this.#detached && !this._lost) this._onError(this.#error);
   };
   readonly #onClose = () => {
     if (this.#detached || this._lost) return;
