@@ -15,8 +15,6 @@ import {
   InvalidArgumentError,
   StateError,
   TimeoutError,
-  TlskitError,
-  toTransportError,
 } from '../transport/errors.js';
 import type { Protocol } from '../transport/protocol.js';
 import { kDetachStream, StreamTransport } from '../transport/stream.js';
@@ -24,7 +22,7 @@ import type { Transport } from '../transport/transport.js';
 import { ClientContext } from './client-context.js';
 import { checkMilliseconds, DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { type EofVerdict, watchTlsEof } from './eof.js';
-import { CertificateError, StartTlsError } from './errors.js';
+import { StartTlsError } from './errors.js';
 import { tlsErrorFrom } from './openssl-errors.js';
 import { ServerContext } from './server-context.js';
 import { TlsTransport } from './tls-transport.js';
