@@ -14,6 +14,7 @@ export default defineConfig([
     entry: {
       index: 'src/index.ts',
       'testing/index': 'src/testing/index.ts',
+      'pki/index': 'src/pki/index.ts',
       'danger/index': 'src/danger/index.ts',
     },
     format: ['esm', 'cjs'],

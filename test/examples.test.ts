@@ -1,35 +1,185 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main as echoMain } from '../examples/echo/main.mjs';
+import { main as mtlsMain } from '../examples/mtls/main.mjs';
+import { main as starttlsMain } from '../examples/starttls/main.mjs';
+import { main as tlsEchoMain } from '../examples/tls-echo/main.mjs';
+import { main as wrapMain } from '../examples/wrap-protocol/main.mjs';
 
 const run = promisify(execFile);
 
+async function lines(main: (log: (line: string) => void) => Promise<void>): Promise<string[]> {
+  const out: string[] = [];
+  await main((line) => out.push(line));
+  return out;
+}
+
 describe('examples', () => {
   it('echo: both servers answer with what they were sent', async () => {
-    const lines: string[] = [];
-    await echoMain((line: string) => lines.push(line));
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^callback protocol answered: hello from the callback protocol on port \d+$/);
-    expect(lines[1]).toMatch(/^async handler answered: hello from the async handler on port \d+$/);
+    const out = await lines(echoMain);
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatch(/^callback protocol answered: hello from the callback protocol on port \d+$/);
+    expect(out[1]).toMatch(/^async handler answered: hello from the async handler on port \d+$/);
   });
 
-  it('echo runs as a plain Node program against the built package', async () => {
-    const { stdout } = await run(process.execPath, ['examples/echo/main.mjs'], { timeout: 15_000 });
-    expect(stdout).toMatch(/callback protocol answered: hello/);
-    expect(stdout).toMatch(/async handler answered: hello/);
+  it('tls-echo: a TLS 1.3 echo, verified against the CA', async () => {
+    const out = await lines(tlsEchoMain);
+    expect(out).toContain('echoed: hello over TLS');
+    expect(out.find((line) => line.startsWith('TLSv1.3 '))).toMatch(
+      /^TLSv1\.3 TLS_\w+, server CN=localhost$/,
+    );
+  });
+
+  it('wrap-protocol: the same echo protocol over TCP, then over TLS', async () => {
+    expect(await lines(wrapMain)).toEqual(['tcp: same protocol, same code', 'tls: same protocol, same code']);
+  });
+
+  it('starttls: an SMTP-like dialogue upgrades mid-stream', async () => {
+    expect(await lines(starttlsMain)).toEqual([
+      'S: 220 smtp.example ESMTP tlskit',
+      'S: 220 ready to start TLS',
+      'S: 250 hello, over TLS (TLSv1.3)',
+      'S: 221 bye',
+    ]);
+  });
+
+  it('mtls: a client with a certificate is greeted by name; one without is refused', async () => {
+    expect(await lines(mtlsMain)).toEqual([
+      'with a certificate: hello CN=alice',
+      'without one: ERR_TLS_PROTOCOL (certificate_required)',
+    ]);
+  });
+
+  it('the demo runs as a plain Node program against the built package', async () => {
+    const { stdout } = await run(process.execPath, ['examples/tls-echo/main.mjs'], { timeout: 20_000 });
+    expect(stdout).toMatch(/echoed: hello over TLS/);
+  });
+});
+
+describe('the README', () => {
+  const readme = readFileSync('README.md', 'utf8');
+
+  it('shows the code the examples run, verbatim', () => {
+    const references = [...readme.matchAll(/<!-- from (\S+)#(\S+) -->\n```js\n([\s\S]*?)```/g)];
+    expect(references.map((m) => m[1])).toEqual(
+      expect.arrayContaining([
+        'examples/wrap-protocol/main.mjs',
+        'examples/tls-echo/main.mjs',
+        'examples/starttls/main.mjs',
+      ]),
+    );
+    for (const [, file, region, shown] of references) {
+      const source = readFileSync(file!, 'utf8');
+      const match = new RegExp(`// #region ${region}\\n([\\s\\S]*?)\\s*// #endregion ${region}`).exec(source);
+      expect(match, `${file} has no region ${region}`).not.toBeNull();
+      const body = match![1]!.split('\n');
+      const indent = Math.min(...body.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
+      expect(shown!.trimEnd()).toBe(
+        body
+          .map((l) => l.slice(indent))
+          .join('\n')
+          .trimEnd(),
+      );
+    }
   });
 });
 
 describe('the tlskit command', () => {
+  const cli = (args: string[], env?: NodeJS.ProcessEnv) =>
+    run(process.execPath, ['dist/cli/main.js', ...args], { env: { ...process.env, ...env } });
+
   it('prints help and version, and rejects unknown commands', async () => {
-    const help = await run(process.execPath, ['dist/cli/main.js', '--help']);
+    const help = await cli(['--help']);
     expect(help.stdout).toMatch(/^tlskit \d+\.\d+\.\d+: /);
-    expect(help.stdout).toMatch(/Usage: tlskit <command>/);
-    const version = await run(process.execPath, ['dist/cli/main.js', '--version']);
-    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
-    const unknown = await run(process.execPath, ['dist/cli/main.js', 'frobnicate']).catch((e: unknown) => e);
+    expect(help.stdout).toMatch(/cert ca\|issue\|inspect\|p12\|dev/);
+    expect((await cli(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const unknown = await cli(['frobnicate']).catch((e: unknown) => e);
     expect(unknown).toMatchObject({ code: 2 });
     expect((unknown as { stderr: string }).stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it('cert ca, issue, inspect and p12 work together, and openssl agrees', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tlskit-cli-'));
+    await cli(['cert', 'ca', '--out', join(dir, 'ca'), '--key-type', 'rsa-2048', '--name', 'CLI Root']);
+    await cli([
+      'cert',
+      'issue',
+      'api.test',
+      '127.0.0.1',
+      '--ca',
+      join(dir, 'ca'),
+      '--out',
+      join(dir, 'leaf'),
+      '--usage',
+      'server',
+    ]);
+    const chain = join(dir, 'leaf', 'api.test.pem');
+    const verify = await run('openssl', [
+      'verify',
+      '-CAfile',
+      join(dir, 'ca', 'ca.pem'),
+      '-purpose',
+      'sslserver',
+      '-verify_hostname',
+      'api.test',
+      chain,
+    ]);
+    expect(verify.stdout).toMatch(/: OK/);
+    const text = (await cli(['cert', 'inspect', chain])).stdout;
+    expect(text).toMatch(/Subject: +CN=api\.test/);
+    expect(text).toMatch(/Issuer: +CN=CLI Root/);
+    expect(text).toMatch(/Names: +api\.test, 127\.0\.0\.1/);
+    const json = JSON.parse((await cli(['cert', 'inspect', '--json', join(dir, 'ca', 'ca.pem')])).stdout);
+    expect(json).toMatchObject({ subject: 'CN=CLI Root', isCA: true, key: { type: 'rsa', bits: 2048 } });
+    const p12 = join(dir, 'bundle.p12');
+    await cli(
+      [
+        'cert',
+        'p12',
+        'export',
+        '--cert',
+        chain,
+        '--key',
+        join(dir, 'leaf', 'api.test-key.pem'),
+        '--out',
+        p12,
+        '--password-env',
+        'P12',
+      ],
+      { P12: 'pw123' },
+    );
+    await run('openssl', ['pkcs12', '-in', p12, '-passin', 'pass:pw123', '-noout']);
+    await cli(['cert', 'p12', 'import', p12, '--out', join(dir, 'back'), '--password-env', 'P12'], {
+      P12: 'pw123',
+    });
+    expect(readFileSync(join(dir, 'back', 'cert.pem'), 'utf8')).toBe(readFileSync(chain, 'utf8'));
+    const missing = await cli(['cert', 'p12', 'export', '--cert', chain, '--key', chain, '--out', p12]).catch(
+      (e: unknown) => e,
+    );
+    expect((missing as { stderr: string }).stderr).toMatch(
+      /needs a password: pass --password-env NAME or --password-file FILE/,
+    );
+  });
+
+  it('cert dev writes a CA and a localhost certificate, and keeps valid ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tlskit-dev-'));
+    const first = await cli(['cert', 'dev', '--out', dir]);
+    expect(first.stdout).toMatch(/wrote .*dev-ca\.pem/);
+    const again = await cli(['cert', 'dev', '--out', dir]);
+    expect(again.stdout).toMatch(/are valid until .*; kept/);
+    const report = JSON.parse((await cli(['cert', 'inspect', '--json', join(dir, 'localhost.pem')])).stdout);
+    expect(report.subjectAltNames).toMatchObject({ dns: ['localhost'], ip: ['127.0.0.1', '::1'] });
+  });
+
+  it("'npx tlskit cert dev' then the README's demo command: the demo uses certs/", async () => {
+    // This writes the development certificates into certs/ (gitignored), exactly as a user would.
+    await run('npx', ['--no-install', 'tlskit', 'cert', 'dev']);
+    const { stdout } = await run('npm', ['run', '--silent', 'demo'], { timeout: 30_000 });
+    expect(stdout).toMatch(/certificates: certs\/ \(npx tlskit cert dev\)/);
+    expect(stdout).toMatch(/echoed: hello over TLS/);
   });
 });

@@ -4,6 +4,8 @@
  * prints help.
  */
 import { createRequire } from 'node:module';
+import { InvalidArgumentError } from '../transport/errors.js';
+import { CERT_HELP, certCommand, UsageError } from './cert.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -12,25 +14,37 @@ const HELP = `tlskit ${version}: TLS over any byte stream, and certificates to t
 Usage: tlskit <command> [options]
 
 Commands:
-  help               Show this help.
-  version            Print the version.
+  cert ca|issue|inspect|p12|dev   Make and inspect certificates (tlskit cert --help).
+  help                            Show this help.
+  version                         Print the version.
 
 Options:
-  -h, --help         Show help for tlskit or for a command.
-  -v, --version      Print the version.
-
-Documentation: https://github.com/tlskit/tlskit#readme
+  -h, --help                      Show help for tlskit or for a command.
+  -v, --version                   Print the version.
 `;
 
 export async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
+  const [command, ...rest] = argv;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
   if (command === undefined || command === 'help' || command === '-h' || command === '--help') {
     process.stdout.write(HELP);
     return 0;
   }
   if (command === 'version' || command === '-v' || command === '--version') {
-    process.stdout.write(`${version}\n`);
+    out(version);
     return 0;
+  }
+  try {
+    if (command === 'cert') return await certCommand(rest, out);
+  } catch (error) {
+    const usage =
+      error instanceof UsageError ||
+      error instanceof InvalidArgumentError ||
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    if (!usage) throw error;
+    process.stderr.write(`tlskit cert: ${(error as Error).message}\n`);
+    if (error instanceof UsageError) process.stderr.write(`\n${CERT_HELP}`);
+    return 2;
   }
   process.stderr.write(`tlskit: unknown command '${command}'. Run 'tlskit --help' for the list.\n`);
   return 2;

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { IssuedCertificate, type IssueOptions, issueLeaf } from './issued.js';
 import {
@@ -203,6 +203,67 @@ export async function makeCA(
     await privateKeyPem(keys.privateKey),
     pathLength,
     parent,
+  );
+}
+
+/** The key type of a private key, as the PKI names it. */
+function keyTypeOf(where: string, key: KeyObject): KeyType {
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'ed25519') return 'ed25519';
+  if (key.asymmetricKeyType === 'ec') {
+    if (details.namedCurve === 'prime256v1') return 'ecdsa-p256';
+    if (details.namedCurve === 'secp384r1') return 'ecdsa-p384';
+  }
+  if (key.asymmetricKeyType === 'rsa' && [2048, 3072, 4096].includes(details.modulusLength ?? 0)) {
+    return `rsa-${details.modulusLength}` as KeyType;
+  }
+  throw new InvalidArgumentError(
+    `${where}: the CA key must be ECDSA P-256/P-384, Ed25519 or RSA 2048/3072/4096`,
+  );
+}
+
+/**
+ * Loads a root CA saved earlier (its certificate and private key in PEM), to issue more
+ * certificates under it.
+ */
+export async function loadCA(saved: { certPem: string; keyPem: string }): Promise<CA> {
+  const where = 'loadCA';
+  const certificate = new X509Certificate(saved.certPem);
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(saved.keyPem);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `${where}: \`keyPem\` is not a readable private key (${(error as Error).message})`,
+    );
+  }
+  if (!certificate.checkPrivateKey(key))
+    throw new InvalidArgumentError(`${where}: \`keyPem\` does not match \`certPem\``);
+  if (!certificate.ca)
+    throw new InvalidArgumentError(`${where}: the certificate is not a CA (basicConstraints CA:FALSE)`);
+  if (!(certificate.subject === certificate.issuer && certificate.checkIssued(certificate))) {
+    throw new InvalidArgumentError(
+      `${where}: only root CAs can be loaded; this certificate was issued by ${certificate.issuer}`,
+    );
+  }
+  const keyType = keyTypeOf(where, key);
+  const peculiar = new x509.X509Certificate(saved.certPem);
+  const publicKey = await peculiar.publicKey.export();
+  const algorithm = publicKey.algorithm as webcrypto.Algorithm;
+  const privateKey = await webcrypto.subtle.importKey(
+    'pkcs8',
+    key.export({ type: 'pkcs8', format: 'der' }),
+    algorithm,
+    true,
+    ['sign'],
+  );
+  const pathLength = peculiar.getExtension(x509.BasicConstraintsExtension)?.pathLength;
+  return new CA(
+    kToken,
+    { name: peculiar.subject, keys: { publicKey, privateKey }, keyType, certificate: peculiar },
+    saved.keyPem,
+    pathLength,
+    null,
   );
 }
 

@@ -3,7 +3,7 @@
  * common key type, revocation and CRLs, PKCS#12, inspection, and a factory of deliberately broken
  * chains, each naming the error a correct client reports. Offline, in milliseconds.
  */
-export { CA, type CAOptions, createCA, type RevocationReason } from './ca.js';
+export { CA, type CAOptions, createCA, loadCA, type RevocationReason } from './ca.js';
 export { type ChainFixture, type Control, controls, type Defect, defects } from './defects.js';
 export { type CertificateReport, checkChainOrder, inspect, inspectAll } from './inspect.js';
 export { IssuedCertificate, type IssueOptions } from './issued.js';

@@ -11,16 +11,7 @@ import {
   type TlsVersion,
 } from './defaults.js';
 import { ContextError } from './errors.js';
-import {
-  checkKeyMatches,
-  crlDer,
-  type PemInput,
-  pemList,
-  pemString,
-  readCertificates,
-  readCrls,
-  readPrivateKey,
-} from './pem.js';
+import { crlDer, type PemInput, pemList, readCredentials, readCrls, readTrust } from './pem.js';
 
 /** Whom a client trusts: `'system'` (Node's default CA store) or CA certificates in PEM. */
 export type TrustInput = 'system' | PemInput | PemInput[];
@@ -168,10 +159,7 @@ export class ClientContext {
         throw new ContextError('ERR_CONTEXT_TRUST_REQUIRED', 'trust', trustRequired(where));
       }
       if (trust !== 'system') {
-        secure.ca = pemList(trust).map((pem, index) => {
-          readCertificates(where, Array.isArray(trust) ? `trust[${index}]` : 'trust', pem);
-          return pemString(pem);
-        });
+        secure.ca = readTrust(where, trust);
       }
     }
     if (options.cert !== undefined || options.key !== undefined) {
@@ -183,11 +171,9 @@ export class ClientContext {
           `${where}: mutual TLS needs both \`cert\` and \`key\`; \`${missing}\` is missing`,
         );
       }
-      const chain = readCertificates(where, 'cert', options.cert);
-      const key = readPrivateKey(where, 'key', options.key, options.passphrase);
-      checkKeyMatches(where, chain, key);
-      secure.cert = pemString(options.cert);
-      secure.key = pemString(options.key);
+      const credentials = readCredentials(where, options.cert, options.key, options.passphrase);
+      secure.cert = credentials.cert;
+      secure.key = credentials.key;
       secure.passphrase = options.passphrase;
     }
     if (options.crl !== undefined) {

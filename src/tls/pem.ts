@@ -143,3 +143,28 @@ export function pemList(input: PemInput | PemInput[]): PemInput[] {
 export function pemString(input: PemInput): string {
   return typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
 }
+
+/**
+ * Checks a `trust` option (PEM, or a list of PEM inputs) and returns each certificate re-encoded:
+ * chains glued without a newline between blocks are a classic way to make OpenSSL fail.
+ */
+export function readTrust(where: string, trust: PemInput | PemInput[]): string[] {
+  return pemList(trust).flatMap((pem, index) =>
+    readCertificates(where, Array.isArray(trust) ? `trust[${index}]` : 'trust', pem).map((certificate) =>
+      certificate.toString(),
+    ),
+  );
+}
+
+/** Checks a certificate chain and its key, and returns them ready for Node. */
+export function readCredentials(
+  where: string,
+  cert: PemInput,
+  key: PemInput,
+  passphrase: string | undefined,
+): { cert: string; key: string; chain: X509Certificate[] } {
+  const chain = readCertificates(where, 'cert', cert);
+  const privateKey = readPrivateKey(where, 'key', key, passphrase);
+  checkKeyMatches(where, chain, privateKey);
+  return { cert: chain.map((certificate) => certificate.toString()).join(''), key: pemString(key), chain };
+}

@@ -13,14 +13,12 @@ import {
 } from './defaults.js';
 import { ContextError } from './errors.js';
 import {
-  checkKeyMatches,
   crlDer,
   type PemInput,
   pemList,
-  pemString,
-  readCertificates,
+  readCredentials,
   readCrls,
-  readPrivateKey,
+  readTrust,
   warnIfNotCurrent,
 } from './pem.js';
 
@@ -145,10 +143,7 @@ export class ServerContext {
             'certificates must chain to',
         );
       }
-      this.#shared.ca = pemList(trust).map((pem, index) => {
-        readCertificates(where, Array.isArray(trust) ? `trust[${index}]` : 'trust', pem);
-        return pemString(pem);
-      });
+      this.#shared.ca = readTrust(where, trust);
     } else if (options.trust !== undefined) {
       throw new ContextError(
         'ERR_CONTEXT_OPTION',
@@ -276,12 +271,10 @@ export class ServerContext {
       options.pfx = Buffer.from(credentials.pfx);
       options.passphrase = credentials.passphrase;
     } else if (credentials) {
-      const chain = readCertificates(where, 'cert', credentials.cert);
-      const key = readPrivateKey(where, 'key', credentials.key, credentials.passphrase);
-      checkKeyMatches(where, chain, key);
-      warnIfNotCurrent(where, 'cert', chain[0]!);
-      options.cert = pemString(credentials.cert);
-      options.key = pemString(credentials.key);
+      const checked = readCredentials(where, credentials.cert, credentials.key, credentials.passphrase);
+      warnIfNotCurrent(where, 'cert', checked.chain[0]!);
+      options.cert = checked.cert;
+      options.key = checked.key;
       options.passphrase = credentials.passphrase;
     }
     try {
