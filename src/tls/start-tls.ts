@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls, { type TLSSocket } from 'node:tls';
 import {
   BaseTransport,
@@ -53,8 +54,13 @@ export interface StartTlsOptions {
 
 const noop = () => {};
 
-/** The native socket under `transport`, when TLS can run directly on it. */
-function nativeSocketOf(transport: Transport): net.Socket | null {
+/**
+ * The connected socket under `transport`, when node:tls can take it directly: OpenSSL then reads
+ * and writes the descriptor itself. Any other stream goes through our bridge, which also guards
+ * node:tls against streams whose methods throw (Node #29678). A TLS transport is never taken this
+ * way: two TLS engines stacked directly would hide the outer end of stream (see the design notes).
+ */
+function socketOf(transport: Transport): net.Socket | null {
   if (!(transport instanceof StreamTransport) || transport instanceof TlsTransport) return null;
   const stream = transport.stream;
   if (!(stream instanceof net.Socket) || stream instanceof tls.TLSSocket) return null;
@@ -139,23 +145,25 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
   const role = context.role;
   const lowerProtocol = transport.protocol;
   const lowerOwned = base ? base[kOwnerView] : transport;
-  const raw = nativeSocketOf(transport);
-  let stream: net.Socket | TransportDuplex;
+  const taken = socketOf(transport);
+  let stream: Duplex;
   let lowerEnded: (() => boolean) | null = null;
-  if (raw) {
+  if (taken) {
     (transport as StreamTransport)[kDetachStream](true);
-    if (unconsumed.length > 0) raw.unshift(Buffer.from(unconsumed));
-    stream = raw;
+    if (unconsumed.length > 0) taken.unshift(Buffer.from(unconsumed));
+    stream = taken;
   } else {
-    const bridge = new TransportDuplex(lowerOwned);
+    stream = new TransportDuplex(lowerOwned);
+    if (unconsumed.length > 0) stream.unshift(Buffer.from(unconsumed));
+  }
+  if (!taken) {
+    // node:tls drives the bridge from JavaScript, so we see its end of stream ourselves.
+    // Registered before node:tls registers its own listener, so it runs first: see eof.ts.
     let ended = false;
-    // Registered before node:tls registers its own, so it runs first: see eof.ts.
-    bridge.once('end', () => {
+    stream.once('end', () => {
       ended = true;
     });
-    if (unconsumed.length > 0) bridge.unshift(Buffer.from(unconsumed));
     lowerEnded = () => ended;
-    stream = bridge;
   }
 
   const serverName = options.serverName ?? null;
@@ -202,9 +210,9 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       cleanup();
       socket.on('error', noop);
       base?.[kUpgradedTo](null);
-      if (raw) {
+      if (taken) {
         socket.destroy();
-        if (graceful) raw.destroy(); // close the descriptor after queued bytes, no reset
+        if (graceful) taken.destroy(); // close after queued bytes, no reset
         transport.abort(error);
       } else {
         // Over the bridge, node:tls finishes each write a turn later and holds further output
@@ -271,10 +279,10 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
         closeTimeout: context.closeTimeout,
         lower: transport,
         lowerOwned,
-        rawSocket: raw,
+        stream: taken,
         eofVerdict: () => verdict,
       });
-      if (raw) (transport as StreamTransport)[kHandOver](tlsTransport);
+      if (taken) (transport as StreamTransport)[kHandOver](tlsTransport);
       else base?.[kUpgradedTo](tlsTransport);
       const protocol = options.protocol ?? lowerProtocol;
       if (protocol) tlsTransport.setProtocol(protocol);

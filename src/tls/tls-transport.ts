@@ -82,9 +82,9 @@
  * close rather than a specific alert; the one alert OpenSSL sends itself is for a client that
  * offers no certificate to a server that requires one (certificate_required).
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { StreamTransport } from '../transport/stream.js';
+import { abortStream, StreamTransport } from '../transport/stream.js';
 import type { TlsInfo, Transport, TransportInfo } from '../transport/transport.js';
 import type { EofVerdict } from './eof.js';
 import { TlsError } from './errors.js';
@@ -102,8 +102,8 @@ export interface TlsTransportSetup {
   lower: Transport;
   /** The same, past its upgrade guard: what this layer closes and aborts. */
   lowerOwned: Transport;
-  /** The raw socket handed to node:tls (native path), or `null` when bridged. */
-  rawSocket: Socket | null;
+  /** The lower transport's socket, when node:tls took it directly; `null` when bridged. */
+  stream: Duplex | null;
   /** The verdict on the TLS end of stream, once it happened. */
   eofVerdict: () => EofVerdict | undefined;
 }
@@ -180,18 +180,12 @@ export class TlsTransport extends StreamTransport {
   }
 
   protected override _destroy(error: Error | null, hard: boolean): void {
-    const raw = this.#setup.rawSocket;
-    if (hard && raw && !raw.destroyed) {
-      try {
-        raw.resetAndDestroy(); // TCP: the peer sees a reset, not an end of stream
-      } catch {
-        // Not TCP: destroying the TLS socket below closes it.
-      }
-    }
+    const stream = this.#setup.stream;
+    if (hard && stream && !stream.destroyed) abortStream(stream, error);
     super._destroy(error, hard);
     // Bridged: destroying the TLS socket closes the lower transport gracefully; an abort must
     // reach it as an abort.
-    if (hard && !raw) this.#setup.lowerOwned.abort(error ?? undefined);
-    if (raw && !raw.destroyed) raw.destroy();
+    if (hard && !stream) this.#setup.lowerOwned.abort(error ?? undefined);
+    if (stream && !stream.destroyed) stream.destroy();
   }
 }

@@ -1,6 +1,5 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TLSSocket } from 'node:tls';
 import { BaseTransport, type BaseTransportOptions, kPendingBytes, kTakePending } from './base.js';
 import { ConnectionError, toTransportError } from './errors.js';
 import type { Address, TransportInfo, TransportKind } from './transport.js';
@@ -95,20 +94,8 @@ export class StreamTransport extends BaseTransport {
     stream.off('end', this.#onEnd);
     stream.off('finish', this.#onFinish);
     if (stream.destroyed) return;
-    if (!hard) {
-      stream.destroy();
-      return;
-    }
-    if (stream instanceof Socket && !(stream instanceof TLSSocket)) {
-      try {
-        stream.resetAndDestroy(); // TCP: the peer sees a reset
-        return;
-      } catch {
-        // Not TCP (a Unix socket cannot signal a reset): plain destroy below.
-      }
-    }
-    // Destroying with an error is how a Node stream learns it was aborted, not ended.
-    stream.destroy(error ?? new ConnectionError('ECONNABORTED', 'the transport was aborted'));
+    if (hard) abortStream(stream, error);
+    else stream.destroy();
   }
 
   protected _pauseSource(): void {
@@ -152,4 +139,20 @@ export class StreamTransport extends BaseTransport {
     this.#detached = true;
     return stream;
   }
+}
+
+/**
+ * Ends a stream so that its peer sees an error, not an end of stream: a TCP reset, or a stream
+ * destroyed with an error (a Unix socket cannot signal a reset, so its peer sees an end).
+ */
+export function abortStream(stream: Duplex, error: Error | null): void {
+  if (stream instanceof Socket) {
+    try {
+      stream.resetAndDestroy(); // throws for anything but a TCP handle
+      return;
+    } catch {
+      // Not TCP: destroy below.
+    }
+  }
+  stream.destroy(error ?? new ConnectionError('ECONNABORTED', 'the transport was aborted'));
 }
