@@ -272,6 +272,10 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       }
       settled = true;
       cleanup();
+      // Node hands a server socket's later TLS errors (a peer's fatal alert) to 'error' only once
+      // tls.Server releases control of it; a socket made without tls.Server must be released here,
+      // or those errors would be swallowed and the end that follows misread as a truncation.
+      if (role === 'server') (socket as unknown as { _releaseControl?: () => boolean })._releaseControl?.();
       const tlsTransport = new TlsTransport(socket, {
         role,
         serverName,
