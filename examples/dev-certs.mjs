@@ -13,7 +13,12 @@ export async function devCertificates() {
   if (files.every((name) => existsSync(new URL(name, dir)))) {
     const read = (/** @type {string} */ name) => readFileSync(new URL(name, dir), 'utf8');
     const ca = await loadCA({ certPem: read('dev-ca.pem'), keyPem: read('dev-ca-key.pem') });
-    return { ca, certPem: read('localhost.pem'), keyPem: read('localhost-key.pem'), source: 'certs/ (npx tlskit cert dev)' };
+    return {
+      ca,
+      certPem: read('localhost.pem'),
+      keyPem: read('localhost-key.pem'),
+      source: 'certs/ (npx tlskit cert dev)',
+    };
   }
   const ca = await createCA({ subject: 'tlskit examples CA (throwaway)' });
   const leaf = await ca.issue({ hosts: ['localhost', '127.0.0.1', '::1'], usage: 'server' });

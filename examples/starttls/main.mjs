@@ -30,7 +30,8 @@ function smtpLikeServer(tls) {
         const command = buffer.slice(0, end).toUpperCase();
         buffer = buffer.slice(end + 2);
         const secure = transport.info.kind === 'tls';
-        if (command.startsWith('EHLO')) reply(secure ? '250 hello, over TLS' : '250-smtp.example\r\n250 STARTTLS');
+        if (command.startsWith('EHLO'))
+          reply(secure ? '250 hello, over TLS' : '250-smtp.example\r\n250 STARTTLS');
         else if (command === 'QUIT') {
           reply('221 bye');
           transport.close();

@@ -19,10 +19,17 @@ export async function main(log = console.log) {
   });
 
   const trusted = clientContext({ trust: ca.trust });
-  const conn = await connect({ host: '127.0.0.1', port: server.address.port, tls: trusted, serverName: 'localhost' });
+  const conn = await connect({
+    host: '127.0.0.1',
+    port: server.address.port,
+    tls: trusted,
+    serverName: 'localhost',
+  });
   await conn.write('hello over TLS\n');
   log(`echoed: ${await conn.readLine()}`);
-  log(`${conn.info.tls?.protocol} ${conn.info.tls?.cipher}, server ${conn.info.tls?.peerCertificates[0]?.subject}`);
+  log(
+    `${conn.info.tls?.protocol} ${conn.info.tls?.cipher}, server ${conn.info.tls?.peerCertificates[0]?.subject}`,
+  );
   await conn.close();
   await server.close();
   // #endregion readme
