@@ -18,20 +18,27 @@ export function peerChain(socket: TLSSocket): X509Certificate[] {
   return chain;
 }
 
-/** Reads what a TlsTransport reports on `info.tls`, once the handshake is done. */
+/**
+ * Reads what a TlsTransport reports on `info.tls`, once the handshake is done. The peer's chain is
+ * parsed only when asked for: most connections never look at it.
+ */
 export function readTlsInfo(
   socket: TLSSocket,
   role: 'client' | 'server',
   serverName: string | null,
 ): TlsInfo {
   const cipher = socket.getCipher();
+  let chain: X509Certificate[] | undefined;
   return {
     protocol: socket.getProtocol() ?? '',
     cipher: cipher?.standardName ?? cipher?.name ?? '',
     alpnProtocol: typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null,
     serverName:
       role === 'server' ? (typeof socket.servername === 'string' ? socket.servername : null) : serverName,
-    peerCertificates: peerChain(socket),
+    get peerCertificates() {
+      chain ??= peerChain(socket);
+      return chain;
+    },
     resumed: socket.isSessionReused(),
     role,
   };

@@ -168,6 +168,8 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
 
   const serverName = options.serverName ?? null;
   let socket: TLSSocket;
+  /** The host name check's verdict, taken while Node has the peer certificate parsed anyway. */
+  let identity: Error | undefined;
   if (context instanceof ClientContext) {
     socket = tls.connect({
       socket: stream,
@@ -176,7 +178,10 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       ALPNProtocols: context.alpn ? [...context.alpn] : undefined,
       session: serverName !== null ? context.session(serverName) : undefined,
       rejectUnauthorized: false, // verified below, with precise errors
-      checkServerIdentity: () => undefined,
+      checkServerIdentity: (_host, certificate) => {
+        if (serverName !== null) identity = tls.checkServerIdentity(serverName, certificate);
+        return undefined;
+      },
     });
     if (context.resumesSessions && serverName !== null) {
       socket.on('session', (session: Buffer) => context.saveSession(serverName, session));
@@ -261,7 +266,7 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       const failure =
         context instanceof ClientContext
           ? context.insecureReason === null
-            ? verifyServer(socket, serverName!, context.pins, context.crls)
+            ? verifyServer(socket, identity, context.pins, context.crls)
             : null
           : context.clientAuth !== 'none'
             ? verifyClient(socket, context.crls)

@@ -129,8 +129,12 @@ export class TlsTransport extends StreamTransport {
       const self = this;
       this.#info = {
         kind: 'tls',
-        local: lower.local,
-        peer: lower.peer,
+        get local() {
+          return lower.local;
+        },
+        get peer() {
+          return lower.peer;
+        },
         get tls() {
           self.#tlsInfo ??= readTlsInfo(self.#socket, self.#setup.role, self.#setup.serverName);
           return self.#tlsInfo;
@@ -179,13 +183,25 @@ export class TlsTransport extends StreamTransport {
     }
   }
 
-  protected override _destroy(error: Error | null, hard: boolean): void {
+  protected override _abortStream(error: Error | null): void {
     const stream = this.#setup.stream;
-    if (hard && stream && !stream.destroyed) abortStream(stream, error);
+    if (stream) {
+      // The socket under TLS carries the reset; the TLS socket itself just goes.
+      if (!stream.destroyed) abortStream(stream, error);
+      this.#socket.destroy();
+    } else {
+      // Bridged: destroying the TLS socket would close the lower transport gracefully; an abort
+      // must reach it as an abort.
+      this.#socket.destroy();
+      this.#setup.lowerOwned.abort(error ?? undefined);
+    }
+  }
+
+  protected override _destroy(error: Error | null, hard: boolean): void {
+    void this.info.local; // read the lower transport's lazy addresses while its socket can tell
+    void this.info.peer;
     super._destroy(error, hard);
-    // Bridged: destroying the TLS socket closes the lower transport gracefully; an abort must
-    // reach it as an abort.
-    if (hard && !stream) this.#setup.lowerOwned.abort(error ?? undefined);
+    const stream = this.#setup.stream;
     if (stream && !stream.destroyed) stream.destroy();
   }
 }

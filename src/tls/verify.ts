@@ -1,5 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
-import tls, { type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { spkiPin } from './client-context.js';
 import { certificateFacts, revokedSerials, WEAK_SIGNATURE_ALGORITHMS } from './der.js';
 import { CertificateError, type CertificateErrorCode } from './errors.js';
@@ -234,10 +234,14 @@ function chainVerdict(socket: TLSSocket): { code: string; message: string } | nu
   return error ? { code: error.code ?? 'CERT_INVALID', message: error.message } : null;
 }
 
-/** Verifies the server we connected to: chain, host name, pins. Returns the failure, or `null`. */
+/**
+ * Verifies the server we connected to: chain, host name, pins. Returns the failure, or `null`.
+ * `identity` is the host name check's result, made while Node had the peer's certificate parsed
+ * anyway (see `startTls`).
+ */
 export function verifyServer(
   socket: TLSSocket,
-  serverName: string,
+  identity: Error | undefined,
   pins: ReadonlySet<string> | null,
   crls: readonly Uint8Array[],
 ): CertificateError | null {
@@ -252,9 +256,8 @@ export function verifyServer(
     );
   }
   if (socket.isSessionReused()) return null; // verified when the session was made, under this context
-  const mismatch = tls.checkServerIdentity(serverName, socket.getPeerCertificate());
-  if (mismatch) {
-    return certificateError('ERR_TLS_CERT_ALTNAME_INVALID', mismatch.message, peerChain(socket), 'server');
+  if (identity) {
+    return certificateError('ERR_TLS_CERT_ALTNAME_INVALID', identity.message, peerChain(socket), 'server');
   }
   if (pins) {
     const chain = peerChain(socket);

@@ -103,10 +103,11 @@ export function socketTransport(
     });
   }
   socket.setNoDelay(true);
+  // Addresses cost two system calls; most connections never ask, so they are read on demand.
   return new StreamTransport(socket, {
     kind: 'tcp',
-    local: { host: socket.localAddress ?? '', port: socket.localPort ?? 0 },
-    peer: { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+    local: () => ({ host: socket.localAddress ?? '', port: socket.localPort ?? 0 }),
+    peer: () => ({ host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }),
     closeTimeout,
   });
 }

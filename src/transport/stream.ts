@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { BaseTransport, type BaseTransportOptions, kPendingBytes, kTakePending } from './base.js';
 import { ConnectionError, toTransportError } from './errors.js';
 import type { Address, TransportInfo, TransportKind } from './transport.js';
@@ -9,8 +10,10 @@ export const kDetachStream = Symbol('tlskit.detachStream');
 
 export interface StreamTransportOptions extends BaseTransportOptions {
   kind: TransportKind;
-  local?: Address | null;
-  peer?: Address | null;
+  /** Our address, or a function that reads it when first asked (it is kept from then on). */
+  local?: Address | null | (() => Address | null);
+  /** The peer's address, likewise. */
+  peer?: Address | null | (() => Address | null);
 }
 
 const noop = () => {};
@@ -50,7 +53,7 @@ export class StreamTransport extends BaseTransport {
   constructor(stream: Duplex, options: StreamTransportOptions) {
     super(options);
     this.#stream = stream;
-    this.#info = { kind: options.kind, local: options.local ?? null, peer: options.peer ?? null };
+    this.#info = lazyInfo(options);
     // Half-close is part of the contract: the stream must not end our side when the peer ends.
     (stream as { allowHalfOpen?: boolean }).allowHalfOpen = true;
     stream.on('error', this.#onError);
@@ -90,12 +93,19 @@ export class StreamTransport extends BaseTransport {
 
   protected _destroy(error: Error | null, hard: boolean): void {
     const stream = this.#stream;
+    void this.#info.local; // read lazy addresses while the socket can still tell
+    void this.#info.peer;
     stream.off('data', this.#onData);
     stream.off('end', this.#onEnd);
     stream.off('finish', this.#onFinish);
     if (stream.destroyed) return;
-    if (hard) abortStream(stream, error);
+    if (hard) this._abortStream(error);
     else stream.destroy();
+  }
+
+  /** Ends the stream so that the peer sees an error; TLS overrides this. */
+  protected _abortStream(error: Error | null): void {
+    abortStream(this.#stream, error);
   }
 
   protected _pauseSource(): void {
@@ -146,13 +156,35 @@ export class StreamTransport extends BaseTransport {
  * destroyed with an error (a Unix socket cannot signal a reset, so its peer sees an end).
  */
 export function abortStream(stream: Duplex, error: Error | null): void {
-  if (stream instanceof Socket) {
-    try {
-      stream.resetAndDestroy(); // throws for anything but a TCP handle
-      return;
-    } catch {
-      // Not TCP: destroy below.
-    }
+  // Only a plain TCP socket can reset (a TLS socket or a Unix socket would throw): tell them apart
+  // without the cost of a thrown error, since aborts can be frequent.
+  if (stream instanceof Socket && !(stream instanceof TLSSocket) && typeof stream.remotePort === 'number') {
+    stream.resetAndDestroy();
+    return;
   }
   stream.destroy(error ?? new ConnectionError('ECONNABORTED', 'the transport was aborted'));
+}
+
+/** Info whose addresses are read on first access, then kept. */
+function lazyInfo(options: StreamTransportOptions): TransportInfo {
+  const resolve = (value: StreamTransportOptions['local']) => (typeof value === 'function' ? value() : (value ?? null));
+  let local: Address | null | undefined;
+  let peer: Address | null | undefined;
+  return {
+    kind: options.kind,
+    get local() {
+      if (local === undefined) local = resolve(options.local);
+      return local;
+    },
+    set local(value) {
+      local = value;
+    },
+    get peer() {
+      if (peer === undefined) peer = resolve(options.peer);
+      return peer;
+    },
+    set peer(value) {
+      peer = value;
+    },
+  };
 }

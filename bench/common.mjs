@@ -1,0 +1,115 @@
+// @ts-check
+/**
+ * Shared pieces of the benchmarks: certificates minted once per run and handed to worker
+ * processes through a file, process plumbing, and statistics.
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCA } from 'tlskit/pki';
+
+/** @typedef {{ caPem: string, certPem: string, keyPem: string }} Credentials */
+/** @typedef {{ ecdsa: Credentials, rsa: Credentials }} BenchPki */
+
+/**
+ * Profiling: with TLSKIT_BENCH_PROFILE=<dir>, every worker runs under --cpu-prof and writes its
+ * profile there when stopped (workers then exit on SIGINT, so the profile is flushed).
+ */
+const profileDir = process.env.TLSKIT_BENCH_PROFILE;
+if (profileDir && process.send) process.on('SIGINT', () => process.exit(0));
+
+/** Mints the run's certificates (ECDSA P-256 and RSA 2048) and saves them for the workers. */
+export async function mintPki() {
+  /** @type {Record<string, Credentials>} */
+  const pki = {};
+  for (const [name, keyType] of /** @type {const} */ ([
+    ['ecdsa', 'ecdsa-p256'],
+    ['rsa', 'rsa-2048'],
+  ])) {
+    const ca = await createCA({ keyType });
+    const leaf = await ca.issue({ hosts: ['localhost', '127.0.0.1'], keyType, usage: 'server' });
+    pki[name] = { caPem: ca.certPem, certPem: leaf.chainPem, keyPem: leaf.keyPem };
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'tlskit-bench-')), 'pki.json');
+  writeFileSync(file, JSON.stringify(pki));
+  return file;
+}
+
+/** @param {string} file @returns {BenchPki} */
+export function loadPki(file) {
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+/**
+ * Runs a worker script as a child process and returns a handle to exchange IPC messages with it.
+ * @param {string} script @param {string[]} args @param {{ timeout?: number, execArgv?: string[] }} [options]
+ */
+export function worker(script, args, options = {}) {
+  const child = fork(new URL(script, import.meta.url), args, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [
+      ...(options.execArgv ?? []),
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ],
+  });
+  /** @type {any[]} */
+  const inbox = [];
+  /** @type {((message: any) => void) | null} */
+  let waiting = null;
+  child.on('message', (message) => {
+    if (waiting) {
+      const resolve = waiting;
+      waiting = null;
+      resolve(message);
+    } else inbox.push(message);
+  });
+  const timeout = options.timeout ?? 120_000;
+  return {
+    child,
+    /** @param {any} message */
+    send: (message) => child.send(message),
+    /** @returns {Promise<any>} */
+    next() {
+      if (inbox.length > 0) return Promise.resolve(inbox.shift());
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${script} ${args.join(' ')}: no answer within ${timeout} ms`)),
+          timeout,
+        );
+        const onExit = (/** @type {number} */ code) =>
+          reject(new Error(`${script} ${args.join(' ')} exited with ${code}`));
+        child.once('exit', onExit);
+        waiting = (message) => {
+          clearTimeout(timer);
+          child.off('exit', onExit);
+          resolve(message);
+        };
+      });
+    },
+    stop() {
+      if (child.exitCode === null) child.kill(profileDir ? 'SIGINT' : 'SIGKILL');
+    },
+  };
+}
+
+/** In a worker: reports to the parent. @param {any} message */
+export function report(message) {
+  process.send?.(message);
+}
+
+/** In a worker: the next message from the parent. @returns {Promise<any>} */
+export function fromParent() {
+  return new Promise((resolve) => process.once('message', resolve));
+}
+
+/** @param {number[]} values */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const upper = sorted[middle] ?? Number.NaN;
+  return sorted.length % 2 ? upper : ((sorted[middle - 1] ?? Number.NaN) + upper) / 2;
+}
+
+/** A 64 KiB write, as the throughput benchmarks send. */
+export const CHUNK = Buffer.alloc(64 * 1024, 0x5a);

@@ -1,0 +1,121 @@
+// @ts-check
+/**
+ * Handshake-rate worker. The server greets each client with one byte and closes; 16 client loops
+ * connect, read until the server's close (so TLS 1.3 session tickets, which come before it, have
+ * arrived), close, and start over. The client counts completed handshakes for `seconds` after a
+ * short warm-up.
+ *
+ * node bench/handshake.mjs <server|client> <raw|tlskit> <pki.json> <ecdsa|rsa> <TLSv1.3|TLSv1.2> <full|resumed> <seconds> [port]
+ */
+import tls from 'node:tls';
+import { clientContext, createConnection, createServer, serverContext } from 'tlskit';
+import { loadPki, report } from './common.mjs';
+
+const [role, impl, pkiFile, key, version, kind, secondsArg, portArg] = process.argv.slice(2);
+const credentials = loadPki(/** @type {string} */ (pkiFile))[/** @type {'ecdsa' | 'rsa'} */ (key)];
+const maxVersion = /** @type {'TLSv1.3' | 'TLSv1.2'} */ (version);
+const resumed = kind === 'resumed';
+const CONCURRENCY = 16;
+
+async function server() {
+  if (impl === 'raw') {
+    const listener = tls.createServer(
+      { cert: credentials.certPem, key: credentials.keyPem, maxVersion },
+      (socket) => {
+        socket.on('error', () => {});
+        socket.end('x');
+      },
+    );
+    listener.on('tlsClientError', () => {});
+    await new Promise((resolve) => listener.listen(0, '127.0.0.1', () => resolve(undefined)));
+    report({ port: /** @type {import('node:net').AddressInfo} */ (listener.address()).port });
+    return;
+  }
+  const context = serverContext({ cert: credentials.certPem, key: credentials.keyPem, maxVersion });
+  const listener = await createServer(
+    () => ({
+      /** @param {import('tlskit').Transport} transport */
+      connectionMade: (transport) => {
+        transport.write('x');
+        transport.close();
+      },
+    }),
+    { host: '127.0.0.1', port: 0, tls: context },
+  );
+  report({ port: listener.address.port });
+}
+
+/** The raw client builds its context once, as tlskit does: context creation is not the point. */
+const rawClientContext = tls.createSecureContext({ ca: credentials.caPem, maxVersion });
+
+/** One handshake with raw node:tls; resolves once the server closed. */
+function rawOnce(/** @type {number} */ port, /** @type {{ session?: Buffer }} */ state) {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      secureContext: rawClientContext,
+      servername: 'localhost',
+      session: resumed ? state.session : undefined,
+    });
+    if (resumed) socket.on('session', (session) => (state.session = session));
+    socket.on('data', () => {});
+    // The server closed (close_notify): answer in kind, as tlskit's default eofReceived does.
+    socket.once('end', () => {
+      const reused = socket.isSessionReused();
+      socket.end();
+      socket.once('close', () => resolve(reused));
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function client(/** @type {number} */ port) {
+  const seconds = Number(secondsArg);
+  const context = clientContext({ trust: credentials.caPem, maxVersion, sessionCache: resumed });
+  /** One handshake with tlskit; resolves once the greeting arrived. */
+  const tlskitOnce = () =>
+    new Promise((resolve, reject) => {
+      /** @type {boolean | undefined} */
+      let reused;
+      createConnection(
+        () => ({
+          /** @param {import('tlskit').Transport} transport */
+          connectionMade: (transport) => {
+            reused = transport.info.tls?.resumed;
+          },
+          // eofReceived is left out: the server's close_notify closes our side too, by default.
+          connectionLost: () => resolve(reused),
+        }),
+        { host: '127.0.0.1', port, tls: context, serverName: 'localhost' },
+      ).catch(reject);
+    });
+  let counting = false;
+  let count = 0;
+  let reusedCount = 0;
+  let stop = false;
+  const loop = async () => {
+    /** @type {{ session?: Buffer }} */
+    const state = {};
+    while (!stop) {
+      const reused = impl === 'raw' ? await rawOnce(port, state) : await tlskitOnce();
+      if (counting) {
+        count++;
+        if (reused) reusedCount++;
+      }
+    }
+  };
+  const loops = Array.from({ length: CONCURRENCY }, loop);
+  await new Promise((resolve) => setTimeout(resolve, Math.min(1000, seconds * 300)));
+  counting = true;
+  const start = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const elapsed = performance.now() - start;
+  counting = false;
+  stop = true;
+  await Promise.all(loops);
+  report({ rate: (count / elapsed) * 1000, reusedShare: count ? reusedCount / count : 0 });
+}
+
+if (role === 'server') await server();
+else await client(Number(portArg));
