@@ -167,7 +167,8 @@ export function abortStream(stream: Duplex, error: Error | null): void {
 
 /** Info whose addresses are read on first access, then kept. */
 function lazyInfo(options: StreamTransportOptions): TransportInfo {
-  const resolve = (value: StreamTransportOptions['local']) => (typeof value === 'function' ? value() : (value ?? null));
+  const resolve = (value: StreamTransportOptions['local']) =>
+    typeof value === 'function' ? value() : (value ?? null);
   let local: Address | null | undefined;
   let peer: Address | null | undefined;
   return {
