@@ -217,7 +217,9 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       base?.[kUpgradedTo](null);
       if (taken) {
         socket.destroy();
-        if (graceful) taken.destroy(); // close after queued bytes, no reset
+        // Close the socket after its queued bytes (such as an alert); never reset it under the TLS
+        // engine, which Node does not survive.
+        taken.destroy();
         transport.abort(error);
       } else {
         // Over the bridge, node:tls finishes each write a turn later and holds further output

@@ -51,8 +51,9 @@
  * `close()` sends close_notify, stops delivering data, drains what still arrives (data after our
  * close_notify is normal and must not be treated as an error), and waits `closeTimeout` (5 s by
  * default) for the peer's close_notify before it releases the connection; a peer that never answers
- * cannot hold it open. `abort()` releases at once without close_notify; over TCP the socket is
- * reset, so the peer sees an error rather than a clean end.
+ * cannot hold it open. `abort()` releases at once without close_notify, so the peer sees a
+ * truncated stream, an error. It does not reset the TCP socket: OpenSSL still holds it, and Node
+ * crashes if the socket's handle is reset under a live TLS engine.
  * When the peer's close_notify arrives and the protocol does not keep its side open, the transport
  * answers with its own close_notify after flushing what the protocol wrote.
  *
@@ -84,7 +85,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { abortStream, StreamTransport } from '../transport/stream.js';
+import { StreamTransport } from '../transport/stream.js';
 import type { TlsInfo, Transport, TransportInfo } from '../transport/transport.js';
 import type { EofVerdict } from './eof.js';
 import { TlsError } from './errors.js';
@@ -112,7 +113,7 @@ export interface TlsTransportSetup {
 export class TlsTransport extends StreamTransport {
   readonly #socket: TLSSocket;
   readonly #setup: TlsTransportSetup;
-  #tlsInfo: TlsInfo | undefined;
+  readonly #tlsInfo: TlsInfo;
   #info: TransportInfo | undefined;
   #endWhenFlushed = false;
 
@@ -121,12 +122,12 @@ export class TlsTransport extends StreamTransport {
     super(socket, { kind: 'tls', closeTimeout: setup.closeTimeout });
     this.#socket = socket;
     this.#setup = setup;
+    this.#tlsInfo = readTlsInfo(socket, setup.role, setup.serverName);
   }
 
   override get info(): TransportInfo {
     if (!this.#info) {
       const lower = this.#setup.lower.info;
-      const self = this;
       this.#info = {
         kind: 'tls',
         get local() {
@@ -135,10 +136,7 @@ export class TlsTransport extends StreamTransport {
         get peer() {
           return lower.peer;
         },
-        get tls() {
-          self.#tlsInfo ??= readTlsInfo(self.#socket, self.#setup.role, self.#setup.serverName);
-          return self.#tlsInfo;
-        },
+        tls: this.#tlsInfo,
         lower,
       };
     }
@@ -184,15 +182,16 @@ export class TlsTransport extends StreamTransport {
   }
 
   protected override _abortStream(error: Error | null): void {
+    this.#socket.destroy();
     const stream = this.#setup.stream;
     if (stream) {
-      // The socket under TLS carries the reset; the TLS socket itself just goes.
-      if (!stream.destroyed) abortStream(stream, error);
-      this.#socket.destroy();
+      // Never reset the socket under a live TLS engine: OpenSSL still holds it, and Node crashes
+      // when its handle goes away first. Closing it without close_notify is abort enough: the
+      // peer sees a truncated stream, an error on its side.
+      if (!stream.destroyed) stream.destroy();
     } else {
-      // Bridged: destroying the TLS socket would close the lower transport gracefully; an abort
-      // must reach it as an abort.
-      this.#socket.destroy();
+      // Bridged: destroying the TLS socket closes the lower transport gracefully; an abort must
+      // reach it as an abort.
       this.#setup.lowerOwned.abort(error ?? undefined);
     }
   }

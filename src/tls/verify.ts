@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { spkiPin } from './client-context.js';
 import { certificateFacts, revokedSerials, WEAK_SIGNATURE_ALGORITHMS } from './der.js';
 import { CertificateError, type CertificateErrorCode } from './errors.js';
-import { peerChain } from './info.js';
+import { verifiedChain } from './info.js';
 import { subjectOf } from './pem.js';
 
 /** OpenSSL verify codes (as Node names them) and what tlskit calls them. */
@@ -250,17 +250,22 @@ export function verifyServer(
     return certificateError(
       opensslName(verdict.code, verdict.message),
       verdict.message,
-      peerChain(socket),
+      verifiedChain(socket),
       'server',
       crls,
     );
   }
   if (socket.isSessionReused()) return null; // verified when the session was made, under this context
   if (identity) {
-    return certificateError('ERR_TLS_CERT_ALTNAME_INVALID', identity.message, peerChain(socket), 'server');
+    return certificateError(
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+      identity.message,
+      verifiedChain(socket),
+      'server',
+    );
   }
   if (pins) {
-    const chain = peerChain(socket);
+    const chain = verifiedChain(socket);
     if (!chain.some((certificate) => pins.has(spkiPin(certificate)))) {
       const leaf = chain[0];
       return new CertificateError(
@@ -282,7 +287,7 @@ export function verifyClient(socket: TLSSocket, crls: readonly Uint8Array[]): Ce
     ? certificateError(
         opensslName(verdict.code, verdict.message),
         verdict.message,
-        peerChain(socket),
+        verifiedChain(socket),
         'client',
         crls,
       )

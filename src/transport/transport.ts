@@ -28,7 +28,10 @@ export interface TlsInfo {
   alpnProtocol: string | null;
   /** The server name (SNI) the client asked for, or `null` when none was sent. */
   serverName: string | null;
-  /** The peer's certificate chain, leaf first; empty when the peer sent none. */
+  /**
+   * The certificates the peer sent, leaf first, as it sent them: the trust anchor appears only if
+   * the peer included it. Empty when the peer sent none. Stays readable after the connection closed.
+   */
   peerCertificates: X509Certificate[];
   /** Whether the handshake resumed an earlier session. */
   resumed: boolean;
@@ -78,9 +81,10 @@ export interface Transport {
   close(): void;
 
   /**
-   * Closes at once, dropping queued bytes. The peer sees a reset where the medium can signal one
-   * (TCP, memory pairs, TLS, streams destroyed with an error); over a Unix socket it sees an end of
-   * stream. `connectionLost` receives `error`, or `null` when none is given.
+   * Closes at once, dropping queued bytes. The peer sees an error where the medium can signal one
+   * (a reset over TCP and memory pairs, a truncation over TLS, a stream destroyed with an error);
+   * over a Unix socket it sees an end of stream. `connectionLost` receives `error`, or `null` when
+   * none is given.
    */
   abort(error?: Error): void;
 

@@ -231,7 +231,7 @@ export function opensslServer(extra: string[] = [], options: { cert?: string; ke
  * `gnutls-serv --echo` with the test server certificate (it listens on all addresses; tests only
  * connect to 127.0.0.1), ready once it announced its IPv4 listener.
  */
-export function gnutlsServer(extra: string[] = []) {
+export function gnutlsServer(extra: string[] = [], options: { cert?: string; key?: string } = {}) {
   const { paths } = opensslCerts();
   return startServer(
     'gnutls-serv',
@@ -241,9 +241,9 @@ export function gnutlsServer(extra: string[] = []) {
       String(port),
       '--echo',
       '--x509certfile',
-      paths.serverCert,
+      options.cert ?? paths.serverCert,
       '--x509keyfile',
-      paths.serverKey,
+      options.key ?? paths.serverKey,
       ...extra,
     ],
     /listening on IPv4 .* port \d+\.\.\.done/,

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import {
+  type ClientContext,
   clientContext,
   connect,
   createConnection,
@@ -27,6 +28,18 @@ async function tlsMemory(options: Parameters<typeof memoryPair>[0] = {}) {
   ct.setProtocol(clientSide);
   st.setProtocol(serverSide);
   return { a, b, ct, st, clientSide, serverSide };
+}
+
+/** Connects over loopback TCP with TLS to `port`, as `localhost`, with a fresh recording protocol. */
+async function connectRecorded(port: number, context: ClientContext) {
+  const recorder = new RecordingProtocol();
+  const transport = await createConnection(() => recorder, {
+    host: '127.0.0.1',
+    port,
+    tls: context,
+    serverName: 'localhost',
+  });
+  return { recorder, transport };
 }
 
 describe('handshake-only reads', () => {
@@ -200,13 +213,7 @@ describe('closing: close_notify versus truncation', () => {
     await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
     const port = (raw.address() as net.AddressInfo).port;
     for (const mode of ['truncated', 'clean'] as const) {
-      const recorder = new RecordingProtocol();
-      const t = await createConnection(() => recorder, {
-        host: '127.0.0.1',
-        port,
-        tls: client,
-        serverName: 'localhost',
-      });
+      const { recorder, transport: t } = await connectRecorded(port, client);
       t.write(mode);
       const error = await recorder.waitForLost();
       expect(recorder.text()).toBe(greetings[mode]);
@@ -238,18 +245,31 @@ describe('closing: close_notify versus truncation', () => {
       { host: '127.0.0.1', port: 0, tls: server },
     );
     for (let i = 0; i < 30; i++) {
-      const recorder = new RecordingProtocol();
-      await createConnection(() => recorder, {
-        host: '127.0.0.1',
-        port: srv.address.port,
-        tls: client,
-        serverName: 'localhost',
-      });
+      const { recorder } = await connectRecorded(srv.address.port, client);
       outcomes.push(await recorder.waitForLost());
       expect(recorder.receivedBytes).toBe(1000);
     }
     expect(outcomes.filter((error) => error !== null)).toEqual([]);
     await srv.close();
+  });
+
+  it('abort() right after the handshake, with the peer still sending, closes the connection and never crashes', async () => {
+    // Resetting the TCP socket under a live TLS engine used to crash Node (a segfault). That the
+    // peer sees a truncation is shown against s_client in test/interop/close-semantics.test.ts.
+    const { server, clientContext: client } = await pki();
+    const raw = tls.createServer({ cert: server.chainPem, key: server.keyPem }, (socket) => {
+      socket.on('error', () => {});
+      socket.write('x'.repeat(100_000));
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const port = (raw.address() as net.AddressInfo).port;
+    for (let i = 0; i < 20; i++) {
+      const { recorder, transport: t } = await connectRecorded(port, client);
+      void t.info.tls?.peerCertificates; // as a user logging the peer would
+      t.abort();
+      expect(await recorder.waitForLost()).toBeNull();
+    }
+    raw.close();
   });
 
   it('close() waits a bounded time for a peer that never sends close_notify, then releases', async () => {
