@@ -50,7 +50,7 @@ export abstract class BaseTransport implements Transport {
   #writePaused = false;
   #readPaused = false;
   /** Chunks that arrived while reading was paused; the source is already stopped. */
-  #held: Uint8Array[] = [];
+  #held: Uint8Array[] | null = null;
   #heldEof = false;
   #eofReceived = false;
   #writeEnded = false;
@@ -60,7 +60,7 @@ export abstract class BaseTransport implements Transport {
   #lostError: Error | null = null;
   #closeTimer: NodeJS.Timeout | undefined;
   #closeTimeout: number;
-  #lostListeners: Array<(error: Error | null) => void> = [];
+  #lostListeners: Array<(error: Error | null) => void> | null = null;
   #upgradedTo: TransportOwner | null = null;
   #ownerView: Transport | null = null;
 
@@ -145,8 +145,11 @@ export abstract class BaseTransport implements Transport {
   resumeReading(): void {
     if (!this.#readPaused || this.#closing) return;
     this.#readPaused = false;
-    while (this.#held.length > 0 && !this.#readPaused && !this.#closing) {
-      this.#deliverData(this.#held.shift()!);
+    const held = this.#held;
+    if (held !== null) {
+      // Chunks that arrive while these are delivered join the queue behind them, keeping order.
+      while (held.length > 0 && !this.#readPaused && !this.#closing) this.#deliverData(held.shift()!);
+      if (held.length === 0 && this.#held === held) this.#held = null;
     }
     if (this.#readPaused || this.#closing) return;
     if (this.#heldEof) {
@@ -202,13 +205,13 @@ export abstract class BaseTransport implements Transport {
 
   /** Bytes that arrived but were not delivered to the protocol (reading is paused). */
   [kPendingBytes](): number {
-    return this.#held.reduce((sum, chunk) => sum + chunk.length, 0);
+    return this.#held?.reduce((sum, chunk) => sum + chunk.length, 0) ?? 0;
   }
 
   /** Removes and returns the undelivered bytes. */
   [kTakePending](): Uint8Array[] {
-    const held = this.#held;
-    this.#held = [];
+    const held = this.#held ?? [];
+    this.#held = null;
     return held;
   }
 
@@ -235,14 +238,15 @@ export abstract class BaseTransport implements Transport {
       this.#writeEnded = true;
       this.#lostError = error;
       clearTimeout(this.#closeTimer);
-      for (const listener of this.#lostListeners.splice(0)) listener(error);
+      this.#notifyLost(error);
     });
   }
 
   /** Registers a listener for the end of the connection (servers track their connections). */
   [kOnLost](listener: (error: Error | null) => void): void {
     if (this.#lost) listener(this.#lostError);
-    else this.#lostListeners.push(listener);
+    else if (this.#lostListeners) this.#lostListeners.push(listener);
+    else this.#lostListeners = [listener];
   }
 
   /** True once the connection is gone. */
@@ -259,8 +263,12 @@ export abstract class BaseTransport implements Transport {
   protected _onData(chunk: Uint8Array): void {
     if (chunk.length === 0 || this.#lost || this.#eofReceived || this.#heldEof) return;
     if (this.#closing) return; // close() was called: drain and discard until the peer finishes
-    if (this.#readPaused || this.#held.length > 0) {
+    if (this.#held !== null) {
       this.#held.push(chunk);
+      return;
+    }
+    if (this.#readPaused) {
+      this.#held = [chunk];
       return;
     }
     this.#deliverData(chunk);
@@ -269,7 +277,7 @@ export abstract class BaseTransport implements Transport {
   /** Report that the peer finished sending. */
   protected _onEof(): void {
     if (this.#lost || this.#eofReceived || this.#heldEof) return;
-    if (!this.#closing && (this.#readPaused || this.#held.length > 0)) {
+    if (!this.#closing && (this.#readPaused || this.#held !== null)) {
       this.#heldEof = true;
       return;
     }
@@ -328,7 +336,7 @@ export abstract class BaseTransport implements Transport {
   #close(): void {
     if (this.#closing) return;
     this.#closing = true;
-    this.#held = [];
+    this.#held = null;
     if (!this.#writeEnded) {
       this.#writeEnded = true;
       this._end();
@@ -408,14 +416,20 @@ export abstract class BaseTransport implements Transport {
     this.#closing = true;
     this.#writeEnded = true;
     this.#lostError = error;
-    this.#held = [];
+    this.#held = null;
     clearTimeout(this.#closeTimer);
     try {
       this._destroy(error, hard);
     } finally {
       if (this.#protocol && this.#started) this.#deliverLost(this.#protocol);
-      for (const listener of this.#lostListeners.splice(0)) listener(error);
+      this.#notifyLost(error);
     }
+  }
+
+  #notifyLost(error: Error | null): void {
+    const listeners = this.#lostListeners;
+    this.#lostListeners = null;
+    if (listeners) for (const listener of listeners) listener(error);
   }
 
   #deliverLost(protocol: Protocol): void {

@@ -104,12 +104,7 @@ export function socketTransport(
   }
   socket.setNoDelay(true);
   // Addresses cost two system calls; most connections never ask, so they are read on demand.
-  return new StreamTransport(socket, {
-    kind: 'tcp',
-    local: () => ({ host: socket.localAddress ?? '', port: socket.localPort ?? 0 }),
-    peer: () => ({ host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }),
-    closeTimeout,
-  });
+  return new StreamTransport(socket, { kind: 'tcp', local: 'socket', peer: 'socket', closeTimeout });
 }
 
 /**

@@ -10,13 +10,42 @@ export const kDetachStream = Symbol('tlskit.detachStream');
 
 export interface StreamTransportOptions extends BaseTransportOptions {
   kind: TransportKind;
-  /** Our address, or a function that reads it when first asked (it is kept from then on). */
-  local?: Address | null | (() => Address | null);
+  /** Our address, or `'socket'` to read it from the TCP socket when first asked (then kept). */
+  local?: Address | null | 'socket';
   /** The peer's address, likewise. */
-  peer?: Address | null | (() => Address | null);
+  peer?: Address | null | 'socket';
 }
 
 const noop = () => {};
+
+/**
+ * The stream's listeners are shared functions, not closures per transport: a server holds many
+ * idle connections, and each closure costs memory. Node calls them with the stream as `this`;
+ * this symbol leads back to the transport.
+ */
+const kOwner = Symbol('tlskit.streamTransport');
+type Owned = Duplex & { [kOwner]?: StreamTransport };
+const kStreamData = Symbol('tlskit.streamData');
+const kStreamEnd = Symbol('tlskit.streamEnd');
+const kStreamFinish = Symbol('tlskit.streamFinish');
+const kStreamError = Symbol('tlskit.streamError');
+const kStreamClose = Symbol('tlskit.streamClose');
+
+function onData(this: Owned, chunk: Buffer | string): void {
+  this[kOwner]?.[kStreamData](chunk);
+}
+function onEnd(this: Owned): void {
+  this[kOwner]?.[kStreamEnd]();
+}
+function onFinish(this: Owned): void {
+  this[kOwner]?.[kStreamFinish]();
+}
+function onError(this: Owned, error: unknown): void {
+  this[kOwner]?.[kStreamError](error);
+}
+function onClose(this: Owned): void {
+  this[kOwner]?.[kStreamClose]();
+}
 
 /**
  * A Transport over a Node Duplex. One implementation serves TCP and Unix sockets (`net.Socket`),
@@ -25,45 +54,55 @@ const noop = () => {};
  */
 export class StreamTransport extends BaseTransport {
   readonly #stream: Duplex;
-  #info: TransportInfo;
+  readonly #info: StreamInfo | null;
   #error: Error | null = null;
   #reading = false;
-  #detached = false;
+  readonly #afterWrite = () => this._onDrained();
 
-  readonly #onData = (chunk: Buffer | string) => {
+  /** Stream events, reported by the shared listeners below. */
+  [kStreamData](chunk: Buffer | string): void {
     this._onData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  };
-  readonly #onEnd = () => this._onEof();
-  readonly #onFinish = () => this._onWriteFinished();
-  readonly #onError = (error: unknown) => {
+  }
+
+  [kStreamEnd](): void {
+    this._onEof();
+  }
+
+  [kStreamFinish](): void {
+    this._onWriteFinished();
+  }
+
+  [kStreamError](error: unknown): void {
     this.#error ??= this._mapError(error);
     // Report at once: a Node stream may still emit 'end' before 'close', and the error is the
     // truer account of what happened.
-    if (!this.#detached && !this._lost) this._onError(this.#error);
-  };
-  readonly #onClose = () => {
-    if (this.#detached || this._lost) return;
+    if (!this._lost) this._onError(this.#error);
+  }
+
+  [kStreamClose](): void {
+    if (this._lost) return;
     this._onClosed(
       this.#error ??
         new ConnectionError('ERR_STREAM_PREMATURE_CLOSE', 'the stream closed before the connection finished'),
     );
-  };
-  readonly #afterWrite = () => this._onDrained();
+  }
 
-  constructor(stream: Duplex, options: StreamTransportOptions) {
+  /** `options.kind` null: the subclass provides `info` itself. */
+  constructor(stream: Duplex, options: StreamTransportOptions | (BaseTransportOptions & { kind: null })) {
     super(options);
     this.#stream = stream;
-    this.#info = lazyInfo(options);
+    this.#info = options.kind === null ? null : streamInfo(stream, options as StreamTransportOptions);
     // Half-close is part of the contract: the stream must not end our side when the peer ends.
     (stream as { allowHalfOpen?: boolean }).allowHalfOpen = true;
-    stream.on('error', this.#onError);
-    stream.on('close', this.#onClose);
-    stream.on('finish', this.#onFinish);
-    if (stream.destroyed) queueMicrotask(this.#onClose);
+    (stream as Owned)[kOwner] = this;
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    stream.on('finish', onFinish);
+    if (stream.destroyed) queueMicrotask(() => onClose.call(stream as Owned));
   }
 
   get info(): TransportInfo {
-    return this.#info;
+    return this.#info!;
   }
 
   /** The Node stream underneath, for layers inside tlskit. */
@@ -93,11 +132,10 @@ export class StreamTransport extends BaseTransport {
 
   protected _destroy(error: Error | null, hard: boolean): void {
     const stream = this.#stream;
-    void this.#info.local; // read lazy addresses while the socket can still tell
-    void this.#info.peer;
-    stream.off('data', this.#onData);
-    stream.off('end', this.#onEnd);
-    stream.off('finish', this.#onFinish);
+    if (this.#info) settle(this.#info); // read lazy addresses while the socket can still tell
+    stream.off('data', onData);
+    stream.off('end', onEnd);
+    stream.off('finish', onFinish);
     if (stream.destroyed) return;
     if (hard) this._abortStream(error);
     else stream.destroy();
@@ -115,8 +153,8 @@ export class StreamTransport extends BaseTransport {
   protected _resumeSource(): void {
     if (!this.#reading) {
       this.#reading = true;
-      this.#stream.on('data', this.#onData);
-      this.#stream.on('end', this.#onEnd);
+      this.#stream.on('data', onData);
+      this.#stream.on('end', onEnd);
     }
     this.#stream.resume();
   }
@@ -139,14 +177,14 @@ export class StreamTransport extends BaseTransport {
     stream.pause();
     const held = this[kTakePending]();
     if (keepPending) for (let i = held.length - 1; i >= 0; i--) stream.unshift(held[i]);
-    stream.off('data', this.#onData);
-    stream.off('end', this.#onEnd);
-    stream.off('finish', this.#onFinish);
-    stream.off('close', this.#onClose);
-    stream.off('error', this.#onError);
+    stream.off('data', onData);
+    stream.off('end', onEnd);
+    stream.off('finish', onFinish);
+    stream.off('close', onClose);
+    stream.off('error', onError);
+    (stream as Owned)[kOwner] = undefined;
     // A late error from the old owner must not become an uncaught exception.
     stream.on('error', noop);
-    this.#detached = true;
     return stream;
   }
 }
@@ -165,27 +203,50 @@ export function abortStream(stream: Duplex, error: Error | null): void {
   stream.destroy(error ?? new ConnectionError('ECONNABORTED', 'the transport was aborted'));
 }
 
-/** Info whose addresses are read on first access, then kept. */
-function lazyInfo(options: StreamTransportOptions): TransportInfo {
-  const resolve = (value: StreamTransportOptions['local']) =>
-    typeof value === 'function' ? value() : (value ?? null);
-  let local: Address | null | undefined;
-  let peer: Address | null | undefined;
-  return {
-    kind: options.kind,
-    get local() {
-      if (local === undefined) local = resolve(options.local);
-      return local;
-    },
-    set local(value) {
-      local = value;
-    },
-    get peer() {
-      if (peer === undefined) peer = resolve(options.peer);
-      return peer;
-    },
-    set peer(value) {
-      peer = value;
-    },
+const kSocket = Symbol('tlskit.addressSource');
+
+/** Info whose addresses may be read from its socket on first access. */
+type StreamInfo = TransportInfo & { [kSocket]?: Socket };
+
+/**
+ * Lazily read addresses are accessors shared by every info object (so V8 keeps them in the shared
+ * hidden class, not per connection), enumerable so the info prints and compares like plain data.
+ * The first access reads the address from the socket (a system call, which most connections never
+ * need) and replaces the accessor with the value.
+ */
+const socketAddresses: PropertyDescriptorMap = {
+  local: { enumerable: true, configurable: true, get: addressGetter('local') },
+  peer: { enumerable: true, configurable: true, get: addressGetter('peer') },
+};
+
+function addressGetter(which: 'local' | 'peer') {
+  return function read(this: StreamInfo): Address | null {
+    const socket = this[kSocket];
+    const host = which === 'local' ? socket?.localAddress : socket?.remoteAddress;
+    const port = which === 'local' ? socket?.localPort : socket?.remotePort;
+    const value = host === undefined || port === undefined ? null : { host, port };
+    Object.defineProperty(this, which, { value, enumerable: true, writable: false, configurable: false });
+    return value;
   };
+}
+
+function streamInfo(stream: Duplex, options: StreamTransportOptions): StreamInfo {
+  const { kind, local = null, peer = null } = options;
+  if (local !== 'socket' && peer !== 'socket') return { kind, local, peer };
+  if (local !== 'socket' || peer !== 'socket' || !(stream instanceof Socket)) {
+    throw new TypeError(
+      "StreamTransport: addresses read from the socket need a net.Socket and both set to 'socket'",
+    );
+  }
+  const info = { kind } as StreamInfo;
+  Object.defineProperty(info, kSocket, { value: stream, enumerable: false, writable: true });
+  return Object.defineProperties(info, socketAddresses) as StreamInfo;
+}
+
+/** Reads lazy addresses now, before the socket forgets them, and lets go of the socket. */
+function settle(info: StreamInfo): void {
+  if (info[kSocket] === undefined) return;
+  void info.local;
+  void info.peer;
+  info[kSocket] = undefined;
 }
