@@ -80,9 +80,9 @@ function accept<E extends Endpoint>(
       onTransport(transport);
       return;
     }
-    const peer = transport.info.peer;
+    // startTls reads the peer's address before a failed handshake closes the socket.
     startTls(transport, { context }).then(onTransport, (error: Error) =>
-      options.onHandshakeError?.(error, peer),
+      options.onHandshakeError?.(error, transport.info.peer),
     );
   });
 }

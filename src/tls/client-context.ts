@@ -1,6 +1,7 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import {
+  alpnWire,
   CIPHERS,
   checkAlpn,
   checkKnownOptions,
@@ -117,6 +118,8 @@ export class ClientContext {
   readonly role = 'client' as const;
   /** ALPN protocols offered, or `undefined`. */
   readonly alpn: readonly string[] | undefined;
+  /** @internal `alpn` in wire format, for node:tls. */
+  readonly alpnWire: Buffer | undefined;
   readonly allowTruncation: boolean;
   readonly handshakeTimeout: number | undefined;
   readonly closeTimeout: number | undefined;
@@ -182,6 +185,7 @@ export class ClientContext {
       this.crls = crls.flatMap(crlDer);
     }
     this.alpn = checkAlpn(where, options.alpn);
+    this.alpnWire = alpnWire(this.alpn);
     this.#pins = checkPins(where, options.pins);
     this.allowTruncation = options.allowTruncation === true;
     this.handshakeTimeout = checkMilliseconds(where, 'handshakeTimeout', options.handshakeTimeout);

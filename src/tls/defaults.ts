@@ -98,6 +98,17 @@ export function checkAlpn(where: string, value: unknown): string[] | undefined {
   return [...value];
 }
 
+/**
+ * An ALPN list in wire format (each name prefixed by its length), as node:tls takes it: built once
+ * per context instead of once per connection.
+ */
+export function alpnWire(names: readonly string[] | undefined): Buffer | undefined {
+  if (names === undefined) return undefined;
+  return Buffer.concat(
+    names.map((name) => Buffer.concat([Buffer.of(Buffer.byteLength(name)), Buffer.from(name)])),
+  );
+}
+
 /** Rejects options this context does not know, naming the closest known one. */
 export function checkKnownOptions(where: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { getSystemErrorName } from 'node:util';
 
@@ -6,8 +7,8 @@ import { getSystemErrorName } from 'node:util';
  * first). Node reports both the same way, as an end of stream, so the verdict is taken at the moment
  * Node signals that end, from what the layer below has seen.
  *
- * - Over a JavaScript stream (the bridge) we deliver the lower end of stream ourselves, so we know
- *   whether it came first: `lowerEnded()` answers.
+ * - Over a JavaScript stream (the bridge), the lower stream's 'end' reaches node:tls through a
+ *   listener, after the stream marked itself ended: `readableEnded` answers whether it came first.
  * - Over a native socket, OpenSSL processes a close_notify while the TCP socket is still being read;
  *   a TCP end of stream, by contrast, stops libuv's reading before Node hears of it. So asking the
  *   socket handle to start reading answers the question: `EALREADY` means it was still reading (the
@@ -22,28 +23,37 @@ interface NativeHandle {
   _parent?: { readStart?: () => number; readStop?: () => number };
 }
 
+/** The verdict on one TLS socket's end of stream; `verdict` is set once the end happened. */
+export interface EofWatch {
+  verdict: EofVerdict | undefined;
+  /** The JavaScript stream under the TLS socket when bridged; `null` for a native socket. */
+  readonly bridge: Readable | null;
+}
+
+const kWatch = Symbol('tlskit.eofWatch');
+type Watched = TLSSocket & { [kWatch]?: EofWatch };
+const push = Readable.prototype.push;
+
 /**
- * Calls `onVerdict` once, synchronously with the TLS socket's end of stream. `lowerEnded` is given
- * for bridged sockets; native sockets are probed as described above.
+ * Node signals a TLS end of stream by pushing `null`; this shared replacement takes the verdict at
+ * that instant (one function for all sockets, so nothing is kept per connection but the watch).
  */
-export function watchTlsEof(
-  socket: TLSSocket,
-  lowerEnded: (() => boolean) | null,
-  onVerdict: (verdict: EofVerdict) => void,
-): void {
-  const push = socket.push;
-  let decided = false;
-  socket.push = function pushWithVerdict(
-    this: TLSSocket,
-    chunk: unknown,
-    encoding?: BufferEncoding,
-  ): boolean {
-    if (chunk === null && !decided) {
-      decided = true;
-      onVerdict(lowerEnded ? (lowerEnded() ? 'truncated' : 'clean') : probeNative(socket));
-    }
-    return push.call(this, chunk, encoding);
-  };
+function pushWithVerdict(this: Watched, chunk: unknown, encoding?: BufferEncoding): boolean {
+  const watch = this[kWatch];
+  if (chunk === null && watch !== undefined && watch.verdict === undefined) {
+    // Over the bridge, the lower stream emits 'end' (readableEnded) before node:tls hears of it,
+    // so an end that node:tls reports while the lower stream still runs came from close_notify.
+    watch.verdict = watch.bridge ? (watch.bridge.readableEnded ? 'truncated' : 'clean') : probeNative(this);
+  }
+  return push.call(this, chunk, encoding);
+}
+
+/** Starts watching `socket`'s end of stream; `bridge` is the JavaScript stream under it, if any. */
+export function watchTlsEof(socket: TLSSocket, bridge: Readable | null): EofWatch {
+  const watch: EofWatch = { verdict: undefined, bridge };
+  (socket as Watched)[kWatch] = watch;
+  socket.push = pushWithVerdict;
+  return watch;
 }
 
 function probeNative(socket: TLSSocket): EofVerdict {

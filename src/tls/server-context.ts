@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import tls from 'node:tls';
 import { kContextToken, type TrustInput } from './client-context.js';
 import {
+  alpnWire,
   CIPHERS,
   checkAlpn,
   checkKnownOptions,
@@ -99,6 +100,8 @@ type Shared = Pick<tls.SecureContextOptions, 'ca' | 'crl' | 'minVersion' | 'maxV
 export class ServerContext {
   readonly role = 'server' as const;
   readonly alpn: readonly string[] | undefined;
+  /** @internal `alpn` in wire format, for node:tls. */
+  readonly alpnWire: Buffer | undefined;
   readonly clientAuth: 'none' | 'optional' | 'required';
   readonly allowTruncation: boolean;
   readonly handshakeTimeout: number | undefined;
@@ -157,6 +160,7 @@ export class ServerContext {
       this.crls = crls.flatMap(crlDer);
     }
     this.alpn = checkAlpn(where, options.alpn);
+    this.alpnWire = alpnWire(this.alpn);
     this.allowTruncation = options.allowTruncation === true;
     this.handshakeTimeout = checkMilliseconds(where, 'handshakeTimeout', options.handshakeTimeout);
     this.closeTimeout = checkMilliseconds(where, 'closeTimeout', options.closeTimeout);

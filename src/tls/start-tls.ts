@@ -22,7 +22,7 @@ import { kDetachStream, StreamTransport } from '../transport/stream.js';
 import type { Transport } from '../transport/transport.js';
 import { ClientContext } from './client-context.js';
 import { checkMilliseconds, DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
-import { type EofVerdict, watchTlsEof } from './eof.js';
+import { watchTlsEof } from './eof.js';
 import { StartTlsError } from './errors.js';
 import { tlsErrorFrom } from './openssl-errors.js';
 import { ServerContext } from './server-context.js';
@@ -109,6 +109,36 @@ function checkOptions(transport: Transport, options: StartTlsOptions): void {
   }
 }
 
+/** The host name check, made while Node has the server's certificate parsed anyway. */
+interface IdentityCheck {
+  readonly serverName: string | null;
+  error: Error | undefined;
+}
+
+/**
+ * Starts the client side. The callbacks handed to node:tls live as long as the socket, so they are
+ * made here, capturing only what they need, not the whole handshake.
+ */
+function connectClient(stream: Duplex, context: ClientContext, identity: IdentityCheck): TLSSocket {
+  const { serverName } = identity;
+  const socket = tls.connect({
+    socket: stream,
+    secureContext: context.secureContext,
+    servername: serverName !== null && net.isIP(serverName) === 0 ? serverName : undefined,
+    ALPNProtocols: context.alpnWire,
+    session: serverName !== null ? context.session(serverName) : undefined,
+    rejectUnauthorized: false, // verified after the handshake, with precise errors
+    checkServerIdentity: (_host, certificate) => {
+      if (serverName !== null) identity.error = tls.checkServerIdentity(serverName, certificate);
+      return undefined;
+    },
+  });
+  if (context.resumesSessions && serverName !== null) {
+    socket.on('session', (session: Buffer) => context.saveSession(serverName, session));
+  }
+  return socket;
+}
+
 /**
  * Layers TLS over `transport` and resolves to the TLS transport once the handshake succeeded and
  * the peer was verified. Works at connection start and mid-stream (STARTTLS); the role comes from
@@ -144,62 +174,32 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
 
   const role = context.role;
   const lowerProtocol = transport.protocol;
-  const lowerOwned = base ? base[kOwnerView] : transport;
   const taken = socketOf(transport);
+  // Only the bridge writes to the lower transport; the native path hands the socket over.
+  const lowerOwned = taken === null && base ? base[kOwnerView] : transport;
   let stream: Duplex;
-  let lowerEnded: (() => boolean) | null = null;
   if (taken) {
     (transport as StreamTransport)[kDetachStream](true);
-    if (unconsumed.length > 0) taken.unshift(Buffer.from(unconsumed));
     stream = taken;
   } else {
     stream = new TransportDuplex(lowerOwned);
-    if (unconsumed.length > 0) stream.unshift(Buffer.from(unconsumed));
   }
-  if (!taken) {
-    // node:tls drives the bridge from JavaScript, so we see its end of stream ourselves.
-    // Registered before node:tls registers its own listener, so it runs first: see eof.ts.
-    let ended = false;
-    stream.once('end', () => {
-      ended = true;
-    });
-    lowerEnded = () => ended;
-  }
+  if (unconsumed.length > 0) stream.unshift(Buffer.from(unconsumed));
 
   const serverName = options.serverName ?? null;
-  let socket: TLSSocket;
-  /** The host name check's verdict, taken while Node has the peer certificate parsed anyway. */
-  let identity: Error | undefined;
-  if (context instanceof ClientContext) {
-    socket = tls.connect({
-      socket: stream,
-      secureContext: context.secureContext,
-      servername: serverName !== null && net.isIP(serverName) === 0 ? serverName : undefined,
-      ALPNProtocols: context.alpn ? [...context.alpn] : undefined,
-      session: serverName !== null ? context.session(serverName) : undefined,
-      rejectUnauthorized: false, // verified below, with precise errors
-      checkServerIdentity: (_host, certificate) => {
-        if (serverName !== null) identity = tls.checkServerIdentity(serverName, certificate);
-        return undefined;
-      },
-    });
-    if (context.resumesSessions && serverName !== null) {
-      socket.on('session', (session: Buffer) => context.saveSession(serverName, session));
-    }
-  } else {
-    socket = new tls.TLSSocket(stream, {
-      isServer: true,
-      secureContext: context.secureContext,
-      requestCert: context.clientAuth !== 'none',
-      rejectUnauthorized: context.clientAuth === 'required',
-      ALPNProtocols: context.alpn ? [...context.alpn] : undefined,
-      SNICallback: context.usesSni ? context.sniCallback : undefined,
-    });
-  }
-  let verdict: EofVerdict | undefined;
-  watchTlsEof(socket, lowerEnded, (value) => {
-    verdict = value;
-  });
+  const identity: IdentityCheck = { serverName, error: undefined };
+  const socket =
+    context instanceof ClientContext
+      ? connectClient(stream, context, identity)
+      : new tls.TLSSocket(stream, {
+          isServer: true,
+          secureContext: context.secureContext,
+          requestCert: context.clientAuth !== 'none',
+          rejectUnauthorized: context.clientAuth === 'required',
+          ALPNProtocols: context.alpnWire,
+          SNICallback: context.usesSni ? context.sniCallback : undefined,
+        });
+  const eof = watchTlsEof(socket, taken ? null : stream);
 
   const timeout = options.handshakeTimeout ?? context.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const { signal } = options;
@@ -215,6 +215,9 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       cleanup();
       socket.on('error', noop);
       base?.[kUpgradedTo](null);
+      // Whoever reports this failure may want the addresses, which a closed socket forgets.
+      void transport.info.local;
+      void transport.info.peer;
       if (taken) {
         socket.destroy();
         // Close the socket after its queued bytes (such as an alert); never reset it under the TLS
@@ -268,7 +271,7 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       const failure =
         context instanceof ClientContext
           ? context.insecureReason === null
-            ? verifyServer(socket, identity, context.pins, context.crls)
+            ? verifyServer(socket, identity.error, context.pins, context.crls)
             : null
           : context.clientAuth !== 'none'
             ? verifyClient(socket, context.crls)
@@ -291,7 +294,7 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
         lower: transport,
         lowerOwned,
         stream: taken,
-        eofVerdict: () => verdict,
+        eof,
       });
       if (taken) (transport as StreamTransport)[kHandOver](tlsTransport);
       else base?.[kUpgradedTo](tlsTransport);

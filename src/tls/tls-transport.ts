@@ -86,8 +86,8 @@
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { StreamTransport } from '../transport/stream.js';
-import type { TlsInfo, Transport, TransportInfo } from '../transport/transport.js';
-import type { EofVerdict } from './eof.js';
+import type { Address, TlsInfo, Transport, TransportInfo } from '../transport/transport.js';
+import type { EofWatch } from './eof.js';
 import { TlsError } from './errors.js';
 import { readTlsInfo } from './info.js';
 import { tlsErrorFrom } from './openssl-errors.js';
@@ -106,7 +106,7 @@ export interface TlsTransportSetup {
   /** The lower transport's socket, when node:tls took it directly; `null` when bridged. */
   stream: Duplex | null;
   /** The verdict on the TLS end of stream, once it happened. */
-  eofVerdict: () => EofVerdict | undefined;
+  eof: EofWatch;
 }
 
 /** A Transport protected by TLS. Made by `startTls`. */
@@ -119,27 +119,14 @@ export class TlsTransport extends StreamTransport {
 
   /** @internal */
   constructor(socket: TLSSocket, setup: TlsTransportSetup) {
-    super(socket, { kind: 'tls', closeTimeout: setup.closeTimeout });
+    super(socket, { kind: null, closeTimeout: setup.closeTimeout });
     this.#socket = socket;
     this.#setup = setup;
     this.#tlsInfo = readTlsInfo(socket, setup.role, setup.serverName);
   }
 
   override get info(): TransportInfo {
-    if (!this.#info) {
-      const lower = this.#setup.lower.info;
-      this.#info = {
-        kind: 'tls',
-        get local() {
-          return lower.local;
-        },
-        get peer() {
-          return lower.peer;
-        },
-        tls: this.#tlsInfo,
-        lower,
-      };
-    }
+    this.#info ??= tlsLayerInfo(this.#tlsInfo, this.#setup.lower.info);
     return this.#info;
   }
 
@@ -148,7 +135,7 @@ export class TlsTransport extends StreamTransport {
   }
 
   protected override _onEof(): void {
-    if (this.#setup.eofVerdict() === 'truncated' && !this.#setup.allowTruncation) {
+    if (this.#setup.eof.verdict === 'truncated' && !this.#setup.allowTruncation) {
       this._onError(
         new TlsError(
           'ERR_TLS_TRUNCATED',
@@ -197,10 +184,34 @@ export class TlsTransport extends StreamTransport {
   }
 
   protected override _destroy(error: Error | null, hard: boolean): void {
-    void this.info.local; // read the lower transport's lazy addresses while its socket can tell
-    void this.info.peer;
+    const lower = this.#setup.lower.info;
+    void lower.local; // read the lower transport's lazy addresses while its socket can tell
+    void lower.peer;
     super._destroy(error, hard);
     const stream = this.#setup.stream;
     if (stream && !stream.destroyed) stream.destroy();
   }
+}
+
+/**
+ * A TLS transport's addresses are those of the transport below. Shared accessors (enumerable, so
+ * the info prints and compares like plain data) rather than closures per connection.
+ */
+const lowerAddresses: PropertyDescriptorMap = {
+  local: {
+    enumerable: true,
+    get(this: TransportInfo): Address | null {
+      return this.lower!.local;
+    },
+  },
+  peer: {
+    enumerable: true,
+    get(this: TransportInfo): Address | null {
+      return this.lower!.peer;
+    },
+  },
+};
+
+function tlsLayerInfo(tls: TlsInfo, lower: TransportInfo): TransportInfo {
+  return Object.defineProperties({ kind: 'tls', tls, lower }, lowerAddresses) as TransportInfo;
 }

@@ -408,19 +408,26 @@ describe('connect and serve with TLS', () => {
   it('handshake failures on the server go to onHandshakeError and do not stop the server', async () => {
     const { serverContext: server, clientContext: client } = await pki();
     const failures: Error[] = [];
+    const peers: unknown[] = [];
     const srv = await createServer(() => ({}), {
       host: '127.0.0.1',
       port: 0,
       tls: server,
-      onHandshakeError: (error) => failures.push(error),
+      onHandshakeError: (error, peer) => {
+        failures.push(error);
+        peers.push(peer);
+      },
     });
     const plain = await connect({ host: '127.0.0.1', port: srv.address.port });
+    const local = plain.info.local;
     await plain.write('GET / HTTP/1.0\r\n\r\n');
     for await (const _ of plain) {
       // whatever the server answers before it hangs up
     }
     await plain.close();
     expect(failures[0]).toMatchObject({ code: 'ERR_TLS_HANDSHAKE' });
+    // The peer's address survives the socket the failure closed.
+    expect(peers[0]).toEqual(local);
     const good = await connect({
       host: '127.0.0.1',
       port: srv.address.port,
