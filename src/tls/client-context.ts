@@ -72,6 +72,13 @@ const KNOWN = [
   'closeTimeout',
 ] as const;
 
+/** @internal A resumable session, with the chain that was verified when it was made. */
+export interface SavedSession {
+  session: Buffer;
+  /** A resumed handshake carries no certificates: `info.tls.peerCertificates` comes from here. */
+  peerCertificates: X509Certificate[];
+}
+
 /** Guards the constructor: only this package builds contexts. */
 export const kContextToken = Symbol('tlskit.contextToken');
 
@@ -129,7 +136,7 @@ export class ClientContext {
   readonly crls: readonly Uint8Array[] = [];
   readonly #secureContext: tls.SecureContext;
   readonly #pins: Set<string> | null;
-  readonly #sessions: Map<string, Buffer> | null;
+  readonly #sessions: Map<string, SavedSession> | null;
   readonly #sessionLimit: number;
 
   /** @internal Use `clientContext(options)`. */
@@ -225,17 +232,26 @@ export class ClientContext {
   }
 
   /** @internal A session saved for `serverName`, if resumption is on. */
-  session(serverName: string): Buffer | undefined {
+  session(serverName: string): SavedSession | undefined {
     return this.#sessions?.get(serverName);
   }
 
-  /** @internal Saves a session for `serverName`, dropping the oldest past the limit. */
-  saveSession(serverName: string, session: Buffer): void {
+  /**
+   * @internal Saves a session for `serverName`, dropping the oldest past the limit. Only sessions
+   * of connections that passed verification for `serverName` may be saved: resuming one skips
+   * verification, since the server proves it holds the session's secret.
+   */
+  saveSession(serverName: string, saved: SavedSession): void {
     const sessions = this.#sessions;
     if (!sessions) return;
     sessions.delete(serverName);
-    sessions.set(serverName, session);
+    sessions.set(serverName, saved);
     if (sessions.size > this.#sessionLimit) sessions.delete(sessions.keys().next().value as string);
+  }
+
+  /** @internal Drops the session saved for `serverName`. */
+  forgetSession(serverName: string): void {
+    this.#sessions?.delete(serverName);
   }
 
   /** Whether this context keeps sessions for resumption. */

@@ -43,21 +43,26 @@ function presentedChain(socket: TLSSocket): X509Certificate[] {
 
 /**
  * Reads what a TlsTransport reports on `info.tls`, once the handshake and its verification are
- * done. Read at once, because the socket forgets it all when it closes.
+ * done. Read at once, because the socket forgets it all when it closes. `resumed` is the saved
+ * session a client resumed.
  */
 export function readTlsInfo(
   socket: TLSSocket,
   role: 'client' | 'server',
   serverName: string | null,
+  resumed?: { peerCertificates: X509Certificate[] },
 ): TlsInfo {
   const cipher = socket.getCipher();
+  const presented = presentedChain(socket);
   return {
     protocol: socket.getProtocol() ?? '',
     cipher: cipher?.standardName ?? cipher?.name ?? '',
     alpnProtocol: typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null,
     serverName:
       role === 'server' ? (typeof socket.servername === 'string' ? socket.servername : null) : serverName,
-    peerCertificates: presentedChain(socket),
+    // A resumed TLS session carries no certificates; a client reports those verified when the
+    // session was made.
+    peerCertificates: presented.length === 0 && resumed ? resumed.peerCertificates : presented,
     resumed: socket.isSessionReused(),
     role,
   };

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls, { type TLSSocket } from 'node:tls';
@@ -20,10 +21,11 @@ import {
 import type { Protocol } from '../transport/protocol.js';
 import { kDetachStream, StreamTransport } from '../transport/stream.js';
 import type { Transport } from '../transport/transport.js';
-import { ClientContext } from './client-context.js';
+import { ClientContext, type SavedSession } from './client-context.js';
 import { checkMilliseconds, DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { watchTlsEof } from './eof.js';
 import { StartTlsError } from './errors.js';
+import { readTlsInfo } from './info.js';
 import { tlsErrorFrom } from './openssl-errors.js';
 import { ServerContext } from './server-context.js';
 import { TlsTransport } from './tls-transport.js';
@@ -109,32 +111,44 @@ function checkOptions(transport: Transport, options: StartTlsOptions): void {
   }
 }
 
-/** The host name check, made while Node has the server's certificate parsed anyway. */
-interface IdentityCheck {
+/** What the client side learns during its handshake. */
+interface ClientCheck {
   readonly serverName: string | null;
-  error: Error | undefined;
+  /** The host name check's verdict, made while Node has the server's certificate parsed anyway. */
+  identityError: Error | undefined;
+  /** The saved session offered for resumption. */
+  readonly offered: SavedSession | undefined;
+  /**
+   * Set once the server passed verification. Until then, sessions the server hands out are not
+   * saved: Node announces them even for a connection our verification just refused, and a saved
+   * session is resumed without verification.
+   */
+  verifiedChain: X509Certificate[] | null;
 }
 
 /**
  * Starts the client side. The callbacks handed to node:tls live as long as the socket, so they are
  * made here, capturing only what they need, not the whole handshake.
  */
-function connectClient(stream: Duplex, context: ClientContext, identity: IdentityCheck): TLSSocket {
-  const { serverName } = identity;
+function connectClient(stream: Duplex, context: ClientContext, check: ClientCheck): TLSSocket {
+  const { serverName } = check;
   const socket = tls.connect({
     socket: stream,
     secureContext: context.secureContext,
     servername: serverName !== null && net.isIP(serverName) === 0 ? serverName : undefined,
     ALPNProtocols: context.alpnWire,
-    session: serverName !== null ? context.session(serverName) : undefined,
+    session: check.offered?.session,
     rejectUnauthorized: false, // verified after the handshake, with precise errors
     checkServerIdentity: (_host, certificate) => {
-      if (serverName !== null) identity.error = tls.checkServerIdentity(serverName, certificate);
+      if (serverName !== null) check.identityError = tls.checkServerIdentity(serverName, certificate);
       return undefined;
     },
   });
   if (context.resumesSessions && serverName !== null) {
-    socket.on('session', (session: Buffer) => context.saveSession(serverName, session));
+    socket.on('session', (session: Buffer) => {
+      if (check.verifiedChain)
+        context.saveSession(serverName, { session, peerCertificates: check.verifiedChain });
+    });
   }
   return socket;
 }
@@ -187,10 +201,18 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
   if (unconsumed.length > 0) stream.unshift(Buffer.from(unconsumed));
 
   const serverName = options.serverName ?? null;
-  const identity: IdentityCheck = { serverName, error: undefined };
+  const check: ClientCheck | null =
+    context instanceof ClientContext
+      ? {
+          serverName,
+          identityError: undefined,
+          offered: serverName !== null ? context.session(serverName) : undefined,
+          verifiedChain: null,
+        }
+      : null;
   const socket =
     context instanceof ClientContext
-      ? connectClient(stream, context, identity)
+      ? connectClient(stream, context, check!)
       : new tls.TLSSocket(stream, {
           isServer: true,
           secureContext: context.secureContext,
@@ -271,24 +293,34 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       const failure =
         context instanceof ClientContext
           ? context.insecureReason === null
-            ? verifyServer(socket, identity.error, context.pins, context.crls)
+            ? verifyServer(socket, check!.identityError, context.pins, context.crls)
             : null
           : context.clientAuth !== 'none'
             ? verifyClient(socket, context.crls)
             : null;
       if (failure) {
+        // A saved session that leads to a refused server is not worth offering again.
+        if (check?.offered && check.serverName !== null && socket.isSessionReused()) {
+          (context as ClientContext).forgetSession(check.serverName);
+        }
         fail(failure, true);
         return;
       }
       settled = true;
       cleanup();
+      const tlsInfo = readTlsInfo(
+        socket,
+        role,
+        serverName,
+        socket.isSessionReused() ? check?.offered : undefined,
+      );
+      if (check) check.verifiedChain = tlsInfo.peerCertificates;
       // Node hands a server socket's later TLS errors (a peer's fatal alert) to 'error' only once
       // tls.Server releases control of it; a socket made without tls.Server must be released here,
       // or those errors would be swallowed and the end that follows misread as a truncation.
       if (role === 'server') (socket as unknown as { _releaseControl?: () => boolean })._releaseControl?.();
       const tlsTransport = new TlsTransport(socket, {
-        role,
-        serverName,
+        tls: tlsInfo,
         allowTruncation: context.allowTruncation,
         closeTimeout: context.closeTimeout,
         lower: transport,

@@ -89,14 +89,12 @@ import { StreamTransport } from '../transport/stream.js';
 import type { Address, TlsInfo, Transport, TransportInfo } from '../transport/transport.js';
 import type { EofWatch } from './eof.js';
 import { TlsError } from './errors.js';
-import { readTlsInfo } from './info.js';
 import { tlsErrorFrom } from './openssl-errors.js';
 
 /** How a TlsTransport was set up; passed by `startTls`. */
 export interface TlsTransportSetup {
-  role: 'client' | 'server';
-  /** The server name the client asked for. */
-  serverName: string | null;
+  /** What `info.tls` reports, read right after verification. */
+  tls: TlsInfo;
   allowTruncation: boolean;
   closeTimeout: number | undefined;
   /** The transport underneath. */
@@ -122,7 +120,7 @@ export class TlsTransport extends StreamTransport {
     super(socket, { kind: null, closeTimeout: setup.closeTimeout });
     this.#socket = socket;
     this.#setup = setup;
-    this.#tlsInfo = readTlsInfo(socket, setup.role, setup.serverName);
+    this.#tlsInfo = setup.tls;
   }
 
   override get info(): TransportInfo {

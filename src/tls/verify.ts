@@ -255,7 +255,9 @@ export function verifyServer(
       crls,
     );
   }
-  if (socket.isSessionReused()) return null; // verified when the session was made, under this context
+  // A resumed session was saved only by a connection that passed all of this for the same server
+  // name under this context (see startTls), and the server proved it holds the session's secret.
+  if (socket.isSessionReused()) return null;
   if (identity) {
     return certificateError(
       'ERR_TLS_CERT_ALTNAME_INVALID',
