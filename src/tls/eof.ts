@@ -28,6 +28,11 @@ export interface EofWatch {
   verdict: EofVerdict | undefined;
   /** The JavaScript stream under the TLS socket when bridged; `null` for a native socket. */
   readonly bridge: Readable | null;
+  /**
+   * Called at the end of stream while set. During a handshake nothing reads the TLS socket's
+   * end, and Node does not fail a server-side handshake whose peer went away: startTls listens here.
+   */
+  onEnd: (() => void) | null;
 }
 
 const kWatch = Symbol('tlskit.eofWatch');
@@ -44,13 +49,14 @@ function pushWithVerdict(this: Watched, chunk: unknown, encoding?: BufferEncodin
     // Over the bridge, the lower stream emits 'end' (readableEnded) before node:tls hears of it,
     // so an end that node:tls reports while the lower stream still runs came from close_notify.
     watch.verdict = watch.bridge ? (watch.bridge.readableEnded ? 'truncated' : 'clean') : probeNative(this);
+    watch.onEnd?.();
   }
   return push.call(this, chunk, encoding);
 }
 
 /** Starts watching `socket`'s end of stream; `bridge` is the JavaScript stream under it, if any. */
 export function watchTlsEof(socket: TLSSocket, bridge: Readable | null): EofWatch {
-  const watch: EofWatch = { verdict: undefined, bridge };
+  const watch: EofWatch = { verdict: undefined, bridge, onEnd: null };
   (socket as Watched)[kWatch] = watch;
   socket.push = pushWithVerdict;
   return watch;

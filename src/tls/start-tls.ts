@@ -279,6 +279,8 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
     const onError = (error: unknown) => fail(tlsErrorFrom(error, 'handshake'), true);
     const onClose = () =>
       fail(new ConnectionError('ECONNRESET', 'the connection closed during the TLS handshake'), false);
+    eof.onEnd = () =>
+      fail(new ConnectionError('ECONNRESET', 'the peer ended the connection during the TLS handshake'), true);
     const onAbort = () =>
       fail(new AbortError('startTls: aborted during the TLS handshake', signal?.reason), false);
     const timer = setTimeout(
@@ -335,6 +337,7 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       resolve(tlsTransport);
     };
     const cleanup = () => {
+      eof.onEnd = null;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.off('error', onError);

@@ -1,0 +1,91 @@
+import net from 'node:net';
+import { createConnection, createServer, startTls } from 'tlskit';
+import { memoryPair, RecordingProtocol } from 'tlskit/testing';
+import { describe, expect, it } from 'vitest';
+import { pki } from '../helpers/pki-fixtures.js';
+
+describe('handshake deadlines and cancellation', () => {
+  it('a peer that never answers fails the handshake with ERR_TIMEOUT and tells the lower protocol', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const lower = new RecordingProtocol();
+    const transport = await createConnection(() => lower, {
+      host: '127.0.0.1',
+      port: (silent.address() as net.AddressInfo).port,
+    });
+    const { clientContext: client } = await pki();
+    const error = await startTls(transport, {
+      context: client,
+      serverName: 'localhost',
+      handshakeTimeout: 100,
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_TIMEOUT', timeout: 100 });
+    expect(await lower.waitForLost()).toBe(error);
+    expect(transport.closing).toBe(true);
+    silent.close();
+  });
+
+  it('an AbortSignal cancels the handshake with ABORT_ERR', async () => {
+    const [a] = memoryPair();
+    const { clientContext: client } = await pki();
+    const controller = new AbortController();
+    const attempt = startTls(a, { context: client, serverName: 'localhost', signal: controller.signal });
+    controller.abort(new Error('user gave up'));
+    await expect(attempt).rejects.toMatchObject({ code: 'ABORT_ERR' });
+  });
+
+  it('while the handshake runs, the lower transport belongs to it: writes throw ERR_TRANSPORT_UPGRADED', async () => {
+    const [a, b] = memoryPair();
+    const { clientContext: client, serverContext: server } = await pki();
+    const pending = startTls(a, { context: client, serverName: 'localhost' });
+    expect(() => a.write('plaintext sneaking in')).toThrow(
+      expect.objectContaining({ code: 'ERR_TRANSPORT_UPGRADED' }),
+    );
+    const st = await startTls(b, { context: server });
+    const ct = await pending;
+    expect(() => a.write('still not')).toThrow(expect.objectContaining({ code: 'ERR_TRANSPORT_UPGRADED' }));
+    ct.close();
+    st.close();
+  });
+
+  it('a peer that ends the connection before the handshake finishes fails it at once, on either side', async () => {
+    const { clientContext: client, serverContext: server } = await pki();
+    // The deadline is far away: only the peer's end of stream can settle these in time.
+    const patient = { handshakeTimeout: 60_000 };
+    for (const side of ['server', 'client'] as const) {
+      const [a, b] = memoryPair();
+      const attempt =
+        side === 'server'
+          ? startTls(b, { context: server, ...patient })
+          : startTls(a, { context: client, serverName: 'localhost', ...patient });
+      (side === 'server' ? a : b).end();
+      await expect(attempt).rejects.toMatchObject({ code: 'ECONNRESET' });
+    }
+  });
+
+  it('over TCP, a client that connects and leaves without a ClientHello does not hold the server', async () => {
+    const { serverContext: server } = await pki();
+    const failures: Error[] = [];
+    let failed!: () => void;
+    const failure = new Promise<void>((resolve) => {
+      failed = resolve;
+    });
+    const srv = await createServer(() => ({}), {
+      host: '127.0.0.1',
+      port: 0,
+      tls: server,
+      onHandshakeError: (error) => {
+        failures.push(error);
+        failed();
+      },
+    });
+    const socket = net.connect(srv.address.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.end();
+    await failure;
+    expect(failures[0]).toMatchObject({ code: 'ECONNRESET' });
+    expect(srv.connections).toBe(0);
+    socket.destroy();
+    await srv.close();
+  });
+});
