@@ -12,7 +12,7 @@ import {
   SERVER_SECURE_OPTIONS,
   type TlsVersion,
 } from './defaults.js';
-import { ContextError } from './errors.js';
+import { ContextError, TlsError } from './errors.js';
 import {
   crlDer,
   type PemInput,
@@ -225,16 +225,27 @@ export class ServerContext {
     callback: (error: Error | null, context?: tls.SecureContext) => void,
   ) => {
     const name = serverName.toLowerCase();
-    const known = this.#byName.get(name) ?? this.#byName.get(`*.${name.slice(name.indexOf('.') + 1)}`);
+    const dot = name.indexOf('.');
+    // A wildcard covers one label: `*.apps.test` serves `one.apps.test`, never `apps.test`.
+    const known = this.#byName.get(name) ?? (dot > 0 ? this.#byName.get(`*${name.slice(dot)}`) : undefined);
     if (known || !this.#resolver) {
       callback(null, known ?? this.#default);
       return;
     }
     Promise.resolve()
       .then(() => this.#resolver!(name))
+      .then((credentials) => (credentials ? this.#contextFor(credentials) : this.#default))
       .then(
-        (credentials) => callback(null, credentials ? this.#contextFor(credentials) : this.#default),
-        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+        (context) => callback(null, context),
+        // Fails this handshake only: whatever the resolver threw or answered, the server carries on.
+        (error: unknown) =>
+          callback(
+            new TlsError(
+              'ERR_TLS_HANDSHAKE',
+              `serverContext.resolveSni failed for ${JSON.stringify(name)}: ${error instanceof Error ? error.message : String(error)}`,
+              { cause: error },
+            ),
+          ),
       );
   };
 

@@ -223,6 +223,76 @@ describe('serverContext', () => {
     await server.close();
   });
 
+  it('SNI: a wildcard covers one label only', async () => {
+    const ca = await createCA();
+    const [fallback, wild, bare] = await Promise.all([
+      ca.issue({ hosts: ['localhost', 'apps.test'], subject: 'fallback' }),
+      ca.issue({ hosts: ['*.apps.test', 'apps.test'], subject: 'wildcard' }),
+      ca.issue({ hosts: ['*.localhost', 'localhost'], subject: 'bare wildcard' }),
+    ]);
+    const context = serverContext({
+      cert: fallback.certPem,
+      key: fallback.keyPem,
+      sni: {
+        '*.apps.test': { cert: wild.certPem, key: wild.keyPem },
+        '*.localhost': { cert: bare.certPem, key: bare.keyPem },
+      },
+    });
+    const client = clientContext({ trust: ca.trust });
+    const subjectFor = async (serverName: string) => {
+      const [a, b] = memoryPair();
+      const [ct, st] = await Promise.all([
+        startTls(a, { context: client, serverName }),
+        startTls(b, { context }),
+      ]);
+      st.abort();
+      return ct.info.tls?.peerCertificates[0]?.subject;
+    };
+    expect(await subjectFor('one.apps.test')).toBe('CN=wildcard');
+    // Neither 'apps.test' nor a name without a dot is covered by a wildcard one label below it.
+    expect(await subjectFor('apps.test')).toBe('CN=fallback');
+    expect(await subjectFor('localhost')).toBe('CN=fallback');
+  });
+
+  it('SNI: a resolver that throws or answers garbage fails that handshake only', async () => {
+    const { ca, server } = await pki();
+    const context = serverContext({
+      cert: server.certPem,
+      key: server.keyPem,
+      resolveSni: async (name) => {
+        if (name === 'down.test') throw new Error('database down');
+        if (name === 'garbage.test') return { cert: 'not a certificate', key: 'not a key' };
+        return undefined;
+      },
+    });
+    const client = clientContext({ trust: ca.trust });
+    for (const [serverName, reason] of [
+      ['down.test', /database down/],
+      ['garbage.test', /`cert`/],
+    ] as const) {
+      const [a, b] = memoryPair();
+      const [, serverSide] = await Promise.allSettled([
+        startTls(a, { context: client, serverName }),
+        startTls(b, { context }),
+      ]);
+      expect(serverSide).toMatchObject({
+        status: 'rejected',
+        reason: { code: 'ERR_TLS_HANDSHAKE', message: expect.stringMatching(reason) },
+      });
+      expect((serverSide as PromiseRejectedResult).reason.message).toContain(
+        `resolveSni failed for "${serverName}"`,
+      );
+    }
+    // The context still serves names the resolver is not asked about.
+    const [a, b] = memoryPair();
+    const [ct, st] = await Promise.all([
+      startTls(a, { context: client, serverName: 'localhost' }),
+      startTls(b, { context }),
+    ]);
+    ct.close();
+    st.close();
+  });
+
   it('ALPN: the server picks from what both sides offer', async () => {
     const { ca, server } = await pki();
     const [a, b] = memoryPair();
