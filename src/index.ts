@@ -31,6 +31,7 @@ export {
 } from './tls/errors.js';
 export type { PemInput } from './tls/pem.js';
 export {
+  type ReloadOptions,
   type ServerContext,
   type ServerContextOptions,
   type ServerCredentials,
@@ -63,6 +64,7 @@ export type {
   Address,
   TcpAddress,
   TlsInfo,
+  TlsTransportInfo,
   Transport,
   TransportInfo,
   TransportKind,

@@ -6,7 +6,7 @@ import {
   checkAlpn,
   checkKnownOptions,
   checkMilliseconds,
-  checkVersion,
+  checkVersions,
   GROUPS,
   SECURE_OPTIONS,
   type TlsVersion,
@@ -160,8 +160,7 @@ export class ClientContext {
       ciphers: CIPHERS,
       ecdhCurve: GROUPS,
       secureOptions: SECURE_OPTIONS,
-      minVersion: checkVersion(where, 'minVersion', options.minVersion, 'TLSv1.2'),
-      maxVersion: checkVersion(where, 'maxVersion', options.maxVersion, 'TLSv1.3'),
+      ...checkVersions(where, options),
     };
     if (this.insecureReason === null) {
       const trust = options.trust;

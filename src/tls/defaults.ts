@@ -63,6 +63,24 @@ export function checkVersion(where: string, field: string, value: unknown, fallb
   );
 }
 
+/** Checks `minVersion` and `maxVersion` together: defaults TLS 1.2 to 1.3, never inverted. */
+export function checkVersions(
+  where: string,
+  options: { minVersion?: unknown; maxVersion?: unknown },
+): { minVersion: TlsVersion; maxVersion: TlsVersion } {
+  const minVersion = checkVersion(where, 'minVersion', options.minVersion, 'TLSv1.2');
+  const maxVersion = checkVersion(where, 'maxVersion', options.maxVersion, 'TLSv1.3');
+  if (minVersion === 'TLSv1.3' && maxVersion === 'TLSv1.2') {
+    throw new ContextError(
+      'ERR_CONTEXT_VERSION',
+      'minVersion',
+      `${where}: \`minVersion\` 'TLSv1.3' is above \`maxVersion\` 'TLSv1.2', so no version is left; ` +
+        'lower minVersion or raise maxVersion',
+    );
+  }
+  return { minVersion, maxVersion };
+}
+
 /** Checks an optional positive number of milliseconds. */
 export function checkMilliseconds(where: string, field: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { kContextToken, type TrustInput } from './client-context.js';
 import {
@@ -7,7 +7,7 @@ import {
   checkAlpn,
   checkKnownOptions,
   checkMilliseconds,
-  checkVersion,
+  checkVersions,
   GROUPS,
   SERVER_SECURE_OPTIONS,
   type TlsVersion,
@@ -27,6 +27,15 @@ import {
 export type ServerCredentials =
   | { cert: PemInput; key: PemInput; passphrase?: string }
   | { pfx: Uint8Array; passphrase: string };
+
+/** What `reload` takes: a new default certificate, a new `sni` map, or both. */
+export interface ReloadOptions {
+  cert?: PemInput;
+  key?: PemInput;
+  passphrase?: string;
+  pfx?: Uint8Array;
+  sni?: Record<string, ServerCredentials>;
+}
 
 /** Returns credentials for a server name the static `sni` map does not cover, or nothing. */
 export type SniResolver = (
@@ -133,8 +142,7 @@ export class ServerContext {
     }
     this.clientAuth = clientAuth;
     this.#shared = {
-      minVersion: checkVersion(where, 'minVersion', options.minVersion, 'TLSv1.2'),
-      maxVersion: checkVersion(where, 'maxVersion', options.maxVersion, 'TLSv1.3'),
+      ...checkVersions(where, options),
     };
     if (clientAuth !== 'none') {
       const trust = options.trust;
@@ -187,14 +195,23 @@ export class ServerContext {
   }
 
   /**
-   * Replaces the certificate for new handshakes; connections already open keep theirs. Throws, and
-   * keeps the old certificate, if the new one is unusable.
+   * Replaces certificates for new handshakes; connections already open keep theirs. Give the
+   * default certificate (`cert` and `key`, or `pfx`), the `sni` map, or both; what is not given
+   * stays. Throws, and keeps the old certificates, if a new one is unusable.
    */
-  reload(credentials: ServerCredentials & { sni?: Record<string, ServerCredentials> }): void {
+  reload(update: ReloadOptions): void {
     const where = 'serverContext.reload';
+    const hasOwn = update.cert !== undefined || update.key !== undefined || update.pfx !== undefined;
+    if (!hasOwn && update.sni === undefined) {
+      throw new ContextError(
+        'ERR_CONTEXT_OPTION',
+        'cert',
+        `${where}: nothing to reload: pass \`cert\` and \`key\` (or \`pfx\`), \`sni\`, or both`,
+      );
+    }
     const previous = { credentials: this.#credentials, sni: this.#sniCredentials };
-    this.#credentials = credentialsFrom(credentials);
-    if (credentials.sni !== undefined) this.#sniCredentials = checkSniMap(where, credentials.sni);
+    if (hasOwn) this.#credentials = credentialsFrom(update);
+    if (update.sni !== undefined) this.#sniCredentials = checkSniMap(where, update.sni);
     try {
       this.#rebuild(where);
     } catch (error) {
@@ -293,7 +310,9 @@ export class ServerContext {
       options.passphrase = credentials.passphrase;
     }
     try {
-      return tls.createSecureContext(options);
+      const context = tls.createSecureContext(options);
+      if (options.pfx) warnIfBundleNotCurrent(where, context);
+      return context;
     } catch (error) {
       const message = (error as Error).message;
       const field = credentials && 'pfx' in credentials ? 'pfx' : 'cert';
@@ -307,6 +326,16 @@ export class ServerContext {
       });
     }
   }
+}
+
+/**
+ * The certificate inside a PKCS#12 bundle is only known once OpenSSL opened it: ask the context
+ * for it (an undocumented accessor; without it the check is skipped, never failed).
+ */
+function warnIfBundleNotCurrent(where: string, context: tls.SecureContext): void {
+  const native = (context as { context?: { getCertificate?: () => Buffer | null } }).context;
+  const der = typeof native?.getCertificate === 'function' ? native.getCertificate() : null;
+  if (der) warnIfNotCurrent(where, 'pfx', new X509Certificate(der));
 }
 
 function missingCredentials(where: string): ContextError {

@@ -86,7 +86,7 @@
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { StreamTransport } from '../transport/stream.js';
-import type { Address, TlsInfo, Transport, TransportInfo } from '../transport/transport.js';
+import type { Address, TlsInfo, TlsTransportInfo, Transport, TransportInfo } from '../transport/transport.js';
 import type { EofWatch } from './eof.js';
 import { TlsError } from './errors.js';
 import { tlsErrorFrom } from './openssl-errors.js';
@@ -112,7 +112,7 @@ export class TlsTransport extends StreamTransport {
   readonly #socket: TLSSocket;
   readonly #setup: TlsTransportSetup;
   readonly #tlsInfo: TlsInfo;
-  #info: TransportInfo | undefined;
+  #info: TlsTransportInfo | undefined;
   #endWhenFlushed = false;
 
   /** @internal */
@@ -123,7 +123,7 @@ export class TlsTransport extends StreamTransport {
     this.#tlsInfo = setup.tls;
   }
 
-  override get info(): TransportInfo {
+  override get info(): TlsTransportInfo {
     this.#info ??= tlsLayerInfo(this.#tlsInfo, this.#setup.lower.info);
     return this.#info;
   }
@@ -210,6 +210,6 @@ const lowerAddresses: PropertyDescriptorMap = {
   },
 };
 
-function tlsLayerInfo(tls: TlsInfo, lower: TransportInfo): TransportInfo {
-  return Object.defineProperties({ kind: 'tls', tls, lower }, lowerAddresses) as TransportInfo;
+function tlsLayerInfo(tls: TlsInfo, lower: TransportInfo): TlsTransportInfo {
+  return Object.defineProperties({ kind: 'tls', tls, lower }, lowerAddresses) as TlsTransportInfo;
 }

@@ -53,6 +53,13 @@ export interface TransportInfo {
   lower?: TransportInfo;
 }
 
+/** A TLS transport's info: `tls` and `lower` are always there. */
+export interface TlsTransportInfo extends TransportInfo {
+  kind: 'tls';
+  tls: TlsInfo;
+  lower: TransportInfo;
+}
+
 /**
  * A bidirectional byte stream, as protocol code sees it. Implementations: TCP and Unix sockets,
  * memory pairs (`tlskit/testing`), any Node Duplex (`fromDuplex`), and TLS (`startTls`).

@@ -55,6 +55,19 @@ describe('clientContext', () => {
     ).toMatch(/unknown option `alpnProtocols`; known options: trust, cert, key/);
   });
 
+  it('refuses a minVersion above maxVersion, on either side', async () => {
+    const { server } = await pki();
+    const inverted = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.2' } as const;
+    for (const build of [
+      () => clientContext({ trust: 'system', ...inverted }),
+      () => serverContext({ cert: server.certPem, key: server.keyPem, ...inverted }),
+    ]) {
+      const error = contextError(build);
+      expect(error).toMatchObject({ code: 'ERR_CONTEXT_VERSION', field: 'minVersion' });
+      expect(error.message).toMatch(/`minVersion` 'TLSv1.3' is above `maxVersion` 'TLSv1.2'/);
+    }
+  });
+
   it('reads PEM carefully: a file path, garbage, a key without its certificate', async () => {
     expect(contextError(() => clientContext({ trust: './certs/ca.pem' })).message).toMatch(
       /`trust` holds no PEM certificate.*it looks like a file path: pass the file contents/,
@@ -99,12 +112,14 @@ describe('serverContext', () => {
     const listener = (warning: Error) => warnings.push(warning);
     process.on('warning', listener);
     serverContext({ cert: old.certPem, key: old.keyPem });
+    serverContext({ pfx: old.toPkcs12('secret'), passphrase: 'secret' });
     await new Promise((resolve) => setImmediate(resolve));
     process.off('warning', listener);
-    expect(warnings.map((w) => (w as { code?: string }).code)).toContain('TLSKIT_CERT_EXPIRED');
-    expect(warnings.find((w) => (w as { code?: string }).code === 'TLSKIT_CERT_EXPIRED')?.message).toMatch(
-      /`cert` expired on .* \(subject CN=localhost\)/,
-    );
+    const expired = warnings.filter((w) => (w as { code?: string }).code === 'TLSKIT_CERT_EXPIRED');
+    expect(expired.map((w) => w.message)).toEqual([
+      expect.stringMatching(/`cert` expired on .* \(subject CN=localhost\)/),
+      expect.stringMatching(/`pfx` expired on .* \(subject CN=localhost\)/),
+    ]);
   });
 
   it('reload() serves a new certificate to new handshakes while open connections carry on', async () => {
@@ -145,6 +160,33 @@ describe('serverContext', () => {
     expect(again.info.tls?.peerCertificates[0]?.subject).toBe('CN=second');
     await Promise.all([open.close(), fresh.close(), again.close()]);
     await server.close();
+  });
+
+  it('reload() can replace the sni map alone, and says when it was given nothing', async () => {
+    const ca = await createCA();
+    const [main, before, after] = await Promise.all(
+      ['localhost', 'api.test', 'api.test'].map((host, i) => ca.issue({ hosts: [host], subject: `n${i}` })),
+    );
+    const context = serverContext({
+      cert: main!.certPem,
+      key: main!.keyPem,
+      sni: { 'api.test': { cert: before!.certPem, key: before!.keyPem } },
+    });
+    const client = clientContext({ trust: ca.trust });
+    const subjectFor = async (serverName: string) => {
+      const [a, b] = memoryPair();
+      const [ct, st] = await Promise.all([
+        startTls(a, { context: client, serverName }),
+        startTls(b, { context }),
+      ]);
+      st.abort();
+      return ct.info.tls.peerCertificates[0]?.subject;
+    };
+    expect(await subjectFor('api.test')).toBe('CN=n1');
+    context.reload({ sni: { 'api.test': { cert: after!.certPem, key: after!.keyPem } } });
+    expect(await subjectFor('api.test')).toBe('CN=n2');
+    expect(await subjectFor('localhost')).toBe('CN=n0');
+    expect(contextError(() => context.reload({})).message).toMatch(/nothing to reload/);
   });
 
   it('shared ticket keys resume sessions across servers; rotation ends that', async () => {
