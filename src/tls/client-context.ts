@@ -186,7 +186,7 @@ export class ClientContext {
       secure.passphrase = options.passphrase;
     }
     if (options.crl !== undefined) {
-      const crls = pemList(options.crl).map((pem, index) => readCrls(where, `crl[${index}]`, pem));
+      const crls = pemList(options.crl).flatMap((pem, index) => readCrls(where, `crl[${index}]`, pem));
       secure.crl = crls;
       this.crls = crls.flatMap(crlDer);
     }

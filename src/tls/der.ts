@@ -1,6 +1,6 @@
 /**
  * Just enough DER to explain a rejected chain precisely: a certificate's signature algorithm and
- * path-length constraint, and the serial numbers a CRL revokes. Node's X509Certificate exposes
+ * path-length constraint, the serial numbers a CRL revokes, and whose CRL it is. Node's X509Certificate exposes
  * neither; everything else comes from it. Parsing never throws on malformed input: it returns
  * what it could read.
  */
@@ -119,6 +119,24 @@ export function revokedSerials(der: Uint8Array): Set<string> {
     }
   }
   return serials;
+}
+
+/**
+ * The issuer Name of a DER certificate or CRL, as hex of its DER encoding (equal names encode
+ * equally here: both come from the same CA), or `undefined` if it cannot be read.
+ */
+export function issuerName(der: Uint8Array): string | undefined {
+  const root = read(der, 0);
+  const tbs = root ? children(der, root)[0] : undefined;
+  if (!tbs) return undefined;
+  const fields = children(der, tbs);
+  // A certificate's TBS may open with an explicit [0] version, a CRL's with an INTEGER version;
+  // then come the serial number (certificates only), the signature algorithm, and the issuer.
+  let index = fields[0]?.tag === 0xa0 || fields[0]?.tag === INTEGER ? 1 : 0;
+  if (fields[index]?.tag === INTEGER) index++;
+  const issuer = fields[index + 1];
+  if (fields[index]?.tag !== SEQUENCE || issuer?.tag !== SEQUENCE) return undefined;
+  return Buffer.from(der.subarray(issuer.start, issuer.end)).toString('hex');
 }
 
 /** Signature algorithms OpenSSL rejects as too weak at security level 2. */

@@ -55,17 +55,19 @@ export function readCertificates(where: string, field: string, input: unknown): 
   });
 }
 
-/** Checks that PEM text holds at least one CRL and returns the text. */
-export function readCrls(where: string, field: string, input: unknown): string {
+/** Checks that PEM text holds at least one CRL and returns each CRL as its own PEM block. */
+export function readCrls(where: string, field: string, input: unknown): string[] {
   const text = asText(where, field, input);
-  if (!CRL_BLOCK.test(text)) {
+  // One entry per CRL: Node reads only the first block of a string that holds several.
+  const blocks = text.match(new RegExp(CRL_BLOCK.source, 'g'));
+  if (!blocks) {
     throw new ContextError(
       'ERR_CONTEXT_PEM',
       field,
       `${where}: \`${field}\` holds no PEM CRL (expected '-----BEGIN X509 CRL-----'); ${preview(text)}`,
     );
   }
-  return text;
+  return blocks;
 }
 
 /** The DER bytes of every CRL in PEM text. */

@@ -163,7 +163,7 @@ export class ServerContext {
       );
     }
     if (options.crl !== undefined) {
-      const crls = pemList(options.crl).map((pem, index) => readCrls(where, `crl[${index}]`, pem));
+      const crls = pemList(options.crl).flatMap((pem, index) => readCrls(where, `crl[${index}]`, pem));
       this.#shared.crl = crls;
       this.crls = crls.flatMap(crlDer);
     }

@@ -1,7 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { spkiPin } from './client-context.js';
-import { certificateFacts, revokedSerials, WEAK_SIGNATURE_ALGORITHMS } from './der.js';
+import { certificateFacts, issuerName, revokedSerials, WEAK_SIGNATURE_ALGORITHMS } from './der.js';
 import { CertificateError, type CertificateErrorCode } from './errors.js';
 import { verifiedChain } from './info.js';
 import { subjectOf } from './pem.js';
@@ -192,6 +192,25 @@ function inspect(
     }
     case 'HOSTNAME_MISMATCH':
       return { depth: 0, explain: 'it is not valid for the name you connected to' };
+    case 'CRL_UNAVAILABLE': {
+      // With CRLs configured, OpenSSL wants a current one from the issuer of every certificate
+      // below the trust anchor.
+      const issuers = new Set(crls.map(issuerName));
+      const missing = first(
+        (c, d) => !(d === chain.length - 1 && isSelfIssued(c)) && !issuers.has(issuerName(c.raw)),
+        -1,
+      );
+      if (missing >= 0) {
+        return {
+          depth: missing,
+          explain: `no CRL from its issuer (${at(chain, missing)!.issuer.split('\n').join(', ')}) was given; with \`crl\` set, every CA in the chain needs a current CRL`,
+        };
+      }
+      return {
+        depth: 0,
+        explain: 'a CRL given for this chain is expired, not yet valid, or not signed by its CA',
+      };
+    }
     default:
       return { depth: 0, explain: 'it failed verification' };
   }

@@ -84,6 +84,33 @@ describe('the failing certificate is named precisely', () => {
     });
   });
 
+  it('CRLs joined in one PEM string all count; a CA without a CRL is named as the gap', async () => {
+    const root = await createCA({ subject: 'crl root' });
+    const intermediate = await root.intermediate({ subject: 'crl intermediate' });
+    const leaf = await intermediate.issue({ hosts: ['localhost'] });
+    intermediate.revoke(leaf);
+    const fixture = (crlPem: string): ChainFixture => ({
+      name: 'revoked under an intermediate',
+      serverName: 'localhost',
+      trustPem: root.trust,
+      chainPem: leaf.chainPem,
+      keyPem: leaf.keyPem,
+      leafPem: leaf.certPem,
+      untrustedPem: intermediate.certPem,
+      crlPem,
+    });
+    const [intermediateCrl, rootCrl] = await Promise.all([intermediate.crlPem(), root.crlPem()]);
+    const joined = await handshake(fixture(intermediateCrl + rootCrl));
+    expect(joined.error).toMatchObject({ code: 'REVOKED', depth: 0, subject: 'CN=localhost' });
+    const rootMissing = await handshake(fixture(intermediateCrl));
+    expect(rootMissing.error).toMatchObject({
+      code: 'CRL_UNAVAILABLE',
+      depth: 1,
+      subject: 'CN=crl intermediate',
+      message: expect.stringMatching(/no CRL from its issuer \(CN=crl root\) was given/),
+    });
+  });
+
   it('PIN_MISMATCH when no certificate in the chain has a pinned key; a matching pin passes', async () => {
     const fixture = await controls.find((c) => c.name === 'intermediate')!.build();
     const { error } = await handshake(fixture, {
