@@ -22,6 +22,8 @@ export async function opensslVerify(fixture: ChainFixture): Promise<{ ok: boolea
     file('trust.pem', fixture.trustPem),
     '-purpose',
     'sslserver',
+    // Security level 2, as Node's (and so tlskit's) TLS uses: at openssl's default level 1, SHA-1
+    // signatures and RSA-1024 keys would pass.
     '-auth_level',
     '2',
   ];

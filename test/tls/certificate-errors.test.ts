@@ -24,6 +24,22 @@ async function handshake(fixture: ChainFixture, extra: { pins?: string[] } = {})
   }
 }
 
+/** How `openssl verify` words the failure behind each CertificateError code. */
+const OPENSSL_REASONS: Partial<Record<string, RegExp>> = {
+  CERT_EXPIRED: /^certificate has expired$/,
+  CERT_NOT_YET_VALID: /^certificate is not yet valid$/,
+  HOSTNAME_MISMATCH: /^hostname mismatch$/,
+  SELF_SIGNED: /^self-signed certificate$/,
+  UNKNOWN_ISSUER: /^(self-signed certificate in certificate chain|unable to get local issuer certificate)$/,
+  NOT_A_CA: /^invalid CA certificate$/,
+  PATH_LENGTH_EXCEEDED: /^path length constraint exceeded$/,
+  NAME_CONSTRAINTS: /^(permitted|excluded) subtree violation$/,
+  WRONG_PURPOSE: /^unsuitable certificate purpose$/,
+  WEAK_SIGNATURE: /^CA signature digest algorithm too weak$/,
+  WEAK_KEY: /^EE certificate key too weak$/,
+  REVOKED: /^certificate revoked$/,
+};
+
 describe('every defect is rejected by a real handshake with its code, and openssl verify agrees', () => {
   for (const defect of defects) {
     it(`${defect.name}: ${defect.description} -> ${defect.expect}`, async () => {
@@ -36,8 +52,12 @@ describe('every defect is rejected by a real handshake with its code, and openss
       expect(typeof failure.opensslCode).toBe('string');
       expect(failure.depth).toBeGreaterThanOrEqual(0);
       expect(failure.subject).not.toBe('');
+      // openssl verify fails for the same reason, at the same certificate.
       const verdict = await opensslVerify(fixture);
       expect(verdict.ok, verdict.output).toBe(false);
+      const reported = /error \d+ at (\d+) depth lookup: (.*)/.exec(verdict.output);
+      expect(reported?.[2], verdict.output).toMatch(OPENSSL_REASONS[defect.expect]!);
+      expect(Number(reported?.[1]), verdict.output).toBe(failure.depth);
     });
   }
 });
