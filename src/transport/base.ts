@@ -359,7 +359,8 @@ export abstract class BaseTransport implements Transport {
           );
       this.#finish(stuck, stuck !== null);
     }, this.#closeTimeout);
-    this.#closeTimer.unref?.();
+    // Kept referenced: close() promises connectionLost within closeTimeout, and a transport with
+    // no socket of its own (a memory pair) would otherwise let the process exit before it comes.
   }
 
   #assertOwned(method: string): void {
