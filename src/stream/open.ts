@@ -147,6 +147,7 @@ function runHandler(transport: Transport, handler: ConnectionHandler, onError = 
     .then(
       () => connection.close(),
       (error: unknown) => {
+        void connection.info.peer; // for the report: a closed socket forgets its addresses
         connection.abort(error instanceof Error ? error : new Error(String(error)));
         onError(error, connection);
       },

@@ -182,9 +182,6 @@ export class TlsTransport extends StreamTransport {
   }
 
   protected override _destroy(error: Error | null, hard: boolean): void {
-    const lower = this.#setup.lower.info;
-    void lower.local; // read the lower transport's lazy addresses while its socket can tell
-    void lower.peer;
     super._destroy(error, hard);
     const stream = this.#setup.stream;
     if (stream && !stream.destroyed) stream.destroy();

@@ -132,7 +132,6 @@ export class StreamTransport extends BaseTransport {
 
   protected _destroy(error: Error | null, hard: boolean): void {
     const stream = this.#stream;
-    if (this.#info) settle(this.#info); // read lazy addresses while the socket can still tell
     stream.off('data', onData);
     stream.off('end', onEnd);
     stream.off('finish', onFinish);
@@ -211,8 +210,9 @@ type StreamInfo = TransportInfo & { [kSocket]?: Socket };
 /**
  * Lazily read addresses are accessors shared by every info object (so V8 keeps them in the shared
  * hidden class, not per connection), enumerable so the info prints and compares like plain data.
- * The first access reads the address from the socket (a system call, which most connections never
- * need) and replaces the accessor with the value.
+ * The first access reads the address from the socket and replaces the accessor with the value.
+ * Each read is a system call, which most connections never need, so none is made up front or at
+ * close; a closed socket no longer knows its addresses, so one never read before is `null`.
  */
 const socketAddresses: PropertyDescriptorMap = {
   local: { enumerable: true, configurable: true, get: addressGetter('local') },
@@ -241,12 +241,4 @@ function streamInfo(stream: Duplex, options: StreamTransportOptions): StreamInfo
   const info = { kind } as StreamInfo;
   Object.defineProperty(info, kSocket, { value: stream, enumerable: false, writable: true });
   return Object.defineProperties(info, socketAddresses) as StreamInfo;
-}
-
-/** Reads lazy addresses now, before the socket forgets them, and lets go of the socket. */
-function settle(info: StreamInfo): void {
-  if (info[kSocket] === undefined) return;
-  void info.local;
-  void info.peer;
-  info[kSocket] = undefined;
 }

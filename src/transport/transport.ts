@@ -43,9 +43,13 @@ export interface TlsInfo {
 export interface TransportInfo {
   /** What this transport runs over. */
   kind: TransportKind;
-  /** Our end, when it has an address. */
+  /**
+   * Our end, when it has an address. A TCP address is read from the socket when first asked (a
+   * system call most connections never need); after the connection closed, one never read is
+   * `null`, so read it early (in `connectionMade`) if you will want it at the end.
+   */
   local: Address | null;
-  /** The peer's end, when it has an address. */
+  /** The peer's end, when it has an address; read like `local`. */
   peer: Address | null;
   /** TLS details, on TLS transports only. */
   tls?: TlsInfo;
