@@ -70,8 +70,15 @@
  * high-water mark, after which Node stops reading the lower stream (natively, or through the
  * bridge, which pauses its transport); writes count toward `writeBufferSize` until the engine
  * took them, and the protocol is paused past the high-water mark as on any transport. Small writes
- * made in one turn of the event loop are corked together by StreamTransport, so they become one
- * TLS record instead of one record each.
+ * do not become one TLS record each (Twisted #11989): Node encrypts the first write of a burst at
+ * once and gathers the writes made while it is in flight into a single SSL_write, so a burst of a
+ * hundred small writes leaves as two records (records.test.ts checks it).
+ *
+ * Ends during the handshake
+ * -------------------------
+ * Nothing reads the TLS socket's end of stream while the handshake runs, and Node does not fail a
+ * server-side handshake whose peer sent a FIN: it would wait for the handshake deadline. The
+ * end-of-stream watch (eof.ts) sees the end when Node pushes it, and fails the handshake at once.
  *
  * Verification
  * ------------
@@ -82,6 +89,11 @@
  * Because the engine has already finished the handshake by then, the peer sees the connection
  * close rather than a specific alert; the one alert OpenSSL sends itself is for a client that
  * offers no certificate to a server that requires one (certificate_required).
+ *
+ * Session resumption skips verification (the server proves it holds the session's secret), so a
+ * client saves a session only once its connection passed every check for that server name; Node
+ * announces sessions even for connections the layer just refused. A resumed handshake carries no
+ * certificates: `info.tls.peerCertificates` reports those verified when the session was made.
  */
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
