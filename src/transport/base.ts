@@ -15,6 +15,8 @@ export const kTakePending = Symbol('tlskit.takePending');
 export const kUpgradedTo = Symbol('tlskit.upgradedTo');
 export const kHandOver = Symbol('tlskit.handOver');
 
+type LostListener = (error: Error | null) => void;
+
 /** What a layer that took over a transport forwards `close`/`abort` to. */
 export type TransportOwner = Pick<Transport, 'close' | 'abort' | 'closing'>;
 
@@ -60,7 +62,8 @@ export abstract class BaseTransport implements Transport {
   #lostError: Error | null = null;
   #closeTimer: NodeJS.Timeout | undefined;
   #closeTimeout: number;
-  #lostListeners: Array<(error: Error | null) => void> | null = null;
+  /** One listener, or several; most transports have at most one (their server's). */
+  #lostListeners: LostListener | LostListener[] | null = null;
   #upgradedTo: TransportOwner | null = null;
   #ownerView: Transport | null = null;
 
@@ -245,8 +248,9 @@ export abstract class BaseTransport implements Transport {
   /** Registers a listener for the end of the connection (servers track their connections). */
   [kOnLost](listener: (error: Error | null) => void): void {
     if (this.#lost) listener(this.#lostError);
-    else if (this.#lostListeners) this.#lostListeners.push(listener);
-    else this.#lostListeners = [listener];
+    else if (this.#lostListeners === null) this.#lostListeners = listener;
+    else if (Array.isArray(this.#lostListeners)) this.#lostListeners.push(listener);
+    else this.#lostListeners = [this.#lostListeners, listener];
   }
 
   /** True once the connection is gone. */
@@ -430,7 +434,8 @@ export abstract class BaseTransport implements Transport {
   #notifyLost(error: Error | null): void {
     const listeners = this.#lostListeners;
     this.#lostListeners = null;
-    if (listeners) for (const listener of listeners) listener(error);
+    if (typeof listeners === 'function') listeners(error);
+    else if (listeners) for (const listener of listeners) listener(error);
   }
 
   #deliverLost(protocol: Protocol): void {

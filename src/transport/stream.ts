@@ -57,7 +57,8 @@ export class StreamTransport extends BaseTransport {
   readonly #info: StreamInfo | null;
   #error: Error | null = null;
   #reading = false;
-  readonly #afterWrite = () => this._onDrained();
+  /** Made on the first write: many transports (idle ones, detached ones) never write. */
+  #afterWrite: (() => void) | null = null;
 
   /** Stream events, reported by the shared listeners below. */
   [kStreamData](chunk: Buffer | string): void {
@@ -117,6 +118,7 @@ export class StreamTransport extends BaseTransport {
 
   protected _write(data: Uint8Array): void {
     try {
+      this.#afterWrite ??= () => this._onDrained();
       this.#stream.write(data, this.#afterWrite);
     } catch (error) {
       // A stream whose write throws (Node #29678) fails the connection; the caller's write does
