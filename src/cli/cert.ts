@@ -69,10 +69,26 @@ function readText(path: string, what: string): string {
   }
 }
 
+/**
+ * The CA files in `dir`: `ca.pem`/`ca-key.pem` as `cert ca` writes them, else
+ * `dev-ca.pem`/`dev-ca-key.pem` as `cert dev` writes them (so `--ca certs` works after `cert dev`).
+ * `ca.pem` wins when both are there, since `cert ca` is the explicit choice.
+ */
+function caFiles(dir: string): { cert: string; key: string } {
+  for (const base of ['ca', 'dev-ca']) {
+    const cert = join(dir, `${base}.pem`);
+    if (existsSync(cert)) return { cert, key: join(dir, `${base}-key.pem`) };
+  }
+  throw new UsageError(
+    `no CA in '${dir}': expected ca.pem and ca-key.pem, or dev-ca.pem and dev-ca-key.pem ('tlskit cert ca' or 'tlskit cert dev' writes them)`,
+  );
+}
+
 async function loadCaDir(dir: string): Promise<CA> {
+  const files = caFiles(dir);
   return loadCA({
-    certPem: readText(join(dir, 'ca.pem'), 'the CA certificate'),
-    keyPem: readText(join(dir, 'ca-key.pem'), 'the CA key'),
+    certPem: readText(files.cert, 'the CA certificate'),
+    keyPem: readText(files.key, 'the CA key'),
   });
 }
 
