@@ -11,8 +11,13 @@ import {
   signingAlgorithm,
   x509,
 } from './keys.js';
-import { mint, type NameConstraintsOptions, type Signer, type Validity, validityDates } from './mint.js';
-import { type SubjectFields, subjectName } from './names.js';
+import { mint, type Signer, type Validity, validityDates } from './mint.js';
+import {
+  checkNameConstraints,
+  type NameConstraintsOptions,
+  type SubjectFields,
+  subjectName,
+} from './names.js';
 
 /** Options of `createCA` and `ca.intermediate`. */
 export interface CAOptions {
@@ -180,6 +185,7 @@ export async function makeCA(
       `${where}: \`pathLength\` must be a non-negative integer, got ${String(pathLength)}`,
     );
   }
+  const nameConstraints = checkNameConstraints(where, options.nameConstraints);
   const { notBefore, notAfter } = validityDates(where, options.validity, defaultDays);
   const keys = await generateKeys(keyType);
   const tag = Math.random().toString(36).slice(2, 8);
@@ -194,7 +200,7 @@ export async function makeCA(
     basicConstraints: { ca: true, pathLength },
     keyUsage:
       x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
-    nameConstraints: options.nameConstraints,
+    nameConstraints,
     hash: internal.hash,
   });
   return new CA(

@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { spkiPin } from '../tls/client-context.js';
 import { certificateFacts } from '../tls/der.js';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { formatIp, ipBytes } from './ip.js';
 import { x509 } from './keys.js';
 
 /** What `inspect` reports about a certificate. */
@@ -102,8 +103,11 @@ function report(certificate: X509Certificate): CertificateReport {
   const san = parsed.getExtension(x509.SubjectAlternativeNameExtension);
   for (const name of san?.names.items ?? []) {
     if (name.type === 'dns') names.dns.push(name.value);
-    else if (name.type === 'ip') names.ip.push(name.value);
-    else if (name.type === 'email') names.email.push(name.value);
+    else if (name.type === 'ip') {
+      // @peculiar/x509 prints IPv4-mapped addresses as hex; report them as RFC 5952 writes them.
+      const bytes = ipBytes(name.value);
+      names.ip.push(bytes ? formatIp(bytes) : name.value);
+    } else if (name.type === 'email') names.email.push(name.value);
     else if (name.type === 'url') names.uri.push(name.value);
   }
   const usage = parsed.getExtension(x509.KeyUsagesExtension)?.usages ?? 0;

@@ -14,7 +14,7 @@ import {
   x509,
 } from './keys.js';
 import { mint, type Signer, type Validity, validityDates } from './mint.js';
-import { altNames, type SubjectFields, subjectName } from './names.js';
+import { classifyHost, generalName, type SubjectFields, subjectName } from './names.js';
 import { exportPkcs12, type Pkcs12Options } from './pkcs12.js';
 
 /** Options of `ca.issue`. */
@@ -102,7 +102,7 @@ export async function issueLeaf(
     throw new InvalidArgumentError(`${where}: options must be an object`);
   const hosts = options.hosts ?? [];
   if (!Array.isArray(hosts)) throw new InvalidArgumentError(`${where}: \`hosts\` must be an array of names`);
-  const names = altNames(where, hosts);
+  const names = hosts.map((host) => classifyHost(where, host));
   const usage = options.usage ?? 'both';
   if (usage !== 'server' && usage !== 'client' && usage !== 'both') {
     throw new InvalidArgumentError(
@@ -136,7 +136,7 @@ export async function issueLeaf(
       internals.keyUsage ??
       (keyType.startsWith('rsa') ? digital | x509.KeyUsageFlags.keyEncipherment : digital),
     extendedKeyUsage: eku,
-    altNames: names,
+    altNames: names.map(generalName),
     hash: internals.hash,
   });
   return new IssuedCertificate(ca, certificate, await privateKeyPem(keys.privateKey), hosts);

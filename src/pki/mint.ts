@@ -16,18 +16,13 @@ import {
   signingAlgorithm,
   x509,
 } from './keys.js';
+import type { NameConstraintsOptions } from './names.js';
 
 /** When a certificate is valid. `days` counts from `notBefore`; the default starts an hour ago. */
 export interface Validity {
   notBefore?: Date;
   notAfter?: Date;
   days?: number;
-}
-
-/** Subtrees a CA may issue for: DNS suffixes (`example.com` covers its subdomains) and IP ranges (CIDR). */
-export interface NameConstraintsOptions {
-  permitted?: string[];
-  excluded?: string[];
 }
 
 /** Who signs: a key pair with its name and type. */
@@ -84,7 +79,8 @@ export function validityDates(
 }
 
 function subtree(entry: string): GeneralSubtree {
-  // asn1-x509 encodes 'address/prefix' as the address-and-mask form name constraints use.
+  // asn1-x509 encodes 'address/prefix' as the address-and-mask form name constraints use; the
+  // address arrives already in a form it parses correctly (checkNameConstraints).
   const base = entry.includes('/')
     ? new GeneralName({ iPAddress: entry })
     : new GeneralName({ dNSName: entry });

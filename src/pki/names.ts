@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { encodableIp, formatIp, ipBytes } from './ip.js';
 import type { x509 } from './keys.js';
 
 /** A subject: `'CN=…'`-style text is not accepted (escaping is error-prone); give the fields. */
@@ -47,7 +48,7 @@ export function subjectName(
 
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 
-/** What kind of name a host entry is, and its normalised value. */
+/** What kind of name a host entry is, and its normalised value (IP addresses as RFC 5952 writes them). */
 export type HostName = { type: 'dns' | 'ip' | 'email'; value: string };
 
 /** Classifies a host entry: DNS name or `*.` wildcard, IPv4/IPv6 address, or email address. */
@@ -58,7 +59,16 @@ export function classifyHost(where: string, host: unknown): HostName {
     );
   }
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (isIP(bare)) return { type: 'ip', value: bare };
+  if (isIP(bare)) {
+    const zone = bare.indexOf('%');
+    if (zone >= 0) {
+      throw new InvalidArgumentError(
+        `${where}: \`hosts\` entry ${JSON.stringify(host)} has a zone index ('${bare.slice(zone)}'), which a certificate cannot hold; give the address without it`,
+      );
+    }
+    const bytes = ipBytes(bare);
+    if (bytes) return { type: 'ip', value: formatIp(bytes) };
+  }
   if (host.includes('@')) {
     const [local, domain] = host.split('@');
     if (local && domain && !/\s/.test(host) && host.split('@').length === 2 && domain.includes('.')) {
@@ -76,7 +86,64 @@ export function classifyHost(where: string, host: unknown): HostName {
   );
 }
 
-/** The subjectAltName entries for `hosts`. */
-export function altNames(where: string, hosts: readonly unknown[]): x509.JsonGeneralName[] {
-  return hosts.map((host) => classifyHost(where, host));
+/** The subjectAltName entry for a classified host. */
+export function generalName(name: HostName): x509.JsonGeneralName {
+  return name.type === 'ip' ? { type: 'ip', value: encodableIp(ipBytes(name.value)!) } : name;
+}
+
+/** Subtrees a CA may issue for: DNS suffixes (`example.com` covers its subdomains) and IP ranges (CIDR). */
+export interface NameConstraintsOptions {
+  permitted?: string[];
+  excluded?: string[];
+}
+
+/**
+ * Checks name constraints and puts IP ranges in the form @peculiar/x509 encodes correctly. A bare
+ * address is refused rather than taken as a DNS name, which is what it would silently become.
+ */
+export function checkNameConstraints(
+  where: string,
+  options: NameConstraintsOptions | undefined,
+): NameConstraintsOptions | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(
+      `${where}: \`nameConstraints\` must be an object such as { permitted: ['example.com', '10.0.0.0/8'] }`,
+    );
+  }
+  const check = (field: 'permitted' | 'excluded'): string[] | undefined => {
+    const list: unknown = options[field];
+    if (list === undefined) return undefined;
+    if (!Array.isArray(list)) {
+      throw new InvalidArgumentError(
+        `${where}: \`nameConstraints.${field}\` must be an array of DNS names and CIDR ranges`,
+      );
+    }
+    return list.map((entry: unknown, index) => {
+      const label = `\`nameConstraints.${field}[${index}]\``;
+      if (typeof entry !== 'string' || entry.length === 0) {
+        throw new InvalidArgumentError(
+          `${where}: ${label} must be a non-empty string, got ${JSON.stringify(entry)}`,
+        );
+      }
+      const slash = entry.indexOf('/');
+      if (slash < 0) {
+        if (ipBytes(entry)) {
+          throw new InvalidArgumentError(
+            `${where}: ${label} is an address, not a range: ${JSON.stringify(entry)}; give it in CIDR form, such as '${entry}/${entry.includes(':') ? 128 : 32}'`,
+          );
+        }
+        return entry;
+      }
+      const bytes = ipBytes(entry.slice(0, slash));
+      const prefix = entry.slice(slash + 1);
+      if (!bytes || !/^\d{1,3}$/.test(prefix) || Number(prefix) > bytes.length * 8) {
+        throw new InvalidArgumentError(
+          `${where}: ${label} is not a CIDR range: ${JSON.stringify(entry)}; write it like '10.0.0.0/8' or 'fd00::/8'`,
+        );
+      }
+      return `${encodableIp(bytes)}/${Number(prefix)}`;
+    });
+  };
+  return { permitted: check('permitted'), excluded: check('excluded') };
 }
