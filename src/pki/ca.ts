@@ -1,4 +1,6 @@
 import { createPrivateKey, type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { IssuedCertificate, type IssueOptions, issueLeaf } from './issued.js';
 import {
@@ -76,6 +78,8 @@ export class CA {
   readonly parent: CA | null;
   readonly #signer: Signer;
   readonly #revoked = new Map<string, { date: Date; reason: x509.X509CrlReason }>();
+  /** The cRLNumber of the last CRL this object signed (0: none yet). */
+  #crlNumber = 0;
 
   /** @internal Use `createCA()` or `ca.intermediate()`. */
   constructor(
@@ -147,17 +151,30 @@ export class CA {
     this.#revoked.set(serial.toLowerCase(), { date: options.date ?? new Date(), reason });
   }
 
-  /** A CRL signed by this CA listing every revoked certificate; valid for `days` (default 7). */
+  /**
+   * A CRL signed by this CA listing every revoked certificate, valid for `days` (a positive number,
+   * default 7). Each CRL carries a cRLNumber one higher than the previous one this object signed
+   * (RFC 5280 5.2.3); a CA loaded again with `loadCA` counts from 1 again.
+   */
   async crlPem(options: { days?: number } = {}): Promise<string> {
+    const days = options?.days ?? 7;
+    if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0) {
+      throw new InvalidArgumentError(
+        `crlPem: \`days\` must be a positive number of days, got ${typeof days === 'string' ? JSON.stringify(days) : String(days)}; it sets how long the CRL is valid (nextUpdate)`,
+      );
+    }
     const thisUpdate = new Date(Date.now() - 60_000);
-    const days = options.days ?? 7;
+    const crlNumber = new CRLNumber(++this.#crlNumber);
     const crl = await x509.X509CrlGenerator.create({
       issuer: this.#signer.certificate!.subject,
       thisUpdate,
       nextUpdate: new Date(thisUpdate.getTime() + days * 86_400_000),
       signingAlgorithm: signingAlgorithm(this.keyType),
       signingKey: this.#signer.keys.privateKey,
-      extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.#signer.keys.publicKey)],
+      extensions: [
+        await x509.AuthorityKeyIdentifierExtension.create(this.#signer.keys.publicKey),
+        new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(crlNumber)),
+      ],
       entries: [...this.#revoked].map(([serialNumber, { date, reason }]) => ({
         serialNumber,
         revocationDate: date,
