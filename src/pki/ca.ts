@@ -77,6 +77,7 @@ export class CA {
   /** The CA that issued this one, or `null` for a root. */
   readonly parent: CA | null;
   readonly #signer: Signer;
+  /** Revoked serials, normalised by `serialKey`, so one certificate has one entry. */
   readonly #revoked = new Map<string, { date: Date; reason: x509.X509CrlReason }>();
   /** The cRLNumber of the last CRL this object signed (0: none yet). */
   #crlNumber = 0;
@@ -135,20 +136,27 @@ export class CA {
     return issueLeaf(this, this.#signer, options);
   }
 
-  /** Marks a certificate this CA issued as revoked; the next `crlPem()` lists it. */
+  /**
+   * Marks a certificate this CA issued as revoked; the next `crlPem()` lists it. A serial is a
+   * number: `'00ab'`, `'AB'` and `'ab'` are the same certificate. Revoking a certificate again
+   * changes nothing: the first date and reason stand.
+   */
   revoke(
     certificate: string | { serial: string },
     options: { reason?: RevocationReason; date?: Date } = {},
   ): void {
     const serial = typeof certificate === 'string' ? certificate : certificate?.serial;
     if (typeof serial !== 'string' || !/^[0-9a-f]+$/i.test(serial)) {
-      throw new InvalidArgumentError('revoke: pass an issued certificate or its serial number in hex');
+      throw new InvalidArgumentError(
+        `revoke: pass an issued certificate or its serial number in hex, got ${JSON.stringify(serial)}`,
+      );
     }
     const reason = REASONS[options.reason ?? 'unspecified'];
     if (reason === undefined) {
       throw new InvalidArgumentError(`revoke: \`reason\` must be one of ${Object.keys(REASONS).join(', ')}`);
     }
-    this.#revoked.set(serial.toLowerCase(), { date: options.date ?? new Date(), reason });
+    const key = serialKey(serial);
+    if (!this.#revoked.has(key)) this.#revoked.set(key, { date: options.date ?? new Date(), reason });
   }
 
   /**
@@ -183,6 +191,12 @@ export class CA {
     });
     return certificatePem(crl);
   }
+}
+
+/** A hex serial as one key per number: no leading zeros, lowercase, whole bytes. */
+function serialKey(serial: string): string {
+  const digits = serial.replace(/^0+/, '').toLowerCase() || '0';
+  return digits.length % 2 ? `0${digits}` : digits;
 }
 
 /** @internal Builds a CA under `parent` (or a root), with checks already done. */

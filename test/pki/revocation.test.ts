@@ -9,6 +9,9 @@ async function crlText(crl: string): Promise<string> {
   return result.stdout;
 }
 
+const revokedSerials = (text: string) =>
+  [...text.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((match) => match[1]);
+
 describe('ca.crlPem()', () => {
   it('refuses a `days` that is not a positive finite number', async () => {
     const ca = await createCA();
@@ -36,5 +39,26 @@ describe('ca.crlPem()', () => {
     }
     expect(numbers).toEqual([1, 2, 3]);
     expect(await crlText(await other.crlPem())).toMatch(/X509v3 CRL Number:\s*\n\s*1\n/);
+  });
+});
+
+describe('ca.revoke()', () => {
+  it('takes a serial with leading zeros or in either case as the same certificate', async () => {
+    const ca = await createCA();
+    const leaf = await ca.issue({ hosts: ['a.test'] });
+    ca.revoke(`00${leaf.serial}`);
+    ca.revoke(leaf.serial.toUpperCase());
+    ca.revoke(leaf, { reason: 'keyCompromise' });
+    const text = await crlText(await ca.crlPem());
+    expect(revokedSerials(text)).toEqual([leaf.serial.toUpperCase()]);
+    // The first revocation stands: revoking again changes nothing.
+    expect(text).not.toMatch(/Key Compromise/);
+  });
+
+  it('lists a serial whose top bit is set as the positive number it is', async () => {
+    const ca = await createCA();
+    ca.revoke('ff01');
+    ca.revoke('0000AB');
+    expect(revokedSerials(await crlText(await ca.crlPem()))).toEqual(['FF01', 'AB']);
   });
 });
