@@ -174,7 +174,7 @@ export class CA {
     const thisUpdate = new Date(Date.now() - 60_000);
     const crlNumber = new CRLNumber(++this.#crlNumber);
     const crl = await x509.X509CrlGenerator.create({
-      issuer: this.#signer.certificate!.subject,
+      issuer: this.#signer.certificate!.subjectName,
       thisUpdate,
       nextUpdate: new Date(thisUpdate.getTime() + days * 86_400_000),
       signingAlgorithm: signingAlgorithm(this.keyType),
@@ -297,7 +297,7 @@ export async function loadCA(saved: { certPem: string; keyPem: string }): Promis
   const pathLength = peculiar.getExtension(x509.BasicConstraintsExtension)?.pathLength;
   return new CA(
     kToken,
-    { name: peculiar.subject, keys: { publicKey, privateKey }, keyType, certificate: peculiar },
+    { name: peculiar.subjectName, keys: { publicKey, privateKey }, keyType, certificate: peculiar },
     saved.keyPem,
     pathLength,
     null,

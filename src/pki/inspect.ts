@@ -7,7 +7,12 @@ import { x509 } from './keys.js';
 
 /** What `inspect` reports about a certificate. */
 export interface CertificateReport {
+  /**
+   * The subject as `C=…, O=…, CN=…`, in certificate order, with values escaped as RFC 4514 does
+   * (`\,`, `\"`, `\+`, a leading `\#` or space…) so that any value reads back unambiguously.
+   */
   subject: string;
+  /** The issuer, written as `subject` is. */
   issuer: string;
   /** Serial number in hex. */
   serialNumber: string;

@@ -27,7 +27,7 @@ export interface Validity {
 
 /** Who signs: a key pair with its name and type. */
 export interface Signer {
-  name: x509.JsonName | string;
+  name: x509.Name;
   keys: CryptoKeyPair;
   keyType: AnyKeyType;
   certificate: x509.X509Certificate | null;
@@ -35,7 +35,7 @@ export interface Signer {
 
 /** Everything that goes into one certificate. */
 export interface MintParams {
-  subject: x509.JsonName;
+  subject: x509.Name;
   keys: CryptoKeyPair;
   keyType: AnyKeyType;
   /** `null` for a self-signed certificate. */
@@ -124,7 +124,9 @@ export async function mint(params: MintParams): Promise<x509.X509Certificate> {
   return x509.X509CertificateGenerator.create({
     serialNumber: params.serial ?? randomSerial(),
     subject: params.subject,
-    issuer: signer?.certificate ? signer.certificate.subject : signing.name,
+    // The issuer's name as its certificate holds it: its string form would be parsed again, and
+    // @peculiar/x509's parser mangles quotes, backslashes and a leading '#'.
+    issuer: signer?.certificate ? signer.certificate.subjectName : signing.name,
     notBefore: params.notBefore,
     notAfter: params.notAfter,
     publicKey: params.keys.publicKey,

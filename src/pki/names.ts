@@ -1,10 +1,22 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  Name as AsnName,
+  AttributeTypeAndValue,
+  AttributeValue,
+  RelativeDistinguishedName,
+} from '@peculiar/asn1-x509';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { encodableIp, formatIp, ipBytes } from './ip.js';
-import type { x509 } from './keys.js';
+import { x509 } from './keys.js';
 
-/** A subject: `'CN=…'`-style text is not accepted (escaping is error-prone); give the fields. */
+/**
+ * A subject, as fields: `'CN=…'`-style text is not accepted (escaping is error-prone). Every value
+ * is encoded verbatim (commas, quotes, `+`, a leading `#` and any Unicode included): as a
+ * PrintableString when its characters allow, else as a UTF8String. `country` is two letters
+ * (ISO 3166), as the X.520 PrintableString SIZE(2) type requires.
+ */
 export interface SubjectFields {
   commonName?: string;
   organization?: string;
@@ -14,36 +26,68 @@ export interface SubjectFields {
   locality?: string;
 }
 
-const ATTRIBUTES: Array<[keyof SubjectFields, string]> = [
-  ['country', 'C'],
-  ['state', 'ST'],
-  ['locality', 'L'],
-  ['organization', 'O'],
-  ['organizationalUnit', 'OU'],
-  ['commonName', 'CN'],
+/** Field, attribute OID and the RFC 5280 upper bound on its length, in certificate order. */
+const ATTRIBUTES: Array<[keyof SubjectFields, string, number]> = [
+  ['country', '2.5.4.6', 2],
+  ['state', '2.5.4.8', 128],
+  ['locality', '2.5.4.7', 128],
+  ['organization', '2.5.4.10', 64],
+  ['organizationalUnit', '2.5.4.11', 64],
+  ['commonName', '2.5.4.3', 64],
 ];
+const FIELDS = ATTRIBUTES.map(([key]) => key as string);
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Builds a subject name from fields (or a bare common name). */
+function attribute(where: string, key: keyof SubjectFields, type: string, limit: number, value: unknown) {
+  if (key === 'country' && (typeof value !== 'string' || !/^[A-Za-z]{2}$/.test(value))) {
+    throw new InvalidArgumentError(
+      `${where}: \`subject.country\` must be a two-letter ISO 3166 code such as 'DE', got ${JSON.stringify(value)}`,
+    );
+  }
+  const length = typeof value === 'string' ? [...value].length : 0;
+  if (typeof value !== 'string' || length === 0 || length > limit) {
+    throw new InvalidArgumentError(
+      `${where}: \`subject.${key}\` must be a string of 1 to ${limit} characters, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (LONE_SURROGATE.test(value)) {
+    throw new InvalidArgumentError(
+      `${where}: \`subject.${key}\` holds an unpaired UTF-16 surrogate, which UTF-8 cannot encode: ${JSON.stringify(value)}`,
+    );
+  }
+  // Built as ASN.1 rather than as text for @peculiar/x509 to parse: its parser strips quotes and
+  // backslashes and reads a leading '#' as hex, so text cannot carry every value.
+  const encoded = PRINTABLE.test(value)
+    ? new AttributeValue({ printableString: value })
+    : new AttributeValue({ utf8String: value });
+  return new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: encoded })]);
+}
+
+/** Builds a subject name from fields (or a bare common name), each value verbatim. */
 export function subjectName(
   where: string,
   input: SubjectFields | string | undefined,
   commonName: string,
-): x509.JsonName {
-  const fields: SubjectFields = typeof input === 'string' ? { commonName: input } : { commonName, ...input };
-  if (typeof input === 'object' && input !== null && input.commonName === undefined)
-    fields.commonName = commonName;
-  const name: x509.JsonName = [];
-  for (const [key, type] of ATTRIBUTES) {
-    const value = fields[key];
-    if (value === undefined) continue;
-    if (typeof value !== 'string' || value.length === 0 || value.length > 64) {
-      throw new InvalidArgumentError(
-        `${where}: \`subject.${key}\` must be a string of 1 to 64 characters, got ${JSON.stringify(value)}`,
-      );
-    }
-    name.push({ [type]: [value] });
+): x509.Name {
+  if (input !== undefined && typeof input !== 'string' && (typeof input !== 'object' || input === null)) {
+    throw new InvalidArgumentError(
+      `${where}: \`subject\` must be a common name or an object of fields (${FIELDS.join(', ')}), got ${JSON.stringify(input)}`,
+    );
   }
-  return name;
+  const unknown = typeof input === 'object' ? Object.keys(input).filter((key) => !FIELDS.includes(key)) : [];
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(
+      `${where}: \`subject.${unknown[0]}\` is not a subject field; use ${FIELDS.join(', ')}`,
+    );
+  }
+  const fields: SubjectFields = typeof input === 'string' ? { commonName: input } : { ...input };
+  if (fields.commonName === undefined) fields.commonName = commonName;
+  const name = new AsnName();
+  for (const [key, type, limit] of ATTRIBUTES) {
+    if (fields[key] !== undefined) name.push(attribute(where, key, type, limit, fields[key]));
+  }
+  return new x509.Name(AsnConvert.serialize(name));
 }
 
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;

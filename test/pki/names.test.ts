@@ -4,7 +4,7 @@
  */
 import { createCA, inspect } from 'tlskit/pki';
 import { describe, expect, it } from 'vitest';
-import { certificateText } from './openssl.js';
+import { certificateText, openssl, tempFile } from './openssl.js';
 
 describe('IP addresses in subjectAltName', () => {
   // [as given, as inspect() reports it (RFC 5952), as openssl prints it]
@@ -49,6 +49,81 @@ describe('IP addresses in subjectAltName', () => {
     );
     await expect(createCA({ nameConstraints: { excluded: ['a.test', '10.0.0.0/33'] } })).rejects.toThrow(
       /`nameConstraints.excluded\[1\]` is not a CIDR range: "10.0.0.0\/33"/,
+    );
+  });
+});
+
+/** The subject as openssl prints it with escaping off: one `SN=value` line per field, verbatim. */
+async function opensslSubject(pem: string): Promise<string[]> {
+  const nameopt = 'utf8,sep_multiline,-esc_msb,-esc_2253,sname';
+  const text = await certificateText(pem, ['-subject', '-nameopt', nameopt]);
+  const block = /^subject=\n((?: {4}.*\n)+)/m.exec(text)![1]!;
+  return block
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.slice(4));
+}
+
+describe('subject fields', () => {
+  const tricky = {
+    country: 'DE',
+    locality: ' Zoë 🚀\\ ',
+    organization: 'x"y"',
+    organizationalUnit: '#abc',
+    commonName: 'Acme, Inc. "Test" + CA',
+  };
+
+  it('are encoded verbatim, whatever characters they hold', async () => {
+    const ca = await createCA({ subject: tricky });
+    expect(await opensslSubject(ca.certPem)).toEqual([
+      'C=DE',
+      'L= Zoë 🚀\\ ',
+      'O=x"y"',
+      'OU=#abc',
+      'CN=Acme, Inc. "Test" + CA',
+    ]);
+    // inspect() escapes as RFC 4514 does, so the text reads back unambiguously.
+    expect(inspect(ca.certPem).subject).toBe(
+      'C=DE, L=\\ Zoë 🚀\\\\\\ , O=x\\"y\\", OU=\\#abc, CN=Acme\\, Inc. \\"Test\\" \\+ CA',
+    );
+  });
+
+  it("name the issuer exactly as the CA's subject, so chains still verify", async () => {
+    const root = await createCA({ subject: tricky });
+    const intermediate = await root.intermediate({ subject: '#1 "intermediate", +more' });
+    const leaf = await intermediate.issue({ hosts: ['a.test'], subject: { commonName: '\\"' } });
+    expect(inspect(intermediate.certPem).issuer).toBe(inspect(root.certPem).subject);
+    expect(inspect(leaf.certPem)).toMatchObject({
+      subject: 'CN=\\\\\\"',
+      issuer: inspect(intermediate.certPem).subject,
+    });
+    const crl = await intermediate.crlPem();
+    const verify = await openssl([
+      'verify',
+      '-crl_check',
+      '-CRLfile',
+      tempFile('crl.pem', crl),
+      '-CAfile',
+      tempFile('root.pem', root.certPem),
+      '-untrusted',
+      tempFile('int.pem', intermediate.certPem),
+      tempFile('leaf.pem', leaf.certPem),
+    ]);
+    expect(verify.stdout).toMatch(/: OK/);
+  });
+
+  it('refuses what a subject cannot hold, naming the field', async () => {
+    await expect(createCA({ subject: { country: 'DEU' } })).rejects.toThrow(
+      /`subject.country` must be a two-letter ISO 3166 code such as 'DE', got "DEU"/,
+    );
+    await expect(createCA({ subject: { commonName: 'a\uD800b' } })).rejects.toThrow(
+      /`subject.commonName` holds an unpaired UTF-16 surrogate/,
+    );
+    await expect(createCA({ subject: { cn: 'x' } as never })).rejects.toThrow(
+      /`subject.cn` is not a subject field; use country, state, locality, organization, organizationalUnit, commonName/,
+    );
+    await expect(createCA({ subject: 'x'.repeat(65) })).rejects.toThrow(
+      /`subject.commonName` must be a string of 1 to 64 characters/,
     );
   });
 });
