@@ -13,6 +13,7 @@ import {
   type KeyType,
   loadCA,
 } from '../pki/index.js';
+import { InvalidArgumentError } from '../transport/errors.js';
 
 export const CERT_HELP = `Usage: tlskit cert <command> [options]
 
@@ -84,12 +85,27 @@ function caFiles(dir: string): { cert: string; key: string } {
   );
 }
 
+/**
+ * Runs `fn`, rewording its InvalidArgumentError for the command line: the API's argument names
+ * (`certPem`, 'the PEM text') become the files they were read from, and the API function's name
+ * goes, since the user ran a command, not a function.
+ */
+async function aboutFiles<T>(files: Record<string, string>, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    let message = error.message.replace(/^\w+: /, '');
+    for (const [name, file] of Object.entries(files)) message = message.replaceAll(name, `'${file}'`);
+    throw new InvalidArgumentError(message);
+  }
+}
+
 async function loadCaDir(dir: string): Promise<CA> {
   const files = caFiles(dir);
-  return loadCA({
-    certPem: readText(files.cert, 'the CA certificate'),
-    keyPem: readText(files.key, 'the CA key'),
-  });
+  const certPem = readText(files.cert, 'the CA certificate');
+  const keyPem = readText(files.key, 'the CA key');
+  return aboutFiles({ '`certPem`': files.cert, '`keyPem`': files.key }, () => loadCA({ certPem, keyPem }));
 }
 
 function password(values: { 'password-env'?: string; 'password-file'?: string }): string {
@@ -242,14 +258,14 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
       const file = rest[0];
       if (!file) throw new UsageError('cert inspect needs a FILE');
       const pem = readText(file, 'the certificate file');
-      const reports = inspectAll(pem);
+      const reports = await aboutFiles({ 'the PEM text': file }, () => inspectAll(pem));
       if (values.json) {
         out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
         return 0;
       }
       out(reports.map(describe).join('\n\n'));
       if (reports.length > 1) {
-        const order = checkChainOrder(pem);
+        const order = await aboutFiles({ 'the PEM text': file }, () => checkChainOrder(pem));
         out(
           order.ok
             ? '\nChain order: ok'
@@ -263,11 +279,12 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
       if (direction === 'export') {
         if (!values.cert || !values.key || !values.out)
           throw new UsageError('cert p12 export needs --cert FILE --key FILE --out FILE');
-        const bundle = exportPkcs12({
-          certPem: readText(values.cert, 'the certificate file'),
-          keyPem: readText(values.key, 'the key file'),
-          password: password(values),
-        });
+        const certPem = readText(values.cert, 'the certificate file');
+        const keyPem = readText(values.key, 'the key file');
+        const secret = password(values);
+        const bundle = await aboutFiles({ '`certPem`': values.cert, '`keyPem`': values.key }, () =>
+          exportPkcs12({ certPem, keyPem, password: secret }),
+        );
         writeFile(values.out, bundle, true);
         out(`wrote ${values.out}`);
         return 0;
@@ -280,7 +297,10 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
         } catch {
           throw new UsageError(`cannot read the bundle '${file}'`);
         }
-        const contents = importPkcs12(bytes, password(values));
+        const secret = password(values);
+        const contents = await aboutFiles({ 'the bundle': `the bundle '${file}'` }, () =>
+          importPkcs12(bytes, secret),
+        );
         mkdirSync(values.out, { recursive: true });
         writeFile(join(values.out, 'cert.pem'), contents.chainPem, false);
         writeFile(join(values.out, 'key.pem'), contents.keyPem, true);

@@ -1,4 +1,4 @@
-import { createPrivateKey, type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
+import { type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { InvalidArgumentError } from '../transport/errors.js';
@@ -20,6 +20,7 @@ import {
   type SubjectFields,
   subjectName,
 } from './names.js';
+import { readCertificate, readPeculiar, readPrivateKey } from './parse.js';
 
 /** Options of `createCA` and `ca.intermediate`. */
 export interface CAOptions {
@@ -265,15 +266,11 @@ function keyTypeOf(where: string, key: KeyObject): KeyType {
  */
 export async function loadCA(saved: { certPem: string; keyPem: string }): Promise<CA> {
   const where = 'loadCA';
-  const certificate = new X509Certificate(saved.certPem);
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(saved.keyPem);
-  } catch (error) {
-    throw new InvalidArgumentError(
-      `${where}: \`keyPem\` is not a readable private key (${(error as Error).message})`,
-    );
+  if (typeof saved !== 'object' || saved === null || typeof saved.certPem !== 'string') {
+    throw new InvalidArgumentError(`${where}: pass { certPem, keyPem }, the CA's certificate and key in PEM`);
   }
+  const certificate = readCertificate(where, '`certPem`', saved.certPem);
+  const key = readPrivateKey(where, '`keyPem`', saved.keyPem);
   if (!certificate.checkPrivateKey(key))
     throw new InvalidArgumentError(`${where}: \`keyPem\` does not match \`certPem\``);
   if (!certificate.ca)
@@ -284,7 +281,7 @@ export async function loadCA(saved: { certPem: string; keyPem: string }): Promis
     );
   }
   const keyType = keyTypeOf(where, key);
-  const peculiar = new x509.X509Certificate(saved.certPem);
+  const peculiar = readPeculiar(where, '`certPem`', certificate.raw);
   const publicKey = await peculiar.publicKey.export();
   const algorithm = publicKey.algorithm as webcrypto.Algorithm;
   const privateKey = await webcrypto.subtle.importKey(

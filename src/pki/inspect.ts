@@ -1,9 +1,9 @@
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { spkiPin } from '../tls/client-context.js';
 import { certificateFacts } from '../tls/der.js';
-import { InvalidArgumentError } from '../transport/errors.js';
 import { formatIp, ipBytes } from './ip.js';
 import { x509 } from './keys.js';
+import { readCertificates, readPeculiar } from './parse.js';
 
 /** What `inspect` reports about a certificate. */
 export interface CertificateReport {
@@ -62,13 +62,7 @@ const CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384'
 
 /** Every certificate in PEM text, in order. */
 export function parseCertificates(where: string, pem: string | Uint8Array): X509Certificate[] {
-  const text = typeof pem === 'string' ? pem : Buffer.from(pem).toString('latin1');
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!blocks)
-    throw new InvalidArgumentError(
-      `${where}: no PEM certificate found (expected '-----BEGIN CERTIFICATE-----')`,
-    );
-  return blocks.map((block) => new X509Certificate(block));
+  return readCertificates(where, 'the PEM text', pem);
 }
 
 function keyOf(certificate: X509Certificate): CertificateReport['key'] {
@@ -93,17 +87,24 @@ function keyOf(certificate: X509Certificate): CertificateReport['key'] {
 
 /** Reports what a certificate says: names, validity, key, signature, fingerprints, constraints. */
 export function inspect(pem: string | Uint8Array): CertificateReport {
-  const certificate = parseCertificates('inspect', pem)[0]!;
-  return report(certificate);
+  const certificates = parseCertificates('inspect', pem);
+  return report('inspect', certificates[0]!, 0, certificates.length);
 }
 
 /** `inspect` for every certificate in the PEM text. */
 export function inspectAll(pem: string | Uint8Array): CertificateReport[] {
-  return parseCertificates('inspectAll', pem).map(report);
+  return parseCertificates('inspectAll', pem).map((certificate, index, all) =>
+    report('inspectAll', certificate, index, all.length),
+  );
 }
 
-function report(certificate: X509Certificate): CertificateReport {
-  const parsed = new x509.X509Certificate(certificate.raw);
+function report(
+  where: string,
+  certificate: X509Certificate,
+  index: number,
+  count: number,
+): CertificateReport {
+  const parsed = readPeculiar(where, `certificate ${index + 1} of ${count} in the PEM text`, certificate.raw);
   const names: CertificateReport['subjectAltNames'] = { dns: [], ip: [], email: [], uri: [] };
   const san = parsed.getExtension(x509.SubjectAlternativeNameExtension);
   for (const name of san?.names.items ?? []) {

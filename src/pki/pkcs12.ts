@@ -5,9 +5,10 @@
  * PBES2 shrouded bag (PBKDF2-HMAC-SHA256, AES-256-CBC), the chain in a certificate bag, and an
  * HMAC-SHA256 integrity MAC — what OpenSSL 3 writes by default, and what Node's `pfx` reads.
  */
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import forge from 'node-forge';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { readCertificate, readCertificates, readPrivateKey } from './parse.js';
 
 const { asn1, pki } = forge;
 
@@ -69,20 +70,11 @@ function dataContent(content: forge.asn1.Asn1): forge.asn1.Asn1 {
 export function exportPkcs12(input: Pkcs12Input): Buffer {
   const where = 'exportPkcs12';
   const password = checkPassword(where, input?.password);
-  const blocks =
-    typeof input.certPem === 'string'
-      ? input.certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)
-      : null;
-  if (!blocks) throw new InvalidArgumentError(`${where}: \`certPem\` holds no PEM certificate`);
-  const chain = blocks.map((block) => new X509Certificate(block));
-  let key: ReturnType<typeof createPrivateKey>;
-  try {
-    key = createPrivateKey(input.keyPem);
-  } catch (error) {
-    throw new InvalidArgumentError(
-      `${where}: \`keyPem\` is not a readable private key (${(error as Error).message})`,
-    );
+  if (typeof input.certPem !== 'string') {
+    throw new InvalidArgumentError(`${where}: \`certPem\` must be PEM text, got ${typeof input.certPem}`);
   }
+  const chain = readCertificates(where, '`certPem`', input.certPem);
+  const key = readPrivateKey(where, '`keyPem`', input.keyPem);
   if (!chain[0]!.checkPrivateKey(key)) {
     throw new InvalidArgumentError(
       `${where}: \`keyPem\` does not match the first certificate in \`certPem\``,
@@ -178,13 +170,22 @@ export function importPkcs12(bytes: Uint8Array, password: string): Pkcs12Content
   if (!keyBag) throw new InvalidArgumentError(`${where}: the bundle holds no private key`);
   const keyAsn1 = keyBag.key ? pki.wrapRsaPrivateKey(pki.privateKeyToAsn1(keyBag.key)) : keyBag.asn1;
   const keyDer = Buffer.from(asn1.toDer(keyAsn1).getBytes(), 'binary');
-  const key = createPrivateKey({ key: keyDer, format: 'der', type: 'pkcs8' });
-  const certificates = (p12.getBags({ bagType: pki.oids.certBag! })[pki.oids.certBag!] ?? []).map((bag) => {
-    const der = bag.cert
-      ? asn1.toDer(pki.certificateToAsn1(bag.cert)).getBytes()
-      : asn1.toDer(bag.asn1).getBytes();
-    return new X509Certificate(Buffer.from(der, 'binary'));
-  });
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey({ key: keyDer, format: 'der', type: 'pkcs8' });
+  } catch {
+    throw new InvalidArgumentError(
+      `${where}: the bundle's private key is not a readable PKCS#8 key (damaged, or a key type Node cannot load)`,
+    );
+  }
+  const certificates = (p12.getBags({ bagType: pki.oids.certBag! })[pki.oids.certBag!] ?? []).map(
+    (bag, index) => {
+      const der = bag.cert
+        ? asn1.toDer(pki.certificateToAsn1(bag.cert)).getBytes()
+        : asn1.toDer(bag.asn1).getBytes();
+      return readCertificate(where, `certificate ${index + 1} in the bundle`, Buffer.from(der, 'binary'));
+    },
+  );
   const leaf = certificates.find((certificate) => certificate.checkPrivateKey(key));
   if (!leaf) throw new InvalidArgumentError(`${where}: no certificate in the bundle matches its private key`);
   const ordered = [leaf];

@@ -3,7 +3,7 @@
  * reaches stdout/stderr are what is checked. `npm test` builds dist/ first.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,5 +52,34 @@ describe('tlskit cert issue --ca', () => {
     const result = await cli(['cert', 'issue', 'a.test', '--ca', dir, '--out', join(dir, 'out')]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/no CA in '.*': expected ca\.pem and ca-key\.pem, or dev-ca\.pem/);
+  });
+});
+
+describe('tlskit cert with damaged files', () => {
+  it('inspect names the file and the damaged certificate, exit code 2, no raw OpenSSL error', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
+    const lines = readFileSync(join(dir, 'ca.pem'), 'utf8').split('\n');
+    lines.splice(3, 1);
+    const bad = join(dir, 'bad.pem');
+    writeFileSync(bad, lines.join('\n'));
+    const result = await cli(['cert', 'inspect', bad]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^tlskit cert: certificate 1 of 1 in '.*bad\.pem' is not a readable X\.509 certificate/,
+    );
+    expect(result.stderr).not.toMatch(/error:[0-9A-F]{8}|Usage:/);
+  });
+
+  it('issue names the CA file that is damaged', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
+    writeFileSync(join(dir, 'ca-key.pem'), '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    const result = await cli(['cert', 'issue', 'a.test', '--ca', dir, '--out', join(dir, 'out')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^tlskit cert: '.*ca-key\.pem' is not a readable private key \(damaged PEM/,
+    );
+    expect(result.stderr).not.toMatch(/error:[0-9A-F]{8}|Usage:/);
   });
 });
