@@ -137,7 +137,7 @@ function describe(report: CertificateReport, index: number): string {
     : `${report.key.type.toUpperCase()} ${report.key.bits} bits`;
   return [
     `Certificate ${index + 1}`,
-    `  Subject:        ${report.subject}`,
+    `  Subject:        ${report.subject || '(empty: the names are in subjectAltName)'}`,
     `  Issuer:         ${report.issuer}${report.selfSigned ? ' (self-signed)' : ''}`,
     `  Names:          ${names.length ? names.join(', ') : '(none)'}`,
     `  Valid:          ${report.notBefore.toISOString()} to ${report.notAfter.toISOString()} (${status})`,

@@ -10,6 +10,7 @@ export interface CertificateReport {
   /**
    * The subject as `C=…, O=…, CN=…`, in certificate order, with values escaped as RFC 4514 does
    * (`\,`, `\"`, `\+`, a leading `\#` or space…) so that any value reads back unambiguously.
+   * Empty (`''`) for a certificate whose names are only in subjectAltName.
    */
   subject: string;
   /** The issuer, written as `subject` is. */
@@ -98,6 +99,11 @@ export function inspectAll(pem: string | Uint8Array): CertificateReport[] {
   );
 }
 
+/** Node's multi-line name as one line; Node gives `undefined` for an empty name. */
+function nameText(name: string | undefined): string {
+  return (name ?? '').split('\n').filter(Boolean).join(', ');
+}
+
 function report(
   where: string,
   certificate: X509Certificate,
@@ -124,8 +130,8 @@ function report(
   const constraints = parsed.getExtension(x509.BasicConstraintsExtension);
   const facts = certificateFacts(certificate.raw);
   return {
-    subject: certificate.subject.split('\n').filter(Boolean).join(', '),
-    issuer: certificate.issuer.split('\n').filter(Boolean).join(', '),
+    subject: nameText(certificate.subject),
+    issuer: nameText(certificate.issuer),
     serialNumber: certificate.serialNumber.toLowerCase(),
     subjectAltNames: names,
     notBefore: new Date(certificate.validFrom),
@@ -154,7 +160,7 @@ export function checkChainOrder(pem: string | Uint8Array): { ok: boolean; proble
     if (seen.has(certificate.fingerprint256)) problems.push(`certificate ${index + 1} appears twice`);
     seen.add(certificate.fingerprint256);
     const next = chain[index + 1];
-    const name = certificate.subject.split('\n').filter(Boolean).join(', ');
+    const name = nameText(certificate.subject);
     if (next && !(certificate.checkIssued(next) && certificate.verify(next.publicKey))) {
       problems.push(`certificate ${index + 1} (${name}) is not issued by certificate ${index + 2}`);
     }

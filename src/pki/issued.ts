@@ -14,14 +14,25 @@ import {
   x509,
 } from './keys.js';
 import { mint, type Signer, type Validity, validityDates } from './mint.js';
-import { classifyHost, generalName, type SubjectFields, subjectName } from './names.js';
+import {
+  classifyHost,
+  generalName,
+  type HostName,
+  MAX_COMMON_NAME,
+  type SubjectFields,
+  subjectName,
+} from './names.js';
 import { exportPkcs12, type Pkcs12Options } from './pkcs12.js';
 
 /** Options of `ca.issue`. */
 export interface IssueOptions {
   /** Names the certificate is valid for: DNS names, `*.` wildcards, IPv4/IPv6 addresses, emails. */
   hosts?: string[];
-  /** Subject fields, or a common name (default: the first host). */
+  /**
+   * Subject fields, or a common name. The default common name is the first host short enough for
+   * one (64 characters); when none is, the subject is left empty and subjectAltName is marked
+   * critical, as RFC 5280 requires.
+   */
   subject?: SubjectFields | string;
   /** `'server'`, `'client'` or `'both'` (default): the extended key usages. */
   usage?: 'server' | 'client' | 'both';
@@ -90,6 +101,12 @@ export class IssuedCertificate {
   }
 }
 
+/** The first host that fits in a common name; `undefined` (no CN) if none does; a label if no hosts. */
+function defaultCommonName(names: readonly HostName[]): string | undefined {
+  if (names.length === 0) return 'tlskit leaf';
+  return names.find((name) => name.value.length <= MAX_COMMON_NAME)?.value;
+}
+
 /** @internal Mints a leaf under `signer`. */
 export async function issueLeaf(
   ca: CA,
@@ -125,7 +142,7 @@ export async function issueLeaf(
   ];
   const digital = x509.KeyUsageFlags.digitalSignature;
   const certificate = await mint({
-    subject: subjectName(where, options.subject, names[0]?.value ?? 'tlskit leaf'),
+    subject: subjectName(where, options.subject, defaultCommonName(names)),
     keys,
     keyType,
     issuer: signer,

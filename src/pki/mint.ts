@@ -114,8 +114,11 @@ export async function mint(params: MintParams): Promise<x509.X509Certificate> {
   extensions.push(new x509.KeyUsagesExtension(params.keyUsage, true));
   if (params.extendedKeyUsage?.length)
     extensions.push(new x509.ExtendedKeyUsageExtension(params.extendedKeyUsage, false));
-  if (params.altNames?.length)
-    extensions.push(new x509.SubjectAlternativeNameExtension(params.altNames, false));
+  if (params.altNames?.length) {
+    // RFC 5280 4.2.1.6: with an empty subject, the names live only here, so the extension is critical.
+    const critical = params.subject.toJSON().length === 0;
+    extensions.push(new x509.SubjectAlternativeNameExtension(params.altNames, critical));
+  }
   if (params.nameConstraints) extensions.push(nameConstraintsExtension(params.nameConstraints));
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(params.keys.publicKey));
   const signer = params.issuer;

@@ -26,6 +26,9 @@ export interface SubjectFields {
   locality?: string;
 }
 
+/** The longest common name a subject may hold (RFC 5280 ub-common-name). */
+export const MAX_COMMON_NAME = 64;
+
 /** Field, attribute OID and the RFC 5280 upper bound on its length, in certificate order. */
 const ATTRIBUTES: Array<[keyof SubjectFields, string, number]> = [
   ['country', '2.5.4.6', 2],
@@ -33,7 +36,7 @@ const ATTRIBUTES: Array<[keyof SubjectFields, string, number]> = [
   ['locality', '2.5.4.7', 128],
   ['organization', '2.5.4.10', 64],
   ['organizationalUnit', '2.5.4.11', 64],
-  ['commonName', '2.5.4.3', 64],
+  ['commonName', '2.5.4.3', MAX_COMMON_NAME],
 ];
 const FIELDS = ATTRIBUTES.map(([key]) => key as string);
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
@@ -64,11 +67,14 @@ function attribute(where: string, key: keyof SubjectFields, type: string, limit:
   return new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: encoded })]);
 }
 
-/** Builds a subject name from fields (or a bare common name), each value verbatim. */
+/**
+ * Builds a subject name from fields (or a bare common name), each value verbatim. `commonName` is
+ * the default when the caller gave none; `undefined` leaves the common name out.
+ */
 export function subjectName(
   where: string,
   input: SubjectFields | string | undefined,
-  commonName: string,
+  commonName: string | undefined,
 ): x509.Name {
   if (input !== undefined && typeof input !== 'string' && (typeof input !== 'object' || input === null)) {
     throw new InvalidArgumentError(

@@ -85,7 +85,7 @@ export function exportPkcs12(input: Pkcs12Input): Buffer {
     throw new InvalidArgumentError(`${where}: \`iterations\` must be an integer of at least 1000`);
   }
   const friendlyName =
-    input.friendlyName ?? /CN=([^\n]+)/.exec(chain[0]!.subject)?.[1] ?? 'tlskit certificate';
+    input.friendlyName ?? /CN=([^\n]+)/.exec(chain[0]!.subject ?? '')?.[1] ?? 'tlskit certificate';
   const localKeyId = createHash('sha1').update(chain[0]!.raw).digest('binary');
   const attributes = set([
     seq([oid(pki.oids.localKeyId!), set([octets(localKeyId)])]),
