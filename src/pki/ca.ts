@@ -28,7 +28,10 @@ export interface CAOptions {
   keyType?: KeyType;
   /** Subject fields, or a common name (default `tlskit test CA <random>`). */
   subject?: SubjectFields | string;
-  /** Validity (default: from an hour ago, 10 years for a root, 5 for an intermediate). */
+  /**
+   * Validity (default: from an hour ago, 10 years for a root, 5 for an intermediate but no longer
+   * than its parent).
+   */
   validity?: Validity;
   /**
    * How many CA levels may sit below this one (basicConstraints pathLen). A root has no limit by
@@ -218,7 +221,12 @@ export async function makeCA(
     );
   }
   const nameConstraints = checkNameConstraints(where, options.nameConstraints);
-  const { notBefore, notAfter } = validityDates(where, options.validity, defaultDays);
+  const { notBefore, notAfter } = validityDates(
+    where,
+    options.validity,
+    defaultDays,
+    parent?.[kSigner].certificate?.notAfter,
+  );
   const keys = await generateKeys(keyType);
   const tag = Math.random().toString(36).slice(2, 8);
   const subject = subjectName(where, options.subject, `tlskit test ${parent ? 'intermediate' : 'CA'} ${tag}`);

@@ -40,7 +40,7 @@ export interface IssueOptions {
   extendedKeyUsages?: string[];
   /** Key type (default `'ecdsa-p256'`). */
   keyType?: KeyType;
-  /** Validity (default: from an hour ago, for a year). */
+  /** Validity (default: from an hour ago, for a year, or until the issuing CA expires if sooner). */
   validity?: Validity;
 }
 
@@ -133,7 +133,7 @@ export async function issueLeaf(
     );
   }
   const keyType = internals.keyType ?? checkKeyType(where, options.keyType, 'ecdsa-p256');
-  const { notBefore, notAfter } = validityDates(where, options.validity, 365);
+  const { notBefore, notAfter } = validityDates(where, options.validity, 365, signer.certificate?.notAfter);
   const keys = await generateKeys(keyType);
   const eku = [
     ...(usage === 'client' ? [] : [SERVER_AUTH]),

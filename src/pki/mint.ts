@@ -18,7 +18,11 @@ import {
 } from './keys.js';
 import type { NameConstraintsOptions } from './names.js';
 
-/** When a certificate is valid. `days` counts from `notBefore`; the default starts an hour ago. */
+/**
+ * When a certificate is valid. `days` counts from `notBefore`; the default starts an hour ago. Give
+ * `days` or `notAfter`, not both. A certificate may not be valid after its issuer: a default period
+ * is cut short to end with the issuer, and an explicit one that ends later is refused.
+ */
 export interface Validity {
   notBefore?: Date;
   notAfter?: Date;
@@ -55,12 +59,27 @@ export interface MintParams {
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-/** Resolves a validity option to dates, or throws naming the field. */
+/**
+ * Resolves a validity option to dates, or throws naming the field. `issuerNotAfter` (absent for a
+ * self-signed certificate) caps the period: a default one ends with the issuer; an explicit one that
+ * ends later is refused, since a certificate outliving its issuer is a mistake, not a test case.
+ * When the issuer has already expired by `notBefore`, the default is left whole: the chain then has
+ * one defect (the issuer), which is what a test of an expired CA wants.
+ */
 export function validityDates(
   where: string,
   validity: Validity | undefined,
   defaultDays: number,
+  issuerNotAfter?: Date,
 ): { notBefore: Date; notAfter: Date } {
+  if (validity !== undefined && (typeof validity !== 'object' || validity === null)) {
+    throw new InvalidArgumentError(`${where}: \`validity\` must be an object such as { days: 30 }`);
+  }
+  if (validity?.days !== undefined && validity.notAfter !== undefined) {
+    throw new InvalidArgumentError(
+      `${where}: give \`validity.days\` or \`validity.notAfter\`, not both (got days ${String(validity.days)} and notAfter ${String(validity.notAfter)})`,
+    );
+  }
   const notBefore = validity?.notBefore ?? new Date(Date.now() - HOUR);
   const days = validity?.days ?? defaultDays;
   if (!(notBefore instanceof Date) || Number.isNaN(notBefore.getTime())) {
@@ -71,9 +90,18 @@ export function validityDates(
       `${where}: \`validity.days\` must be a positive number, got ${String(days)}`,
     );
   }
-  const notAfter = validity?.notAfter ?? new Date(notBefore.getTime() + days * DAY);
+  const explicit = validity?.days !== undefined || validity?.notAfter !== undefined;
+  let notAfter = validity?.notAfter ?? new Date(notBefore.getTime() + days * DAY);
   if (!(notAfter instanceof Date) || Number.isNaN(notAfter.getTime()) || notAfter <= notBefore) {
     throw new InvalidArgumentError(`${where}: \`validity.notAfter\` must be a Date after \`notBefore\``);
+  }
+  if (issuerNotAfter && notAfter > issuerNotAfter) {
+    if (explicit) {
+      throw new InvalidArgumentError(
+        `${where}: \`validity\` ends ${notAfter.toISOString()}, after the issuing CA's notAfter ${issuerNotAfter.toISOString()}; give a period that ends by then, or give the CA a longer one`,
+      );
+    }
+    if (issuerNotAfter > notBefore) notAfter = issuerNotAfter;
   }
   return { notBefore, notAfter };
 }

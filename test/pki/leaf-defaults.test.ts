@@ -36,3 +36,49 @@ describe('the default subject', () => {
     );
   });
 });
+
+const DAY = 86_400_000;
+
+describe('the validity period', () => {
+  it('ends with the issuer when the default would outlive it', async () => {
+    const ca = await createCA({ validity: { days: 2 } });
+    const leaf = await ca.issue({ hosts: ['a.test'] });
+    expect(inspect(leaf.certPem).notAfter).toEqual(inspect(ca.certPem).notAfter);
+    const root = await createCA({ validity: { days: 30 } });
+    const intermediate = await root.intermediate();
+    expect(inspect(intermediate.certPem).notAfter).toEqual(inspect(root.certPem).notAfter);
+    // Shorter defaults are kept.
+    const long = await createCA();
+    const year = inspect((await long.issue({ hosts: ['a.test'] })).certPem);
+    expect(year.notAfter.getTime() - year.notBefore.getTime()).toBe(365 * DAY);
+  });
+
+  it('refuses an explicit period that outlives the issuer, naming both dates', async () => {
+    const ca = await createCA({ validity: { days: 2 } });
+    const caEnd = inspect(ca.certPem).notAfter.toISOString();
+    await expect(ca.issue({ hosts: ['a.test'], validity: { days: 30 } })).rejects.toThrow(
+      new RegExp(
+        `^issue: \`validity\` ends .*Z, after the issuing CA's notAfter ${caEnd.replace(/\./g, '\\.')}; give a period that ends by then`,
+      ),
+    );
+    await expect(ca.intermediate({ validity: { notAfter: new Date(Date.now() + 3 * DAY) } })).rejects.toThrow(
+      /^intermediate: `validity` ends .*, after the issuing CA's notAfter/,
+    );
+  });
+
+  it('leaves a leaf under an already expired CA valid, so the chain has exactly one defect', async () => {
+    const root = await createCA();
+    const expired = await root.intermediate({
+      validity: { notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY) },
+    });
+    const leaf = inspect((await expired.issue({ hosts: ['a.test'] })).certPem);
+    expect(leaf.notAfter.getTime()).toBeGreaterThan(Date.now());
+  });
+
+  it('refuses `days` together with `notAfter`', async () => {
+    const ca = await createCA();
+    await expect(
+      ca.issue({ hosts: ['a.test'], validity: { days: 10, notAfter: new Date(Date.now() + 5 * DAY) } }),
+    ).rejects.toThrow(/^issue: give `validity.days` or `validity.notAfter`, not both/);
+  });
+});
