@@ -1,9 +1,10 @@
 /**
  * PKCS#12 bundles, built and read with node-forge's ASN.1 and password-based crypto. forge only
  * packs and unpacks here: whether a certificate is valid is never its decision. Its own PKCS#12
- * writer handles RSA keys only and MACs with SHA-1, so the bundle is assembled here: the key in a
- * PBES2 shrouded bag (PBKDF2-HMAC-SHA256, AES-256-CBC), the chain in a certificate bag, and an
- * HMAC-SHA256 integrity MAC — what OpenSSL 3 writes by default, and what Node's `pfx` reads.
+ * writer handles RSA keys only and MACs with SHA-1, so the bundle is assembled here the way
+ * OpenSSL 3 writes one by default: the certificates in an encrypted SafeContents and the key in a
+ * shrouded key bag, both PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC), and an HMAC-SHA256 integrity
+ * MAC. Node's `pfx`, `openssl pkcs12` and `importPkcs12` all read it.
  */
 import { createHash, createPrivateKey } from 'node:crypto';
 import forge from 'node-forge';
@@ -66,6 +67,38 @@ function dataContent(content: forge.asn1.Asn1): forge.asn1.Asn1 {
   return seq([oid(pki.oids.data!), explicit(octets(asn1.toDer(content).getBytes()))]);
 }
 
+/**
+ * `content` DER-encoded and encrypted with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC): an
+ * EncryptedPrivateKeyInfo, i.e. the algorithm identifier and the ciphertext. forge's key encryption
+ * does not look inside what it encrypts, so it serves for the certificate SafeContents too.
+ */
+function pbes2(content: forge.asn1.Asn1, password: string, iterations: number): forge.asn1.Asn1 {
+  return pki.encryptPrivateKeyInfo(content, forge.util.encodeUtf8(password), {
+    algorithm: 'aes256',
+    count: iterations,
+    saltSize: 16,
+    prfAlgorithm: 'sha256',
+  } as Parameters<typeof pki.encryptPrivateKeyInfo>[2]);
+}
+
+/** A ContentInfo of type encryptedData (PKCS#7) holding `content` encrypted with `pbes2`. */
+function encryptedContent(content: forge.asn1.Asn1, password: string, iterations: number): forge.asn1.Asn1 {
+  const [algorithm, ciphertext] = pbes2(content, password, iterations).value as forge.asn1.Asn1[];
+  const encryptedContentInfo = seq([
+    oid(pki.oids.data!),
+    algorithm!,
+    // encryptedContent [0] IMPLICIT OCTET STRING
+    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, ciphertext!.value as string),
+  ]);
+  const version = asn1.create(
+    asn1.Class.UNIVERSAL,
+    asn1.Type.INTEGER,
+    false,
+    asn1.integerToDer(0).getBytes(),
+  );
+  return seq([oid(pki.oids.encryptedData!), explicit(seq([version, encryptedContentInfo]))]);
+}
+
 /** Packs a certificate chain and its key into a password-protected PKCS#12 bundle. */
 export function exportPkcs12(input: Pkcs12Input): Buffer {
   const where = 'exportPkcs12';
@@ -102,14 +135,9 @@ export function exportPkcs12(input: Pkcs12Input): Buffer {
     return seq(items);
   });
   const privateKeyInfo = asn1.fromDer(binary(key.export({ type: 'pkcs8', format: 'der' })));
-  const shrouded = pki.encryptPrivateKeyInfo(privateKeyInfo, forge.util.encodeUtf8(password), {
-    algorithm: 'aes256',
-    count: iterations,
-    saltSize: 16,
-    prfAlgorithm: 'sha256',
-  } as Parameters<typeof pki.encryptPrivateKeyInfo>[2]);
+  const shrouded = pbes2(privateKeyInfo, password, iterations);
   const keyBag = seq([oid(pki.oids.pkcs8ShroudedKeyBag!), explicit(shrouded), attributes]);
-  const authSafe = seq([dataContent(seq(certBags)), dataContent(seq([keyBag]))]);
+  const authSafe = seq([encryptedContent(seq(certBags), password, iterations), dataContent(seq([keyBag]))]);
 
   const macSalt = forge.random.getBytesSync(16);
   const macKey = forge.pkcs12.generateKey(
