@@ -3,7 +3,7 @@
  * reaches stdout/stderr are what is checked. `npm test` builds dist/ first.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,5 +81,82 @@ describe('tlskit cert with damaged files', () => {
       /^tlskit cert: '.*ca-key\.pem' is not a readable private key \(damaged PEM/,
     );
     expect(result.stderr).not.toMatch(/error:[0-9A-F]{8}|Usage:/);
+  });
+});
+
+describe('tlskit cert ca --out', () => {
+  it('refuses to replace an existing CA unless --force is given', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
+    const key = readFileSync(join(dir, 'ca-key.pem'), 'utf8');
+    const again = await cli(['cert', 'ca', '--out', dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/'.*ca-key\.pem' already exists: .*; pass --force to replace it/);
+    expect(readFileSync(join(dir, 'ca-key.pem'), 'utf8')).toBe(key);
+    expect((await cli(['cert', 'ca', '--out', dir, '--force'])).code).toBe(0);
+    expect(readFileSync(join(dir, 'ca-key.pem'), 'utf8')).not.toBe(key);
+  });
+});
+
+describe('tlskit cert failures', () => {
+  it('leave no --out directory behind', async () => {
+    const dir = tempDir();
+    const made = (name: string) => existsSync(join(dir, name));
+    expect((await cli(['cert', 'ca', '--out', join(dir, 'ca1'), '--key-type', 'dsa'])).code).toBe(2);
+    expect(made('ca1')).toBe(false);
+    expect((await cli(['cert', 'ca', '--out', join(dir, 'ca2'), '--name', 'x'.repeat(65)])).code).toBe(2);
+    expect(made('ca2')).toBe(false);
+    expect((await cli(['cert', 'ca', '--out', join(dir, 'ca')])).code).toBe(0);
+    const bad = await cli([
+      'cert',
+      'issue',
+      'not a host',
+      '--ca',
+      join(dir, 'ca'),
+      '--out',
+      join(dir, 'leaf'),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(made('leaf')).toBe(false);
+  });
+
+  it('reject options that do not apply to the subcommand', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
+    const result = await cli([
+      'cert',
+      'issue',
+      'a.test',
+      '--ca',
+      dir,
+      '--out',
+      join(dir, 'out'),
+      '--path-length',
+      '1',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--path-length does not apply to 'cert issue'; it is for 'cert ca'/);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+    const inspect = await cli(['cert', 'inspect', join(dir, 'ca.pem'), '--force']);
+    expect(inspect.stderr).toMatch(
+      /--force does not apply to 'cert inspect'; it is for 'cert ca', 'cert dev'/,
+    );
+  });
+
+  it('explain a --days that is not a positive whole number, negative ones included', async () => {
+    const dir = tempDir();
+    const values = ['-3', '0', '1.5', 'ten'];
+    const results = await Promise.all(
+      values.map((days) => cli(['cert', 'ca', '--out', dir, '--days', days])),
+    );
+    for (const [index, result] of results.entries()) {
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        `--days must be a positive whole number of days, got '${values[index]}'`,
+      );
+    }
+    expect(existsSync(join(dir, 'ca.pem'))).toBe(false);
+    const path = await cli(['cert', 'ca', '--out', dir, '--path-length', '-1']);
+    expect(path.stderr).toContain("--path-length must be a whole number, 0 or more, got '-1'");
   });
 });
