@@ -1,9 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+/**
+ * `tlskit cert`: parses the command line, checks that every option given applies to the
+ * subcommand, and runs it. Files are read and written in cert-files.ts.
+ */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  type CA,
-  type CertificateReport,
   checkChainOrder,
   createCA,
   exportPkcs12,
@@ -11,13 +13,27 @@ import {
   inspectAll,
   KEY_TYPES,
   type KeyType,
-  loadCA,
 } from '../pki/index.js';
+import {
+  aboutFiles,
+  describe,
+  devCertificates,
+  loadCaDir,
+  password,
+  readBytes,
+  readText,
+  UsageError,
+  writeFile,
+  writeFiles,
+} from './cert-files.js';
+
+export { devCertificates, UsageError };
 
 export const CERT_HELP = `Usage: tlskit cert <command> [options]
 
 Commands:
-  ca --out DIR                 Create a root CA: DIR/ca.pem and DIR/ca-key.pem.
+  ca --out DIR                 Create a root CA: DIR/ca.pem and DIR/ca-key.pem. An existing CA
+                               in DIR is kept unless --force is given.
   issue HOST... --ca DIR --out DIR
                                Issue a certificate for HOSTs (DNS names, *.wildcards, IP
                                addresses, emails) under the CA in DIR (ca.pem, or dev-ca.pem
@@ -32,14 +48,75 @@ Commands:
 
 Options:
   --key-type TYPE              ${KEY_TYPES.join(', ')} (default ecdsa-p256)
-  --days N                     Validity in days
-  --name NAME                  Subject common name
+  --days N                     Validity in days (ca, issue; no longer than the issuing CA's)
+  --name NAME                  Subject common name (ca, issue)
   --usage server|client|both   Extended key usage of an issued certificate (default both)
-  --path-length N              Path length constraint of a CA
+  --path-length N              Path length constraint of a CA (ca)
+  --force                      Replace existing files (ca, dev)
 `;
 
-/** A command-line mistake: printed without a stack trace, exit code 2. */
-export class UsageError extends Error {}
+const OPTIONS = {
+  out: { type: 'string' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  'key-type': { type: 'string' },
+  days: { type: 'string' },
+  name: { type: 'string' },
+  usage: { type: 'string' },
+  'path-length': { type: 'string' },
+  'password-env': { type: 'string' },
+  'password-file': { type: 'string' },
+  json: { type: 'boolean' },
+  force: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Which options each subcommand uses; any other is refused rather than silently ignored. */
+const APPLIES: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
+  ca: ['out', 'key-type', 'days', 'name', 'path-length', 'force'],
+  issue: ['ca', 'out', 'key-type', 'days', 'name', 'usage'],
+  inspect: ['json'],
+  'p12 export': ['cert', 'key', 'out', 'password-env', 'password-file'],
+  'p12 import': ['out', 'password-env', 'password-file'],
+  dev: ['out', 'force'],
+};
+
+function checkApplies(command: string, given: string[]): void {
+  const allowed = APPLIES[command] as readonly string[] | undefined;
+  if (!allowed) return;
+  for (const option of given) {
+    if (option === 'help' || allowed.includes(option)) continue;
+    const users = Object.keys(APPLIES).filter((name) =>
+      (APPLIES[name] as readonly string[]).includes(option),
+    );
+    throw new UsageError(
+      `--${option} does not apply to 'cert ${command}'; it is for ${users.map((name) => `'cert ${name}'`).join(', ')}`,
+    );
+  }
+}
+
+/**
+ * parseArgs reads `--days -3` as an option followed by another option and reports it as
+ * "ambiguous"; joining such a pair into `--days=-3` lets the value reach the check below, which
+ * says what is wrong with it.
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg === '--') return [...joined, ...argv.slice(i)];
+    const option = arg.startsWith('--') ? OPTIONS[arg.slice(2) as keyof typeof OPTIONS] : undefined;
+    if (option?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
 
 function keyTypeOption(value: string | undefined): KeyType | undefined {
   if (value === undefined) return undefined;
@@ -49,156 +126,56 @@ function keyTypeOption(value: string | undefined): KeyType | undefined {
   return value as KeyType;
 }
 
-function positiveInteger(name: string, value: string | undefined): number | undefined {
+function wholeNumber(name: string, value: string | undefined, min: 0 | 1): number | undefined {
   if (value === undefined) return undefined;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0)
-    throw new UsageError(`--${name} must be a whole number, got '${value}'`);
+  const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < min) {
+    throw new UsageError(
+      min === 1
+        ? `--${name} must be a positive whole number of days, got '${value}'`
+        : `--${name} must be a whole number, 0 or more, got '${value}'`,
+    );
+  }
   return number;
-}
-
-function writeFile(path: string, content: string | Uint8Array, secret: boolean): void {
-  writeFileSync(path, content, { mode: secret ? 0o600 : 0o644 });
-}
-
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read ${what} '${path}'`);
-  }
-}
-
-async function loadCaDir(dir: string): Promise<CA> {
-  return loadCA({
-    certPem: readText(join(dir, 'ca.pem'), 'the CA certificate'),
-    keyPem: readText(join(dir, 'ca-key.pem'), 'the CA key'),
-  });
-}
-
-function password(values: { 'password-env'?: string; 'password-file'?: string }): string {
-  if (values['password-env']) {
-    const value = process.env[values['password-env']];
-    if (!value) throw new UsageError(`the environment variable ${values['password-env']} is empty or unset`);
-    return value;
-  }
-  if (values['password-file'])
-    return readText(values['password-file'], 'the password file').replace(/\r?\n$/, '');
-  throw new UsageError('PKCS#12 needs a password: pass --password-env NAME or --password-file FILE');
-}
-
-function describe(report: CertificateReport, index: number): string {
-  const names = [
-    ...report.subjectAltNames.dns,
-    ...report.subjectAltNames.ip,
-    ...report.subjectAltNames.email,
-  ];
-  const now = Date.now();
-  const status =
-    now < report.notBefore.getTime()
-      ? 'NOT YET VALID'
-      : now > report.notAfter.getTime()
-        ? 'EXPIRED'
-        : 'valid';
-  const key = report.key.curve
-    ? `${report.key.type.toUpperCase()} ${report.key.curve}`
-    : `${report.key.type.toUpperCase()} ${report.key.bits} bits`;
-  return [
-    `Certificate ${index + 1}`,
-    `  Subject:        ${report.subject}`,
-    `  Issuer:         ${report.issuer}${report.selfSigned ? ' (self-signed)' : ''}`,
-    `  Names:          ${names.length ? names.join(', ') : '(none)'}`,
-    `  Valid:          ${report.notBefore.toISOString()} to ${report.notAfter.toISOString()} (${status})`,
-    `  Key:            ${key}`,
-    `  Signature:      ${report.signatureAlgorithm}`,
-    `  CA:             ${report.isCA ? `yes${report.pathLength === null ? '' : `, path length ${report.pathLength}`}` : 'no'}`,
-    `  Key usage:      ${report.keyUsage.join(', ') || '(none)'}`,
-    `  Extended usage: ${report.extendedKeyUsage.join(', ') || '(none)'}`,
-    `  Serial:         ${report.serialNumber}`,
-    `  SHA-256:        ${report.fingerprintSha256}`,
-    `  SPKI pin:       ${report.spkiPin}`,
-  ].join('\n');
-}
-
-/** Writes the development CA and localhost certificate, unless valid ones are already there. */
-export async function devCertificates(
-  dir: string,
-  force: boolean,
-  log: (line: string) => void,
-): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  const paths = {
-    ca: join(dir, 'dev-ca.pem'),
-    caKey: join(dir, 'dev-ca-key.pem'),
-    cert: join(dir, 'localhost.pem'),
-    key: join(dir, 'localhost-key.pem'),
-  };
-  if (!force && Object.values(paths).every((path) => existsSync(path))) {
-    const [leaf] = inspectAll(readFileSync(paths.cert));
-    if (leaf && leaf.notAfter.getTime() > Date.now() + 7 * 86_400_000) {
-      log(
-        `tlskit: development certificates in ${dir} are valid until ${leaf.notAfter.toISOString().slice(0, 10)}; kept (use --force to replace)`,
-      );
-      return;
-    }
-  }
-  const ca = await createCA({ subject: { commonName: 'tlskit development CA', organization: 'tlskit dev' } });
-  const leaf = await ca.issue({
-    hosts: ['localhost', '127.0.0.1', '::1'],
-    usage: 'server',
-    validity: { days: 825 },
-  });
-  writeFile(paths.ca, ca.certPem, false);
-  writeFile(paths.caKey, ca.keyPem, true);
-  writeFile(paths.cert, leaf.chainPem, false);
-  writeFile(paths.key, leaf.keyPem, true);
-  log(
-    `tlskit: wrote ${paths.ca}, ${paths.cert} and their keys (see ${join(dir, 'README.md')} to trust the CA)`,
-  );
 }
 
 /** Runs `tlskit cert ...`; returns the exit code. */
 export async function certCommand(argv: string[], out: (line: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: joinNegativeValues(argv),
     allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      ca: { type: 'string' },
-      cert: { type: 'string' },
-      key: { type: 'string' },
-      'key-type': { type: 'string' },
-      days: { type: 'string' },
-      name: { type: 'string' },
-      usage: { type: 'string' },
-      'path-length': { type: 'string' },
-      'password-env': { type: 'string' },
-      'password-file': { type: 'string' },
-      json: { type: 'boolean' },
-      force: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: OPTIONS,
   });
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') {
     out(CERT_HELP);
     return 0;
   }
-  const days = positiveInteger('days', values.days);
+  checkApplies(command === 'p12' ? `p12 ${rest[0]}` : command, Object.keys(values));
+  const days = wholeNumber('days', values.days, 1);
   const validity = days === undefined ? undefined : { days };
   switch (command) {
     case 'ca': {
       if (!values.out) throw new UsageError('cert ca needs --out DIR');
-      mkdirSync(values.out, { recursive: true });
+      const files = { cert: join(values.out, 'ca.pem'), key: join(values.out, 'ca-key.pem') };
+      const existing = [files.key, files.cert].find((file) => existsSync(file));
+      if (existing && !values.force) {
+        throw new UsageError(
+          `'${existing}' already exists: replacing a CA leaves the certificates it issued without their issuer; pass --force to replace it`,
+          { help: false },
+        );
+      }
       const ca = await createCA({
         keyType: keyTypeOption(values['key-type']),
         subject: values.name,
         validity,
-        pathLength: positiveInteger('path-length', values['path-length']),
+        pathLength: wholeNumber('path-length', values['path-length'], 0),
       });
-      writeFile(join(values.out, 'ca.pem'), ca.certPem, false);
-      writeFile(join(values.out, 'ca-key.pem'), ca.keyPem, true);
-      out(`wrote ${join(values.out, 'ca.pem')} and ${join(values.out, 'ca-key.pem')}`);
+      writeFiles(values.out, [
+        { name: 'ca.pem', content: ca.certPem, secret: false },
+        { name: 'ca-key.pem', content: ca.keyPem, secret: true },
+      ]);
+      out(`wrote ${files.cert} and ${files.key}`);
       return 0;
     }
     case 'issue': {
@@ -207,33 +184,32 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
       const usage = values.usage ?? 'both';
       if (usage !== 'server' && usage !== 'client' && usage !== 'both')
         throw new UsageError('--usage must be server, client or both');
-      const ca = await loadCaDir(values.ca);
-      const leaf = await ca.issue({
-        hosts: rest,
-        subject: values.name,
-        keyType: keyTypeOption(values['key-type']),
-        usage,
-        validity,
-      });
-      mkdirSync(values.out, { recursive: true });
+      const keyType = keyTypeOption(values['key-type']);
+      const { ca, file } = await loadCaDir(values.ca);
+      const leaf = await ca.issue({ hosts: rest, subject: values.name, keyType, usage, validity });
       const base = rest[0]!.replace(/^\*\./, 'wildcard.').replace(/[^A-Za-z0-9.@_-]/g, '_');
-      writeFile(join(values.out, `${base}.pem`), leaf.chainPem, false);
-      writeFile(join(values.out, `${base}-key.pem`), leaf.keyPem, true);
-      out(`wrote ${join(values.out, `${base}.pem`)} and ${join(values.out, `${base}-key.pem`)}`);
+      writeFiles(values.out, [
+        { name: `${base}.pem`, content: leaf.chainPem, secret: false },
+        { name: `${base}-key.pem`, content: leaf.keyPem, secret: true },
+      ]);
+      out(
+        `wrote ${join(values.out, `${base}.pem`)} and ${join(values.out, `${base}-key.pem`)} (CA: ${file})`,
+      );
       return 0;
     }
     case 'inspect': {
       const file = rest[0];
       if (!file) throw new UsageError('cert inspect needs a FILE');
       const pem = readText(file, 'the certificate file');
-      const reports = inspectAll(pem);
+      const names = { 'the PEM text': `'${file}'` };
+      const reports = await aboutFiles(names, () => inspectAll(pem));
       if (values.json) {
         out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
         return 0;
       }
       out(reports.map(describe).join('\n\n'));
       if (reports.length > 1) {
-        const order = checkChainOrder(pem);
+        const order = await aboutFiles(names, () => checkChainOrder(pem));
         out(
           order.ok
             ? '\nChain order: ok'
@@ -247,27 +223,26 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
       if (direction === 'export') {
         if (!values.cert || !values.key || !values.out)
           throw new UsageError('cert p12 export needs --cert FILE --key FILE --out FILE');
-        const bundle = exportPkcs12({
-          certPem: readText(values.cert, 'the certificate file'),
-          keyPem: readText(values.key, 'the key file'),
-          password: password(values),
-        });
+        const certPem = readText(values.cert, 'the certificate file');
+        const keyPem = readText(values.key, 'the key file');
+        const secret = password(values);
+        const names = { '`certPem`': `'${values.cert}'`, '`keyPem`': `'${values.key}'` };
+        const bundle = await aboutFiles(names, () => exportPkcs12({ certPem, keyPem, password: secret }));
         writeFile(values.out, bundle, true);
         out(`wrote ${values.out}`);
         return 0;
       }
       if (direction === 'import') {
         if (!file || !values.out) throw new UsageError('cert p12 import needs FILE and --out DIR');
-        let bytes: Buffer;
-        try {
-          bytes = readFileSync(file);
-        } catch {
-          throw new UsageError(`cannot read the bundle '${file}'`);
-        }
-        const contents = importPkcs12(bytes, password(values));
-        mkdirSync(values.out, { recursive: true });
-        writeFile(join(values.out, 'cert.pem'), contents.chainPem, false);
-        writeFile(join(values.out, 'key.pem'), contents.keyPem, true);
+        const bytes = readBytes(file, 'the bundle');
+        const secret = password(values);
+        const contents = await aboutFiles({ 'the bundle': `the bundle '${file}'` }, () =>
+          importPkcs12(bytes, secret),
+        );
+        writeFiles(values.out, [
+          { name: 'cert.pem', content: contents.chainPem, secret: false },
+          { name: 'key.pem', content: contents.keyPem, secret: true },
+        ]);
         out(`wrote ${join(values.out, 'cert.pem')} and ${join(values.out, 'key.pem')}`);
         return 0;
       }

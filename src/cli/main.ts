@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
       (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (!usage) throw error;
     process.stderr.write(`tlskit cert: ${(error as Error).message}\n`);
-    if (error instanceof UsageError) process.stderr.write(`\n${CERT_HELP}`);
+    if (error instanceof UsageError && error.help) process.stderr.write(`\n${CERT_HELP}`);
     return 2;
   }
   process.stderr.write(`tlskit: unknown command '${command}'. Run 'tlskit --help' for the list.\n`);

@@ -1,4 +1,6 @@
-import { createPrivateKey, type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
+import { type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { IssuedCertificate, type IssueOptions, issueLeaf } from './issued.js';
 import {
@@ -11,8 +13,14 @@ import {
   signingAlgorithm,
   x509,
 } from './keys.js';
-import { mint, type NameConstraintsOptions, type Signer, type Validity, validityDates } from './mint.js';
-import { type SubjectFields, subjectName } from './names.js';
+import { mint, type Signer, type Validity, validityDates } from './mint.js';
+import {
+  checkNameConstraints,
+  type NameConstraintsOptions,
+  type SubjectFields,
+  subjectName,
+} from './names.js';
+import { readCertificate, readPeculiar, readPrivateKey } from './parse.js';
 
 /** Options of `createCA` and `ca.intermediate`. */
 export interface CAOptions {
@@ -20,7 +28,10 @@ export interface CAOptions {
   keyType?: KeyType;
   /** Subject fields, or a common name (default `tlskit test CA <random>`). */
   subject?: SubjectFields | string;
-  /** Validity (default: from an hour ago, 10 years for a root, 5 for an intermediate). */
+  /**
+   * Validity (default: from an hour ago, 10 years for a root, 5 for an intermediate but no longer
+   * than its parent).
+   */
   validity?: Validity;
   /**
    * How many CA levels may sit below this one (basicConstraints pathLen). A root has no limit by
@@ -70,7 +81,10 @@ export class CA {
   /** The CA that issued this one, or `null` for a root. */
   readonly parent: CA | null;
   readonly #signer: Signer;
+  /** Revoked serials, normalised by `serialKey`, so one certificate has one entry. */
   readonly #revoked = new Map<string, { date: Date; reason: x509.X509CrlReason }>();
+  /** The cRLNumber of the last CRL this object signed (0: none yet). */
+  #crlNumber = 0;
 
   /** @internal Use `createCA()` or `ca.intermediate()`. */
   constructor(
@@ -126,33 +140,53 @@ export class CA {
     return issueLeaf(this, this.#signer, options);
   }
 
-  /** Marks a certificate this CA issued as revoked; the next `crlPem()` lists it. */
+  /**
+   * Marks a certificate this CA issued as revoked; the next `crlPem()` lists it. A serial is a
+   * number: `'00ab'`, `'AB'` and `'ab'` are the same certificate. Revoking a certificate again
+   * changes nothing: the first date and reason stand.
+   */
   revoke(
     certificate: string | { serial: string },
     options: { reason?: RevocationReason; date?: Date } = {},
   ): void {
     const serial = typeof certificate === 'string' ? certificate : certificate?.serial;
     if (typeof serial !== 'string' || !/^[0-9a-f]+$/i.test(serial)) {
-      throw new InvalidArgumentError('revoke: pass an issued certificate or its serial number in hex');
+      throw new InvalidArgumentError(
+        `revoke: pass an issued certificate or its serial number in hex, got ${JSON.stringify(serial)}`,
+      );
     }
     const reason = REASONS[options.reason ?? 'unspecified'];
     if (reason === undefined) {
       throw new InvalidArgumentError(`revoke: \`reason\` must be one of ${Object.keys(REASONS).join(', ')}`);
     }
-    this.#revoked.set(serial.toLowerCase(), { date: options.date ?? new Date(), reason });
+    const key = serialKey(serial);
+    if (!this.#revoked.has(key)) this.#revoked.set(key, { date: options.date ?? new Date(), reason });
   }
 
-  /** A CRL signed by this CA listing every revoked certificate; valid for `days` (default 7). */
+  /**
+   * A CRL signed by this CA listing every revoked certificate, valid for `days` (a positive number,
+   * default 7). Each CRL carries a cRLNumber one higher than the previous one this object signed
+   * (RFC 5280 5.2.3); a CA loaded again with `loadCA` counts from 1 again.
+   */
   async crlPem(options: { days?: number } = {}): Promise<string> {
+    const days = options?.days ?? 7;
+    if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0) {
+      throw new InvalidArgumentError(
+        `crlPem: \`days\` must be a positive number of days, got ${typeof days === 'string' ? JSON.stringify(days) : String(days)}; it sets how long the CRL is valid (nextUpdate)`,
+      );
+    }
     const thisUpdate = new Date(Date.now() - 60_000);
-    const days = options.days ?? 7;
+    const crlNumber = new CRLNumber(++this.#crlNumber);
     const crl = await x509.X509CrlGenerator.create({
-      issuer: this.#signer.certificate!.subject,
+      issuer: this.#signer.certificate!.subjectName,
       thisUpdate,
       nextUpdate: new Date(thisUpdate.getTime() + days * 86_400_000),
       signingAlgorithm: signingAlgorithm(this.keyType),
       signingKey: this.#signer.keys.privateKey,
-      extensions: [await x509.AuthorityKeyIdentifierExtension.create(this.#signer.keys.publicKey)],
+      extensions: [
+        await x509.AuthorityKeyIdentifierExtension.create(this.#signer.keys.publicKey),
+        new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(crlNumber)),
+      ],
       entries: [...this.#revoked].map(([serialNumber, { date, reason }]) => ({
         serialNumber,
         revocationDate: date,
@@ -161,6 +195,12 @@ export class CA {
     });
     return certificatePem(crl);
   }
+}
+
+/** A hex serial as one key per number: no leading zeros, lowercase, whole bytes. */
+function serialKey(serial: string): string {
+  const digits = serial.replace(/^0+/, '').toLowerCase() || '0';
+  return digits.length % 2 ? `0${digits}` : digits;
 }
 
 /** @internal Builds a CA under `parent` (or a root), with checks already done. */
@@ -180,7 +220,13 @@ export async function makeCA(
       `${where}: \`pathLength\` must be a non-negative integer, got ${String(pathLength)}`,
     );
   }
-  const { notBefore, notAfter } = validityDates(where, options.validity, defaultDays);
+  const nameConstraints = checkNameConstraints(where, options.nameConstraints);
+  const { notBefore, notAfter } = validityDates(
+    where,
+    options.validity,
+    defaultDays,
+    parent?.[kSigner].certificate?.notAfter,
+  );
   const keys = await generateKeys(keyType);
   const tag = Math.random().toString(36).slice(2, 8);
   const subject = subjectName(where, options.subject, `tlskit test ${parent ? 'intermediate' : 'CA'} ${tag}`);
@@ -194,7 +240,7 @@ export async function makeCA(
     basicConstraints: { ca: true, pathLength },
     keyUsage:
       x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
-    nameConstraints: options.nameConstraints,
+    nameConstraints,
     hash: internal.hash,
   });
   return new CA(
@@ -228,15 +274,11 @@ function keyTypeOf(where: string, key: KeyObject): KeyType {
  */
 export async function loadCA(saved: { certPem: string; keyPem: string }): Promise<CA> {
   const where = 'loadCA';
-  const certificate = new X509Certificate(saved.certPem);
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(saved.keyPem);
-  } catch (error) {
-    throw new InvalidArgumentError(
-      `${where}: \`keyPem\` is not a readable private key (${(error as Error).message})`,
-    );
+  if (typeof saved !== 'object' || saved === null || typeof saved.certPem !== 'string') {
+    throw new InvalidArgumentError(`${where}: pass { certPem, keyPem }, the CA's certificate and key in PEM`);
   }
+  const certificate = readCertificate(where, '`certPem`', saved.certPem);
+  const key = readPrivateKey(where, '`keyPem`', saved.keyPem);
   if (!certificate.checkPrivateKey(key))
     throw new InvalidArgumentError(`${where}: \`keyPem\` does not match \`certPem\``);
   if (!certificate.ca)
@@ -247,7 +289,7 @@ export async function loadCA(saved: { certPem: string; keyPem: string }): Promis
     );
   }
   const keyType = keyTypeOf(where, key);
-  const peculiar = new x509.X509Certificate(saved.certPem);
+  const peculiar = readPeculiar(where, '`certPem`', certificate.raw);
   const publicKey = await peculiar.publicKey.export();
   const algorithm = publicKey.algorithm as webcrypto.Algorithm;
   const privateKey = await webcrypto.subtle.importKey(
@@ -260,7 +302,7 @@ export async function loadCA(saved: { certPem: string; keyPem: string }): Promis
   const pathLength = peculiar.getExtension(x509.BasicConstraintsExtension)?.pathLength;
   return new CA(
     kToken,
-    { name: peculiar.subject, keys: { publicKey, privateKey }, keyType, certificate: peculiar },
+    { name: peculiar.subjectName, keys: { publicKey, privateKey }, keyType, certificate: peculiar },
     saved.keyPem,
     pathLength,
     null,

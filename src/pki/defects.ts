@@ -109,7 +109,7 @@ export const defects: readonly Defect[] = [
     expect: 'CERT_NOT_YET_VALID',
     async build() {
       const ca = await makeCA('defects', {}, null, 30);
-      const leaf = await leafWith(ca, { validity: { notBefore: new Date(Date.now() + DAY), days: 30 } });
+      const leaf = await leafWith(ca, { validity: { notBefore: new Date(Date.now() + DAY), days: 20 } });
       return fixture('not-yet-valid', ca, leaf);
     },
   },

@@ -8,8 +8,8 @@ export { type ChainFixture, type Control, controls, type Defect, defects } from 
 export { type CertificateReport, checkChainOrder, inspect, inspectAll } from './inspect.js';
 export { IssuedCertificate, type IssueOptions } from './issued.js';
 export { KEY_TYPES, type KeyType } from './keys.js';
-export type { NameConstraintsOptions, Validity } from './mint.js';
-export type { SubjectFields } from './names.js';
+export type { Validity } from './mint.js';
+export type { NameConstraintsOptions, SubjectFields } from './names.js';
 export {
   exportPkcs12,
   importPkcs12,

@@ -1,12 +1,19 @@
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { spkiPin } from '../tls/client-context.js';
 import { certificateFacts } from '../tls/der.js';
-import { InvalidArgumentError } from '../transport/errors.js';
+import { formatIp, ipBytes } from './ip.js';
 import { x509 } from './keys.js';
+import { readCertificates, readPeculiar } from './parse.js';
 
 /** What `inspect` reports about a certificate. */
 export interface CertificateReport {
+  /**
+   * The subject as `C=…, O=…, CN=…`, in certificate order, with values escaped as RFC 4514 does
+   * (`\,`, `\"`, `\+`, a leading `\#` or space…) so that any value reads back unambiguously.
+   * Empty (`''`) for a certificate whose names are only in subjectAltName.
+   */
   subject: string;
+  /** The issuer, written as `subject` is. */
   issuer: string;
   /** Serial number in hex. */
   serialNumber: string;
@@ -56,13 +63,7 @@ const CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384'
 
 /** Every certificate in PEM text, in order. */
 export function parseCertificates(where: string, pem: string | Uint8Array): X509Certificate[] {
-  const text = typeof pem === 'string' ? pem : Buffer.from(pem).toString('latin1');
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!blocks)
-    throw new InvalidArgumentError(
-      `${where}: no PEM certificate found (expected '-----BEGIN CERTIFICATE-----')`,
-    );
-  return blocks.map((block) => new X509Certificate(block));
+  return readCertificates(where, 'the PEM text', pem);
 }
 
 function keyOf(certificate: X509Certificate): CertificateReport['key'] {
@@ -87,23 +88,38 @@ function keyOf(certificate: X509Certificate): CertificateReport['key'] {
 
 /** Reports what a certificate says: names, validity, key, signature, fingerprints, constraints. */
 export function inspect(pem: string | Uint8Array): CertificateReport {
-  const certificate = parseCertificates('inspect', pem)[0]!;
-  return report(certificate);
+  const certificates = parseCertificates('inspect', pem);
+  return report('inspect', certificates[0]!, 0, certificates.length);
 }
 
 /** `inspect` for every certificate in the PEM text. */
 export function inspectAll(pem: string | Uint8Array): CertificateReport[] {
-  return parseCertificates('inspectAll', pem).map(report);
+  return parseCertificates('inspectAll', pem).map((certificate, index, all) =>
+    report('inspectAll', certificate, index, all.length),
+  );
 }
 
-function report(certificate: X509Certificate): CertificateReport {
-  const parsed = new x509.X509Certificate(certificate.raw);
+/** Node's multi-line name as one line; Node gives `undefined` for an empty name. */
+function nameText(name: string | undefined): string {
+  return (name ?? '').split('\n').filter(Boolean).join(', ');
+}
+
+function report(
+  where: string,
+  certificate: X509Certificate,
+  index: number,
+  count: number,
+): CertificateReport {
+  const parsed = readPeculiar(where, `certificate ${index + 1} of ${count} in the PEM text`, certificate.raw);
   const names: CertificateReport['subjectAltNames'] = { dns: [], ip: [], email: [], uri: [] };
   const san = parsed.getExtension(x509.SubjectAlternativeNameExtension);
   for (const name of san?.names.items ?? []) {
     if (name.type === 'dns') names.dns.push(name.value);
-    else if (name.type === 'ip') names.ip.push(name.value);
-    else if (name.type === 'email') names.email.push(name.value);
+    else if (name.type === 'ip') {
+      // @peculiar/x509 prints IPv4-mapped addresses as hex; report them as RFC 5952 writes them.
+      const bytes = ipBytes(name.value);
+      names.ip.push(bytes ? formatIp(bytes) : name.value);
+    } else if (name.type === 'email') names.email.push(name.value);
     else if (name.type === 'url') names.uri.push(name.value);
   }
   const usage = parsed.getExtension(x509.KeyUsagesExtension)?.usages ?? 0;
@@ -114,8 +130,8 @@ function report(certificate: X509Certificate): CertificateReport {
   const constraints = parsed.getExtension(x509.BasicConstraintsExtension);
   const facts = certificateFacts(certificate.raw);
   return {
-    subject: certificate.subject.split('\n').filter(Boolean).join(', '),
-    issuer: certificate.issuer.split('\n').filter(Boolean).join(', '),
+    subject: nameText(certificate.subject),
+    issuer: nameText(certificate.issuer),
     serialNumber: certificate.serialNumber.toLowerCase(),
     subjectAltNames: names,
     notBefore: new Date(certificate.validFrom),
@@ -144,7 +160,7 @@ export function checkChainOrder(pem: string | Uint8Array): { ok: boolean; proble
     if (seen.has(certificate.fingerprint256)) problems.push(`certificate ${index + 1} appears twice`);
     seen.add(certificate.fingerprint256);
     const next = chain[index + 1];
-    const name = certificate.subject.split('\n').filter(Boolean).join(', ');
+    const name = nameText(certificate.subject);
     if (next && !(certificate.checkIssued(next) && certificate.verify(next.publicKey))) {
       problems.push(`certificate ${index + 1} (${name}) is not issued by certificate ${index + 2}`);
     }

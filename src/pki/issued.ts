@@ -14,14 +14,25 @@ import {
   x509,
 } from './keys.js';
 import { mint, type Signer, type Validity, validityDates } from './mint.js';
-import { altNames, type SubjectFields, subjectName } from './names.js';
+import {
+  classifyHost,
+  generalName,
+  type HostName,
+  MAX_COMMON_NAME,
+  type SubjectFields,
+  subjectName,
+} from './names.js';
 import { exportPkcs12, type Pkcs12Options } from './pkcs12.js';
 
 /** Options of `ca.issue`. */
 export interface IssueOptions {
   /** Names the certificate is valid for: DNS names, `*.` wildcards, IPv4/IPv6 addresses, emails. */
   hosts?: string[];
-  /** Subject fields, or a common name (default: the first host). */
+  /**
+   * Subject fields, or a common name. The default common name is the first host short enough for
+   * one (64 characters); when none is, the subject is left empty and subjectAltName is marked
+   * critical, as RFC 5280 requires.
+   */
   subject?: SubjectFields | string;
   /** `'server'`, `'client'` or `'both'` (default): the extended key usages. */
   usage?: 'server' | 'client' | 'both';
@@ -29,7 +40,7 @@ export interface IssueOptions {
   extendedKeyUsages?: string[];
   /** Key type (default `'ecdsa-p256'`). */
   keyType?: KeyType;
-  /** Validity (default: from an hour ago, for a year). */
+  /** Validity (default: from an hour ago, for a year, or until the issuing CA expires if sooner). */
   validity?: Validity;
 }
 
@@ -90,6 +101,12 @@ export class IssuedCertificate {
   }
 }
 
+/** The first host that fits in a common name; `undefined` (no CN) if none does; a label if no hosts. */
+function defaultCommonName(names: readonly HostName[]): string | undefined {
+  if (names.length === 0) return 'tlskit leaf';
+  return names.find((name) => name.value.length <= MAX_COMMON_NAME)?.value;
+}
+
 /** @internal Mints a leaf under `signer`. */
 export async function issueLeaf(
   ca: CA,
@@ -102,7 +119,7 @@ export async function issueLeaf(
     throw new InvalidArgumentError(`${where}: options must be an object`);
   const hosts = options.hosts ?? [];
   if (!Array.isArray(hosts)) throw new InvalidArgumentError(`${where}: \`hosts\` must be an array of names`);
-  const names = altNames(where, hosts);
+  const names = hosts.map((host) => classifyHost(where, host));
   const usage = options.usage ?? 'both';
   if (usage !== 'server' && usage !== 'client' && usage !== 'both') {
     throw new InvalidArgumentError(
@@ -116,7 +133,7 @@ export async function issueLeaf(
     );
   }
   const keyType = internals.keyType ?? checkKeyType(where, options.keyType, 'ecdsa-p256');
-  const { notBefore, notAfter } = validityDates(where, options.validity, 365);
+  const { notBefore, notAfter } = validityDates(where, options.validity, 365, signer.certificate?.notAfter);
   const keys = await generateKeys(keyType);
   const eku = [
     ...(usage === 'client' ? [] : [SERVER_AUTH]),
@@ -125,7 +142,7 @@ export async function issueLeaf(
   ];
   const digital = x509.KeyUsageFlags.digitalSignature;
   const certificate = await mint({
-    subject: subjectName(where, options.subject, names[0]?.value ?? 'tlskit leaf'),
+    subject: subjectName(where, options.subject, defaultCommonName(names)),
     keys,
     keyType,
     issuer: signer,
@@ -136,7 +153,7 @@ export async function issueLeaf(
       internals.keyUsage ??
       (keyType.startsWith('rsa') ? digital | x509.KeyUsageFlags.keyEncipherment : digital),
     extendedKeyUsage: eku,
-    altNames: names,
+    altNames: names.map(generalName),
     hash: internals.hash,
   });
   return new IssuedCertificate(ca, certificate, await privateKeyPem(keys.privateKey), hosts);

@@ -16,23 +16,22 @@ import {
   signingAlgorithm,
   x509,
 } from './keys.js';
+import type { NameConstraintsOptions } from './names.js';
 
-/** When a certificate is valid. `days` counts from `notBefore`; the default starts an hour ago. */
+/**
+ * When a certificate is valid. `days` counts from `notBefore`; the default starts an hour ago. Give
+ * `days` or `notAfter`, not both. A certificate may not be valid after its issuer: a default period
+ * is cut short to end with the issuer, and an explicit one that ends later is refused.
+ */
 export interface Validity {
   notBefore?: Date;
   notAfter?: Date;
   days?: number;
 }
 
-/** Subtrees a CA may issue for: DNS suffixes (`example.com` covers its subdomains) and IP ranges (CIDR). */
-export interface NameConstraintsOptions {
-  permitted?: string[];
-  excluded?: string[];
-}
-
 /** Who signs: a key pair with its name and type. */
 export interface Signer {
-  name: x509.JsonName | string;
+  name: x509.Name;
   keys: CryptoKeyPair;
   keyType: AnyKeyType;
   certificate: x509.X509Certificate | null;
@@ -40,7 +39,7 @@ export interface Signer {
 
 /** Everything that goes into one certificate. */
 export interface MintParams {
-  subject: x509.JsonName;
+  subject: x509.Name;
   keys: CryptoKeyPair;
   keyType: AnyKeyType;
   /** `null` for a self-signed certificate. */
@@ -60,12 +59,27 @@ export interface MintParams {
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-/** Resolves a validity option to dates, or throws naming the field. */
+/**
+ * Resolves a validity option to dates, or throws naming the field. `issuerNotAfter` (absent for a
+ * self-signed certificate) caps the period: a default one ends with the issuer; an explicit one that
+ * ends later is refused, since a certificate outliving its issuer is a mistake, not a test case.
+ * When the issuer has already expired by `notBefore`, the default is left whole: the chain then has
+ * one defect (the issuer), which is what a test of an expired CA wants.
+ */
 export function validityDates(
   where: string,
   validity: Validity | undefined,
   defaultDays: number,
+  issuerNotAfter?: Date,
 ): { notBefore: Date; notAfter: Date } {
+  if (validity !== undefined && (typeof validity !== 'object' || validity === null)) {
+    throw new InvalidArgumentError(`${where}: \`validity\` must be an object such as { days: 30 }`);
+  }
+  if (validity?.days !== undefined && validity.notAfter !== undefined) {
+    throw new InvalidArgumentError(
+      `${where}: give \`validity.days\` or \`validity.notAfter\`, not both (got days ${String(validity.days)} and notAfter ${String(validity.notAfter)})`,
+    );
+  }
   const notBefore = validity?.notBefore ?? new Date(Date.now() - HOUR);
   const days = validity?.days ?? defaultDays;
   if (!(notBefore instanceof Date) || Number.isNaN(notBefore.getTime())) {
@@ -76,15 +90,25 @@ export function validityDates(
       `${where}: \`validity.days\` must be a positive number, got ${String(days)}`,
     );
   }
-  const notAfter = validity?.notAfter ?? new Date(notBefore.getTime() + days * DAY);
+  const explicit = validity?.days !== undefined || validity?.notAfter !== undefined;
+  let notAfter = validity?.notAfter ?? new Date(notBefore.getTime() + days * DAY);
   if (!(notAfter instanceof Date) || Number.isNaN(notAfter.getTime()) || notAfter <= notBefore) {
     throw new InvalidArgumentError(`${where}: \`validity.notAfter\` must be a Date after \`notBefore\``);
+  }
+  if (issuerNotAfter && notAfter > issuerNotAfter) {
+    if (explicit) {
+      throw new InvalidArgumentError(
+        `${where}: \`validity\` ends ${notAfter.toISOString()}, after the issuing CA's notAfter ${issuerNotAfter.toISOString()}; give a period that ends by then, or give the CA a longer one`,
+      );
+    }
+    if (issuerNotAfter > notBefore) notAfter = issuerNotAfter;
   }
   return { notBefore, notAfter };
 }
 
 function subtree(entry: string): GeneralSubtree {
-  // asn1-x509 encodes 'address/prefix' as the address-and-mask form name constraints use.
+  // asn1-x509 encodes 'address/prefix' as the address-and-mask form name constraints use; the
+  // address arrives already in a form it parses correctly (checkNameConstraints).
   const base = entry.includes('/')
     ? new GeneralName({ iPAddress: entry })
     : new GeneralName({ dNSName: entry });
@@ -118,8 +142,11 @@ export async function mint(params: MintParams): Promise<x509.X509Certificate> {
   extensions.push(new x509.KeyUsagesExtension(params.keyUsage, true));
   if (params.extendedKeyUsage?.length)
     extensions.push(new x509.ExtendedKeyUsageExtension(params.extendedKeyUsage, false));
-  if (params.altNames?.length)
-    extensions.push(new x509.SubjectAlternativeNameExtension(params.altNames, false));
+  if (params.altNames?.length) {
+    // RFC 5280 4.2.1.6: with an empty subject, the names live only here, so the extension is critical.
+    const critical = params.subject.toJSON().length === 0;
+    extensions.push(new x509.SubjectAlternativeNameExtension(params.altNames, critical));
+  }
   if (params.nameConstraints) extensions.push(nameConstraintsExtension(params.nameConstraints));
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(params.keys.publicKey));
   const signer = params.issuer;
@@ -128,7 +155,9 @@ export async function mint(params: MintParams): Promise<x509.X509Certificate> {
   return x509.X509CertificateGenerator.create({
     serialNumber: params.serial ?? randomSerial(),
     subject: params.subject,
-    issuer: signer?.certificate ? signer.certificate.subject : signing.name,
+    // The issuer's name as its certificate holds it: its string form would be parsed again, and
+    // @peculiar/x509's parser mangles quotes, backslashes and a leading '#'.
+    issuer: signer?.certificate ? signer.certificate.subjectName : signing.name,
     notBefore: params.notBefore,
     notAfter: params.notAfter,
     publicKey: params.keys.publicKey,

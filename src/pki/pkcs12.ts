@@ -1,13 +1,15 @@
 /**
  * PKCS#12 bundles, built and read with node-forge's ASN.1 and password-based crypto. forge only
  * packs and unpacks here: whether a certificate is valid is never its decision. Its own PKCS#12
- * writer handles RSA keys only and MACs with SHA-1, so the bundle is assembled here: the key in a
- * PBES2 shrouded bag (PBKDF2-HMAC-SHA256, AES-256-CBC), the chain in a certificate bag, and an
- * HMAC-SHA256 integrity MAC — what OpenSSL 3 writes by default, and what Node's `pfx` reads.
+ * writer handles RSA keys only and MACs with SHA-1, so the bundle is assembled here the way
+ * OpenSSL 3 writes one by default: the certificates in an encrypted SafeContents and the key in a
+ * shrouded key bag, both PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC), and an HMAC-SHA256 integrity
+ * MAC. Node's `pfx`, `openssl pkcs12` and `importPkcs12` all read it.
  */
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import forge from 'node-forge';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { readCertificate, readCertificates, readPrivateKey } from './parse.js';
 
 const { asn1, pki } = forge;
 
@@ -65,24 +67,47 @@ function dataContent(content: forge.asn1.Asn1): forge.asn1.Asn1 {
   return seq([oid(pki.oids.data!), explicit(octets(asn1.toDer(content).getBytes()))]);
 }
 
+/**
+ * `content` DER-encoded and encrypted with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC): an
+ * EncryptedPrivateKeyInfo, i.e. the algorithm identifier and the ciphertext. forge's key encryption
+ * does not look inside what it encrypts, so it serves for the certificate SafeContents too.
+ */
+function pbes2(content: forge.asn1.Asn1, password: string, iterations: number): forge.asn1.Asn1 {
+  return pki.encryptPrivateKeyInfo(content, forge.util.encodeUtf8(password), {
+    algorithm: 'aes256',
+    count: iterations,
+    saltSize: 16,
+    prfAlgorithm: 'sha256',
+  } as Parameters<typeof pki.encryptPrivateKeyInfo>[2]);
+}
+
+/** A ContentInfo of type encryptedData (PKCS#7) holding `content` encrypted with `pbes2`. */
+function encryptedContent(content: forge.asn1.Asn1, password: string, iterations: number): forge.asn1.Asn1 {
+  const [algorithm, ciphertext] = pbes2(content, password, iterations).value as forge.asn1.Asn1[];
+  const encryptedContentInfo = seq([
+    oid(pki.oids.data!),
+    algorithm!,
+    // encryptedContent [0] IMPLICIT OCTET STRING
+    asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, ciphertext!.value as string),
+  ]);
+  const version = asn1.create(
+    asn1.Class.UNIVERSAL,
+    asn1.Type.INTEGER,
+    false,
+    asn1.integerToDer(0).getBytes(),
+  );
+  return seq([oid(pki.oids.encryptedData!), explicit(seq([version, encryptedContentInfo]))]);
+}
+
 /** Packs a certificate chain and its key into a password-protected PKCS#12 bundle. */
 export function exportPkcs12(input: Pkcs12Input): Buffer {
   const where = 'exportPkcs12';
   const password = checkPassword(where, input?.password);
-  const blocks =
-    typeof input.certPem === 'string'
-      ? input.certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)
-      : null;
-  if (!blocks) throw new InvalidArgumentError(`${where}: \`certPem\` holds no PEM certificate`);
-  const chain = blocks.map((block) => new X509Certificate(block));
-  let key: ReturnType<typeof createPrivateKey>;
-  try {
-    key = createPrivateKey(input.keyPem);
-  } catch (error) {
-    throw new InvalidArgumentError(
-      `${where}: \`keyPem\` is not a readable private key (${(error as Error).message})`,
-    );
+  if (typeof input.certPem !== 'string') {
+    throw new InvalidArgumentError(`${where}: \`certPem\` must be PEM text, got ${typeof input.certPem}`);
   }
+  const chain = readCertificates(where, '`certPem`', input.certPem);
+  const key = readPrivateKey(where, '`keyPem`', input.keyPem);
   if (!chain[0]!.checkPrivateKey(key)) {
     throw new InvalidArgumentError(
       `${where}: \`keyPem\` does not match the first certificate in \`certPem\``,
@@ -93,7 +118,7 @@ export function exportPkcs12(input: Pkcs12Input): Buffer {
     throw new InvalidArgumentError(`${where}: \`iterations\` must be an integer of at least 1000`);
   }
   const friendlyName =
-    input.friendlyName ?? /CN=([^\n]+)/.exec(chain[0]!.subject)?.[1] ?? 'tlskit certificate';
+    input.friendlyName ?? /CN=([^\n]+)/.exec(chain[0]!.subject ?? '')?.[1] ?? 'tlskit certificate';
   const localKeyId = createHash('sha1').update(chain[0]!.raw).digest('binary');
   const attributes = set([
     seq([oid(pki.oids.localKeyId!), set([octets(localKeyId)])]),
@@ -110,14 +135,9 @@ export function exportPkcs12(input: Pkcs12Input): Buffer {
     return seq(items);
   });
   const privateKeyInfo = asn1.fromDer(binary(key.export({ type: 'pkcs8', format: 'der' })));
-  const shrouded = pki.encryptPrivateKeyInfo(privateKeyInfo, forge.util.encodeUtf8(password), {
-    algorithm: 'aes256',
-    count: iterations,
-    saltSize: 16,
-    prfAlgorithm: 'sha256',
-  } as Parameters<typeof pki.encryptPrivateKeyInfo>[2]);
+  const shrouded = pbes2(privateKeyInfo, password, iterations);
   const keyBag = seq([oid(pki.oids.pkcs8ShroudedKeyBag!), explicit(shrouded), attributes]);
-  const authSafe = seq([dataContent(seq(certBags)), dataContent(seq([keyBag]))]);
+  const authSafe = seq([encryptedContent(seq(certBags), password, iterations), dataContent(seq([keyBag]))]);
 
   const macSalt = forge.random.getBytesSync(16);
   const macKey = forge.pkcs12.generateKey(
@@ -178,13 +198,22 @@ export function importPkcs12(bytes: Uint8Array, password: string): Pkcs12Content
   if (!keyBag) throw new InvalidArgumentError(`${where}: the bundle holds no private key`);
   const keyAsn1 = keyBag.key ? pki.wrapRsaPrivateKey(pki.privateKeyToAsn1(keyBag.key)) : keyBag.asn1;
   const keyDer = Buffer.from(asn1.toDer(keyAsn1).getBytes(), 'binary');
-  const key = createPrivateKey({ key: keyDer, format: 'der', type: 'pkcs8' });
-  const certificates = (p12.getBags({ bagType: pki.oids.certBag! })[pki.oids.certBag!] ?? []).map((bag) => {
-    const der = bag.cert
-      ? asn1.toDer(pki.certificateToAsn1(bag.cert)).getBytes()
-      : asn1.toDer(bag.asn1).getBytes();
-    return new X509Certificate(Buffer.from(der, 'binary'));
-  });
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey({ key: keyDer, format: 'der', type: 'pkcs8' });
+  } catch {
+    throw new InvalidArgumentError(
+      `${where}: the bundle's private key is not a readable PKCS#8 key (damaged, or a key type Node cannot load)`,
+    );
+  }
+  const certificates = (p12.getBags({ bagType: pki.oids.certBag! })[pki.oids.certBag!] ?? []).map(
+    (bag, index) => {
+      const der = bag.cert
+        ? asn1.toDer(pki.certificateToAsn1(bag.cert)).getBytes()
+        : asn1.toDer(bag.asn1).getBytes();
+      return readCertificate(where, `certificate ${index + 1} in the bundle`, Buffer.from(der, 'binary'));
+    },
+  );
   const leaf = certificates.find((certificate) => certificate.checkPrivateKey(key));
   if (!leaf) throw new InvalidArgumentError(`${where}: no certificate in the bundle matches its private key`);
   const ordered = [leaf];

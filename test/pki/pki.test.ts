@@ -208,8 +208,15 @@ describe('PKCS#12', () => {
       '-info',
       '-noout',
     ]);
+    // What OpenSSL 3 writes by default: certificates encrypted too, not only the key.
     expect(info.stderr).toMatch(/MAC: sha256/);
-    expect(info.stderr).toMatch(/PBES2, PBKDF2, AES-256-CBC/);
+    expect(info.stderr).toMatch(
+      /PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 10000, PRF hmacWithSHA256\nCertificate bag\nCertificate bag\n/,
+    );
+    expect(info.stderr).toMatch(
+      /Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 10000, PRF hmacWithSHA256/,
+    );
+    expect(info.stderr).not.toMatch(/PKCS7 Data\nCertificate bag/);
     const dumped = await run('openssl', [
       'pkcs12',
       '-in',

@@ -1,0 +1,193 @@
+/**
+ * Files for `tlskit cert`: reading inputs with errors that name the file, writing outputs only
+ * once everything they hold is ready, and the development certificates of `cert dev`.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CA, type CertificateReport, createCA, inspectAll, loadCA } from '../pki/index.js';
+import { InvalidArgumentError } from '../transport/errors.js';
+
+/**
+ * A command-line mistake: printed without a stack trace, exit code 2. `help` says whether the
+ * usage text is worth showing after it (not for a refusal such as an existing file).
+ */
+export class UsageError extends Error {
+  readonly help: boolean;
+
+  constructor(message: string, options: { help?: boolean } = {}) {
+    super(message);
+    this.help = options.help ?? true;
+  }
+}
+
+export function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read ${what} '${path}'`, { help: false });
+  }
+}
+
+export function readBytes(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch {
+    throw new UsageError(`cannot read ${what} '${path}'`, { help: false });
+  }
+}
+
+/** Writes one file; a key (`secret`) is readable by its owner only. */
+export function writeFile(path: string, content: string | Uint8Array, secret: boolean): void {
+  writeFileSync(path, content, { mode: secret ? 0o600 : 0o644 });
+}
+
+/**
+ * Writes `files` into `dir`, creating it only now: a command that fails before
+ * this point leaves no empty directory behind.
+ */
+export function writeFiles(
+  dir: string,
+  files: Array<{ name: string; content: string | Uint8Array; secret: boolean }>,
+) {
+  mkdirSync(dir, { recursive: true });
+  for (const { name, content, secret } of files) writeFile(join(dir, name), content, secret);
+}
+
+/**
+ * Runs `fn`, rewording its InvalidArgumentError for the command line: the API's argument names
+ * (`` `certPem` ``, 'the PEM text') become what the user gave (a file name), and the API function's
+ * name goes, since the user ran a command, not a function.
+ */
+export async function aboutFiles<T>(names: Record<string, string>, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    let message = error.message.replace(/^\w+: /, '');
+    for (const [name, replacement] of Object.entries(names)) message = message.replaceAll(name, replacement);
+    throw new InvalidArgumentError(message);
+  }
+}
+
+/**
+ * The CA files in `dir`: `ca.pem`/`ca-key.pem` as `cert ca` writes them, else
+ * `dev-ca.pem`/`dev-ca-key.pem` as `cert dev` writes them (so `--ca certs` works after `cert dev`).
+ * `ca.pem` wins when both are there, since `cert ca` is the explicit choice.
+ */
+function caFiles(dir: string): { cert: string; key: string } {
+  for (const base of ['ca', 'dev-ca']) {
+    const cert = join(dir, `${base}.pem`);
+    if (existsSync(cert)) return { cert, key: join(dir, `${base}-key.pem`) };
+  }
+  throw new UsageError(
+    `no CA in '${dir}': expected ca.pem and ca-key.pem, or dev-ca.pem and dev-ca-key.pem ('tlskit cert ca' or 'tlskit cert dev' writes them)`,
+    { help: false },
+  );
+}
+
+/** Loads the CA saved in `dir`; says which certificate file it used. */
+export async function loadCaDir(dir: string): Promise<{ ca: CA; file: string }> {
+  const files = caFiles(dir);
+  const certPem = readText(files.cert, 'the CA certificate');
+  const keyPem = readText(files.key, 'the CA key');
+  const ca = await aboutFiles({ '`certPem`': `'${files.cert}'`, '`keyPem`': `'${files.key}'` }, () =>
+    loadCA({ certPem, keyPem }),
+  );
+  return { ca, file: files.cert };
+}
+
+/** The PKCS#12 password from `--password-env NAME` or `--password-file FILE`. */
+export function password(values: { 'password-env'?: string; 'password-file'?: string }): string {
+  if (values['password-env']) {
+    const value = process.env[values['password-env']];
+    if (!value) {
+      throw new UsageError(`the environment variable ${values['password-env']} is empty or unset`, {
+        help: false,
+      });
+    }
+    return value;
+  }
+  if (values['password-file'])
+    return readText(values['password-file'], 'the password file').replace(/\r?\n$/, '');
+  throw new UsageError('PKCS#12 needs a password: pass --password-env NAME or --password-file FILE');
+}
+
+/** A certificate report as text for people. */
+export function describe(report: CertificateReport, index: number): string {
+  const names = [
+    ...report.subjectAltNames.dns,
+    ...report.subjectAltNames.ip,
+    ...report.subjectAltNames.email,
+  ];
+  const now = Date.now();
+  const status =
+    now < report.notBefore.getTime()
+      ? 'NOT YET VALID'
+      : now > report.notAfter.getTime()
+        ? 'EXPIRED'
+        : 'valid';
+  const key = report.key.curve
+    ? `${report.key.type.toUpperCase()} ${report.key.curve}`
+    : `${report.key.type.toUpperCase()} ${report.key.bits} bits`;
+  return [
+    `Certificate ${index + 1}`,
+    `  Subject:        ${report.subject || '(empty: the names are in subjectAltName)'}`,
+    `  Issuer:         ${report.issuer}${report.selfSigned ? ' (self-signed)' : ''}`,
+    `  Names:          ${names.length ? names.join(', ') : '(none)'}`,
+    `  Valid:          ${report.notBefore.toISOString()} to ${report.notAfter.toISOString()} (${status})`,
+    `  Key:            ${key}`,
+    `  Signature:      ${report.signatureAlgorithm}`,
+    `  CA:             ${report.isCA ? `yes${report.pathLength === null ? '' : `, path length ${report.pathLength}`}` : 'no'}`,
+    `  Key usage:      ${report.keyUsage.join(', ') || '(none)'}`,
+    `  Extended usage: ${report.extendedKeyUsage.join(', ') || '(none)'}`,
+    `  Serial:         ${report.serialNumber}`,
+    `  SHA-256:        ${report.fingerprintSha256}`,
+    `  SPKI pin:       ${report.spkiPin}`,
+  ].join('\n');
+}
+
+/** Writes the development CA and localhost certificate, unless valid ones are already there. */
+export async function devCertificates(
+  dir: string,
+  force: boolean,
+  log: (line: string) => void,
+): Promise<void> {
+  const names = {
+    ca: 'dev-ca.pem',
+    caKey: 'dev-ca-key.pem',
+    cert: 'localhost.pem',
+    key: 'localhost-key.pem',
+  };
+  const cert = join(dir, names.cert);
+  if (!force && Object.values(names).every((name) => existsSync(join(dir, name)))) {
+    const [leaf] = await aboutFiles({ 'the PEM text': `'${cert}'` }, () =>
+      inspectAll(readText(cert, 'the development certificate')),
+    ).catch((error: unknown) => {
+      if (!(error instanceof InvalidArgumentError)) throw error;
+      throw new UsageError(`${error.message}; pass --force to replace the development certificates`, {
+        help: false,
+      });
+    });
+    if (leaf && leaf.notAfter.getTime() > Date.now() + 7 * 86_400_000) {
+      log(
+        `tlskit: development certificates in ${dir} are valid until ${leaf.notAfter.toISOString().slice(0, 10)}; kept (use --force to replace)`,
+      );
+      return;
+    }
+  }
+  const ca = await createCA({ subject: { commonName: 'tlskit development CA', organization: 'tlskit dev' } });
+  const leaf = await ca.issue({
+    hosts: ['localhost', '127.0.0.1', '::1'],
+    usage: 'server',
+    validity: { days: 825 },
+  });
+  writeFiles(dir, [
+    { name: names.ca, content: ca.certPem, secret: false },
+    { name: names.caKey, content: ca.keyPem, secret: true },
+    { name: names.cert, content: leaf.chainPem, secret: false },
+    { name: names.key, content: leaf.keyPem, secret: true },
+  ]);
+  log(
+    `tlskit: wrote ${join(dir, names.ca)}, ${cert} and their keys (see ${join(dir, 'README.md')} to trust the CA)`,
+  );
+}

@@ -1,0 +1,162 @@
+/**
+ * `tlskit cert` as a user runs it: the built command in a child process, so exit codes and what
+ * reaches stdout/stderr are what is checked. `npm test` builds dist/ first.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tlskit ...`; resolves with the exit code instead of rejecting on a non-zero one. */
+async function cli(args: string[]): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['dist/cli/main.js', ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout = '', stderr = '' } = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof code === 'number' ? code : -1, stdout, stderr };
+  }
+}
+
+const tempDir = () => mkdtempSync(join(tmpdir(), 'tlskit-cli-cert-'));
+
+describe('tlskit cert issue --ca', () => {
+  it("issues under the development CA that 'cert dev' wrote (dev-ca.pem, dev-ca-key.pem)", async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'dev', '--out', dir])).code).toBe(0);
+    const issued = await cli(['cert', 'issue', 'myapp.test', '--ca', dir, '--out', join(dir, 'out')]);
+    expect(issued).toMatchObject({ code: 0, stderr: '' });
+    const verify = await run('openssl', [
+      'verify',
+      '-CAfile',
+      join(dir, 'dev-ca.pem'),
+      '-verify_hostname',
+      'myapp.test',
+      join(dir, 'out', 'myapp.test.pem'),
+    ]);
+    expect(verify.stdout).toMatch(/: OK/);
+  });
+
+  it('names both file layouts when the directory holds neither', async () => {
+    const dir = tempDir();
+    const result = await cli(['cert', 'issue', 'a.test', '--ca', dir, '--out', join(dir, 'out')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/no CA in '.*': expected ca\.pem and ca-key\.pem, or dev-ca\.pem/);
+  });
+});
+
+describe('tlskit cert with damaged files', () => {
+  it('inspect names the file and the damaged certificate, exit code 2, no raw OpenSSL error', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
+    const lines = readFileSync(join(dir, 'ca.pem'), 'utf8').split('\n');
+    lines.splice(3, 1);
+    const bad = join(dir, 'bad.pem');
+    writeFileSync(bad, lines.join('\n'));
+    const result = await cli(['cert', 'inspect', bad]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^tlskit cert: certificate 1 of 1 in '.*bad\.pem' is not a readable X\.509 certificate/,
+    );
+    expect(result.stderr).not.toMatch(/error:[0-9A-F]{8}|Usage:/);
+  });
+
+  it('issue names the CA file that is damaged', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
+    writeFileSync(join(dir, 'ca-key.pem'), '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    const result = await cli(['cert', 'issue', 'a.test', '--ca', dir, '--out', join(dir, 'out')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^tlskit cert: '.*ca-key\.pem' is not a readable private key \(damaged PEM/,
+    );
+    expect(result.stderr).not.toMatch(/error:[0-9A-F]{8}|Usage:/);
+  });
+});
+
+describe('tlskit cert ca --out', () => {
+  it('refuses to replace an existing CA unless --force is given', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
+    const key = readFileSync(join(dir, 'ca-key.pem'), 'utf8');
+    const again = await cli(['cert', 'ca', '--out', dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/'.*ca-key\.pem' already exists: .*; pass --force to replace it/);
+    expect(readFileSync(join(dir, 'ca-key.pem'), 'utf8')).toBe(key);
+    expect((await cli(['cert', 'ca', '--out', dir, '--force'])).code).toBe(0);
+    expect(readFileSync(join(dir, 'ca-key.pem'), 'utf8')).not.toBe(key);
+  });
+});
+
+describe('tlskit cert failures', () => {
+  it('leave no --out directory behind', async () => {
+    const dir = tempDir();
+    const made = (name: string) => existsSync(join(dir, name));
+    expect((await cli(['cert', 'ca', '--out', join(dir, 'ca1'), '--key-type', 'dsa'])).code).toBe(2);
+    expect(made('ca1')).toBe(false);
+    expect((await cli(['cert', 'ca', '--out', join(dir, 'ca2'), '--name', 'x'.repeat(65)])).code).toBe(2);
+    expect(made('ca2')).toBe(false);
+    expect((await cli(['cert', 'ca', '--out', join(dir, 'ca')])).code).toBe(0);
+    const bad = await cli([
+      'cert',
+      'issue',
+      'not a host',
+      '--ca',
+      join(dir, 'ca'),
+      '--out',
+      join(dir, 'leaf'),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(made('leaf')).toBe(false);
+  });
+
+  it('reject options that do not apply to the subcommand', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
+    const result = await cli([
+      'cert',
+      'issue',
+      'a.test',
+      '--ca',
+      dir,
+      '--out',
+      join(dir, 'out'),
+      '--path-length',
+      '1',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--path-length does not apply to 'cert issue'; it is for 'cert ca'/);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
+    const inspect = await cli(['cert', 'inspect', join(dir, 'ca.pem'), '--force']);
+    expect(inspect.stderr).toMatch(
+      /--force does not apply to 'cert inspect'; it is for 'cert ca', 'cert dev'/,
+    );
+  });
+
+  it('explain a --days that is not a positive whole number, negative ones included', async () => {
+    const dir = tempDir();
+    const values = ['-3', '0', '1.5', 'ten'];
+    const results = await Promise.all(
+      values.map((days) => cli(['cert', 'ca', '--out', dir, '--days', days])),
+    );
+    for (const [index, result] of results.entries()) {
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        `--days must be a positive whole number of days, got '${values[index]}'`,
+      );
+    }
+    expect(existsSync(join(dir, 'ca.pem'))).toBe(false);
+    const path = await cli(['cert', 'ca', '--out', dir, '--path-length', '-1']);
+    expect(path.stderr).toContain("--path-length must be a whole number, 0 or more, got '-1'");
+  });
+});

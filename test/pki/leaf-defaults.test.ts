@@ -1,0 +1,84 @@
+/** What ca.issue() fills in when the caller leaves it out: the subject, and the validity period. */
+import { createCA, inspect } from 'tlskit/pki';
+import { describe, expect, it } from 'vitest';
+import { certificateText, openssl, tempFile } from './openssl.js';
+
+const long = `${'a'.repeat(60)}.example.test`; // 73 characters: more than a common name may hold
+
+describe('the default subject', () => {
+  it('uses the first host that fits in a common name', async () => {
+    const ca = await createCA();
+    const leaf = await ca.issue({ hosts: [long, 'short.test'] });
+    expect(inspect(leaf.certPem).subject).toBe('CN=short.test');
+    expect(inspect(leaf.certPem).subjectAltNames.dns).toEqual([long, 'short.test']);
+  });
+
+  it('is empty when no host fits, with subjectAltName marked critical as RFC 5280 requires', async () => {
+    const ca = await createCA();
+    const leaf = await ca.issue({ hosts: [long] });
+    expect(inspect(leaf.certPem).subject).toBe('');
+    expect(await certificateText(leaf.certPem)).toMatch(/X509v3 Subject Alternative Name: critical/);
+    const verify = await openssl([
+      'verify',
+      '-CAfile',
+      tempFile('ca.pem', ca.certPem),
+      '-verify_hostname',
+      long,
+      tempFile('leaf.pem', leaf.certPem),
+    ]);
+    expect(verify.stdout).toMatch(/: OK/);
+  });
+
+  it('still refuses a common name the caller gave that is too long', async () => {
+    const ca = await createCA();
+    await expect(ca.issue({ hosts: ['a.test'], subject: long })).rejects.toThrow(
+      /issue: `subject.commonName` must be a string of 1 to 64 characters/,
+    );
+  });
+});
+
+const DAY = 86_400_000;
+
+describe('the validity period', () => {
+  it('ends with the issuer when the default would outlive it', async () => {
+    const ca = await createCA({ validity: { days: 2 } });
+    const leaf = await ca.issue({ hosts: ['a.test'] });
+    expect(inspect(leaf.certPem).notAfter).toEqual(inspect(ca.certPem).notAfter);
+    const root = await createCA({ validity: { days: 30 } });
+    const intermediate = await root.intermediate();
+    expect(inspect(intermediate.certPem).notAfter).toEqual(inspect(root.certPem).notAfter);
+    // Shorter defaults are kept.
+    const long = await createCA();
+    const year = inspect((await long.issue({ hosts: ['a.test'] })).certPem);
+    expect(year.notAfter.getTime() - year.notBefore.getTime()).toBe(365 * DAY);
+  });
+
+  it('refuses an explicit period that outlives the issuer, naming both dates', async () => {
+    const ca = await createCA({ validity: { days: 2 } });
+    const caEnd = inspect(ca.certPem).notAfter.toISOString();
+    await expect(ca.issue({ hosts: ['a.test'], validity: { days: 30 } })).rejects.toThrow(
+      new RegExp(
+        `^issue: \`validity\` ends .*Z, after the issuing CA's notAfter ${caEnd.replace(/\./g, '\\.')}; give a period that ends by then`,
+      ),
+    );
+    await expect(ca.intermediate({ validity: { notAfter: new Date(Date.now() + 3 * DAY) } })).rejects.toThrow(
+      /^intermediate: `validity` ends .*, after the issuing CA's notAfter/,
+    );
+  });
+
+  it('leaves a leaf under an already expired CA valid, so the chain has exactly one defect', async () => {
+    const root = await createCA();
+    const expired = await root.intermediate({
+      validity: { notBefore: new Date(Date.now() - 10 * DAY), notAfter: new Date(Date.now() - DAY) },
+    });
+    const leaf = inspect((await expired.issue({ hosts: ['a.test'] })).certPem);
+    expect(leaf.notAfter.getTime()).toBeGreaterThan(Date.now());
+  });
+
+  it('refuses `days` together with `notAfter`', async () => {
+    const ca = await createCA();
+    await expect(
+      ca.issue({ hosts: ['a.test'], validity: { days: 10, notAfter: new Date(Date.now() + 5 * DAY) } }),
+    ).rejects.toThrow(/^issue: give `validity.days` or `validity.notAfter`, not both/);
+  });
+});
