@@ -133,8 +133,9 @@ describe('the tlskit command', () => {
     expect(text).toMatch(/Subject: +CN=api\.test/);
     expect(text).toMatch(/Issuer: +CN=CLI Root/);
     expect(text).toMatch(/Names: +api\.test, 127\.0\.0\.1/);
+    // --json prints an array, one report per certificate in the file.
     const json = JSON.parse((await cli(['cert', 'inspect', '--json', join(dir, 'ca', 'ca.pem')])).stdout);
-    expect(json).toMatchObject({ subject: 'CN=CLI Root', isCA: true, key: { type: 'rsa', bits: 2048 } });
+    expect(json).toMatchObject([{ subject: 'CN=CLI Root', isCA: true, key: { type: 'rsa', bits: 2048 } }]);
     const p12 = join(dir, 'bundle.p12');
     await cli(
       [
@@ -171,7 +172,9 @@ describe('the tlskit command', () => {
     expect(first.stdout).toMatch(/wrote .*dev-ca\.pem/);
     const again = await cli(['cert', 'dev', '--out', dir]);
     expect(again.stdout).toMatch(/are valid until .*; kept/);
-    const report = JSON.parse((await cli(['cert', 'inspect', '--json', join(dir, 'localhost.pem')])).stdout);
+    const [report] = JSON.parse(
+      (await cli(['cert', 'inspect', '--json', join(dir, 'localhost.pem')])).stdout,
+    );
     expect(report.subjectAltNames).toMatchObject({ dns: ['localhost'], ip: ['127.0.0.1', '::1'] });
   });
 

@@ -2,7 +2,7 @@
  * Files for `tlskit cert`: reading inputs with errors that name the file, writing outputs only
  * once everything they hold is ready, and the development certificates of `cert dev`.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CA, type CertificateReport, createCA, inspectAll, loadCA } from '../pki/index.js';
 import { InvalidArgumentError } from '../transport/errors.js';
@@ -39,6 +39,8 @@ export function readBytes(path: string, what: string): Buffer {
 /** Writes one file; a key (`secret`) is readable by its owner only. */
 export function writeFile(path: string, content: string | Uint8Array, secret: boolean): void {
   writeFileSync(path, content, { mode: secret ? 0o600 : 0o644 });
+  // The mode applies only to a new file: a key written over an older, readable file is fixed here.
+  if (secret) chmodSync(path, 0o600);
 }
 
 /**

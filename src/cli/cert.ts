@@ -37,8 +37,9 @@ Commands:
   issue HOST... --ca DIR --out DIR
                                Issue a certificate for HOSTs (DNS names, *.wildcards, IP
                                addresses, emails) under the CA in DIR (ca.pem, or dev-ca.pem
-                               from 'cert dev'): OUT/<host>.pem (chain) and OUT/<host>-key.pem.
-  inspect FILE                 Describe every certificate in a PEM file (--json for JSON).
+                               from 'cert dev'): OUT/<host>.pem (chain) and OUT/<host>-key.pem,
+                               never over existing files unless --force is given.
+  inspect FILE                 Describe every certificate in a PEM file (--json: an array).
   p12 export --cert FILE --key FILE --out FILE
   p12 import FILE --out DIR    Write or read a password-protected PKCS#12 bundle. The password
                                comes from --password-env NAME or --password-file FILE.
@@ -52,7 +53,7 @@ Options:
   --name NAME                  Subject common name (ca, issue)
   --usage server|client|both   Extended key usage of an issued certificate (default both)
   --path-length N              Path length constraint of a CA (ca)
-  --force                      Replace existing files (ca, dev)
+  --force                      Replace existing files (ca, issue, dev)
 `;
 
 const OPTIONS = {
@@ -75,7 +76,7 @@ const OPTIONS = {
 /** Which options each subcommand uses; any other is refused rather than silently ignored. */
 const APPLIES: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
   ca: ['out', 'key-type', 'days', 'name', 'path-length', 'force'],
-  issue: ['ca', 'out', 'key-type', 'days', 'name', 'usage'],
+  issue: ['ca', 'out', 'key-type', 'days', 'name', 'usage', 'force'],
   inspect: ['json'],
   'p12 export': ['cert', 'key', 'out', 'password-env', 'password-file'],
   'p12 import': ['out', 'password-env', 'password-file'],
@@ -188,6 +189,12 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
       const { ca, file } = await loadCaDir(values.ca);
       const leaf = await ca.issue({ hosts: rest, subject: values.name, keyType, usage, validity });
       const base = rest[0]!.replace(/^\*\./, 'wildcard.').replace(/[^A-Za-z0-9.@_-]/g, '_');
+      const existing = [`${base}.pem`, `${base}-key.pem`]
+        .map((name) => join(values.out!, name))
+        .find((file) => existsSync(file));
+      if (existing && !values.force) {
+        throw new UsageError(`'${existing}' already exists; pass --force to replace it`, { help: false });
+      }
       writeFiles(values.out, [
         { name: `${base}.pem`, content: leaf.chainPem, secret: false },
         { name: `${base}-key.pem`, content: leaf.keyPem, secret: true },
@@ -204,7 +211,7 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
       const names = { 'the PEM text': `'${file}'` };
       const reports = await aboutFiles(names, () => inspectAll(pem));
       if (values.json) {
-        out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
+        out(JSON.stringify(reports, null, 2)); // always an array, however many certificates
         return 0;
       }
       out(reports.map(describe).join('\n\n'));

@@ -3,7 +3,7 @@
  * reaches stdout/stderr are what is checked. `npm test` builds dist/ first.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -45,6 +45,24 @@ describe('tlskit cert issue --ca', () => {
       join(dir, 'out', 'myapp.test.pem'),
     ]);
     expect(verify.stdout).toMatch(/: OK/);
+  });
+
+  it('refuses to replace an issued certificate unless --force; a replaced key stays private', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'dev', '--out', dir])).code).toBe(0);
+    const out = join(dir, 'out');
+    const args = ['cert', 'issue', 'twice.test', '--ca', dir, '--out', out];
+    expect((await cli(args)).code).toBe(0);
+    const key = join(out, 'twice.test-key.pem');
+    const before = readFileSync(key, 'utf8');
+    const refused = await cli(args);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/twice\.test\.pem' already exists; pass --force to replace it/);
+    expect(readFileSync(key, 'utf8')).toBe(before);
+    chmodSync(key, 0o644);
+    expect((await cli([...args, '--force'])).code).toBe(0);
+    expect(readFileSync(key, 'utf8')).not.toBe(before);
+    expect(statSync(key).mode & 0o777).toBe(0o600);
   });
 
   it('names both file layouts when the directory holds neither', async () => {
@@ -139,7 +157,7 @@ describe('tlskit cert failures', () => {
     expect(existsSync(join(dir, 'out'))).toBe(false);
     const inspect = await cli(['cert', 'inspect', join(dir, 'ca.pem'), '--force']);
     expect(inspect.stderr).toMatch(
-      /--force does not apply to 'cert inspect'; it is for 'cert ca', 'cert dev'/,
+      /--force does not apply to 'cert inspect'; it is for 'cert ca', 'cert issue', 'cert dev'/,
     );
   });
 
