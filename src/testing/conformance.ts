@@ -242,6 +242,36 @@ export const conformanceCases: readonly ConformanceCase[] = [
       }),
   },
   {
+    name: 'a reader paused when the peer finishes gets every byte and then the clean end once it resumes',
+    run: (makePair) =>
+      withPair(makePair, { a: { keepOpenOnEof: true }, b: { keepOpenOnEof: true } }, async (a, b, ta, tb) => {
+        // b finishes first, so its connection is complete the moment a's end of stream reaches it:
+        // a transport must not let that completion discard what b has not read yet.
+        tb.end();
+        await a.waitForEof();
+        b.pauseReading();
+        const bytes = patternBytes(20_000, 13);
+        ta.write(bytes);
+        ta.end();
+        // Wherever the medium can carry a's bytes and end of stream to b's side without b reading
+        // (TCP, stream bridges, TLS), a completes, and b's side then completes too; a memory pair
+        // holds them until b reads, so there is nothing to wait for beyond a few turns.
+        await Promise.race([a.waitForLost(), turns(50)]);
+        await turns(10);
+        assert.equal(b.receivedBytes, 0, 'data arrived while reading was paused');
+        b.resumeReading();
+        await b.waitFor('eofReceived', () => b.eofCount > 0 || b.lostCount > 0);
+        assert.equal(
+          b.lostError ?? null,
+          null,
+          'the paused reader lost its connection instead of reading it out',
+        );
+        assert.ok(Buffer.from(b.received()).equals(bytes), 'bytes from a arrived changed or incomplete');
+        await bothLostCleanly(a, b);
+        assert.deepEqual(b.events, ['made', 'data', 'eof', 'lost']);
+      }),
+  },
+  {
     name: 'resumeWriting fires only once the buffer drained to the low-water mark',
     run: (makePair) =>
       withPair(makePair, {}, async (a, b, ta) => {

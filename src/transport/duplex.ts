@@ -27,6 +27,10 @@ export function fromDuplex(stream: Duplex, options: BaseTransportOptions = {}): 
  * Makes any Transport a Node Duplex, so Node stream code (`node:http`, `ws`, `pipeline`) runs over
  * memory pairs, TLS layers or any other transport. Binds its own protocol to the transport.
  * Destroying the stream closes the transport (`abort` when destroyed with an error).
+ *
+ * When the connection ends cleanly, the readable side ends and the stream closes after the
+ * consumer has read everything the peer sent (a consumer that never reads keeps it open, as with a
+ * `net.Socket`). When it is lost with an error, the stream is destroyed with that error at once.
  */
 export function toDuplex(transport: Transport): TransportDuplex {
   if (transport === null || typeof transport !== 'object' || typeof transport.setProtocol !== 'function') {
@@ -62,11 +66,17 @@ export class TransportDuplex extends Duplex {
         this.#lost = true;
         clearTimeout(this.#idleTimer);
         this.#release(error ?? undefined);
-        if (error) this.destroy(error);
-        else {
-          if (!this.readableEnded) this.push(null);
-          this.destroy();
+        if (error) {
+          this.destroy(error);
+          return;
         }
+        if (this.destroyed) return; // our own destroy() closed the transport
+        // A clean end: what the peer sent is the consumer's until it has read it, as on a socket.
+        // Destroying now would discard it and 'end' would never come; instead the stream ends once
+        // it is read out, and only then closes.
+        this.push(null);
+        if (this.readableEnded) this.destroy();
+        else this.once('end', () => this.destroy());
       },
       pauseWriting: () => {
         this.#writePaused = true;

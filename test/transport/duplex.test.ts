@@ -1,8 +1,15 @@
+import { once } from 'node:events';
 import http from 'node:http';
 import { PassThrough, pipeline, Readable, Writable } from 'node:stream';
-import { fromDuplex, toDuplex } from 'tlskit';
+import { fromDuplex, type Transport, toDuplex } from 'tlskit';
 import { memoryPair, patternBytes, RecordingProtocol } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
+import { type BaseTransport, kOnLost } from '../../src/transport/base.js';
+
+/** Resolves with the error the transport's connection ended with, once it has. */
+function lostOf(transport: Transport): Promise<Error | null> {
+  return new Promise((resolve) => (transport as BaseTransport)[kOnLost](resolve));
+}
 
 describe('toDuplex', () => {
   it('lets a node:http server and client exchange a request and a response over a memory pair', async () => {
@@ -71,6 +78,68 @@ describe('toDuplex', () => {
     toDuplex(c).destroy();
     await calm.waitForEof();
     expect(await calm.waitForLost()).toBeNull();
+  });
+
+  it('keeps what the peer sent after a clean close until the consumer has read it', async () => {
+    const [a, b] = memoryPair();
+    const peer = new RecordingProtocol({ keepOpenOnEof: true });
+    a.setProtocol(peer);
+    a.write(patternBytes(10, 4));
+    a.end();
+    const duplex = toDuplex(b);
+    duplex.end();
+    expect(await lostOf(b)).toBeNull();
+    // Nobody has read yet: the bytes wait in the stream, which must not be torn down under them.
+    expect(duplex.destroyed).toBe(false);
+    expect(duplex.readableLength).toBe(10);
+    const closed = once(duplex, 'close');
+    const parts: Buffer[] = [];
+    duplex.on('data', (part: Buffer) => parts.push(part));
+    await once(duplex, 'end');
+    expect(Buffer.concat(parts).equals(Buffer.from(patternBytes(10, 4)))).toBe(true);
+    await closed;
+  });
+
+  it('lets pipeline into a slow sink finish after the peer closed cleanly', async () => {
+    const [a, b] = memoryPair();
+    const response = patternBytes(50 * 1024, 6);
+    a.setProtocol(
+      new RecordingProtocol({
+        keepOpenOnEof: true,
+        onData: (_data, transport) => {
+          transport.write(response);
+          transport.end();
+        },
+      }),
+    );
+    const duplex = toDuplex(b);
+    const received: Buffer[] = [];
+    const sink = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _encoding, callback) {
+        received.push(chunk);
+        setImmediate(callback); // slower than the memory pair delivers
+      },
+    });
+    const done = new Promise<Error | null>((resolve) =>
+      pipeline(duplex, sink, (error) => resolve(error ?? null)),
+    );
+    duplex.end('GET\n');
+    await once(duplex, 'close');
+    expect(duplex.readableEnded).toBe(true); // 'end' came first: nothing was thrown away
+    expect(await done).toBeNull();
+    expect(Buffer.concat(received).equals(Buffer.from(response))).toBe(true);
+  });
+
+  it('destroys at once when the connection is lost with an error', async () => {
+    const [a, b] = memoryPair();
+    a.setProtocol({});
+    const duplex = toDuplex(b);
+    const failed = once(duplex, 'error');
+    a.abort(); // the memory pair resets its peer
+    const [error] = await failed;
+    expect(error).toMatchObject({ code: 'ECONNRESET' });
+    expect(duplex.destroyed).toBe(true);
   });
 
   it('emits timeout after idling, as node:http expects of a socket', async () => {
