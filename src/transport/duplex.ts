@@ -44,6 +44,7 @@ export class TransportDuplex extends Duplex {
   /** The transport this stream reads from and writes to. */
   readonly transport: Transport;
   #pendingCallback: ((error?: Error | null) => void) | null = null;
+  #finalCallback: ((error?: Error | null) => void) | null = null;
   #writePaused = false;
   #lost = false;
   #idleTimeout = 0;
@@ -66,6 +67,7 @@ export class TransportDuplex extends Duplex {
         this.#lost = true;
         clearTimeout(this.#idleTimer);
         this.#release(error ?? undefined);
+        this.#finished(error ?? undefined);
         if (error) {
           this.destroy(error);
           return;
@@ -84,6 +86,7 @@ export class TransportDuplex extends Duplex {
       resumeWriting: () => {
         this.#writePaused = false;
         this.#release();
+        if (this.transport.writeBufferSize === 0) this.#finished();
       },
     });
   }
@@ -159,13 +162,28 @@ export class TransportDuplex extends Duplex {
     else callback();
   }
 
+  /**
+   * Half-closes the transport; `'finish'` follows once the transport has handed on every byte
+   * (its `writeBufferSize` is 0: the peer or the OS took them) or the connection ended cleanly.
+   * The end of stream itself cannot be awaited: a Transport reports the completion of `end()` to
+   * nobody but itself, and `connectionLost` also waits for the peer to finish, which a half-open
+   * connection may never do. Nothing is queued behind the end of stream, so it follows the bytes.
+   */
   override _final(callback: (error?: Error | null) => void): void {
     try {
       this.transport.end();
-      callback();
     } catch (error) {
       callback(error as Error);
+      return;
     }
+    if (this.#lost || this.transport.writeBufferSize === 0) {
+      callback();
+      return;
+    }
+    this.#finalCallback = callback;
+    // No more writes can come, so the write limits no longer pace anyone: lowering them to zero
+    // makes the transport report, through resumeWriting, the moment its buffer is empty.
+    this.transport.setWriteBufferLimits(0, 0);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -176,12 +194,20 @@ export class TransportDuplex extends Duplex {
       else this.transport.close();
     }
     this.#release(error ?? undefined);
+    this.#finished(error ?? undefined);
     callback(error);
   }
 
   #release(error?: Error): void {
     const callback = this.#pendingCallback;
     this.#pendingCallback = null;
+    callback?.(error);
+  }
+
+  /** Completes a pending `_final`. */
+  #finished(error?: Error): void {
+    const callback = this.#finalCallback;
+    this.#finalCallback = null;
     callback?.(error);
   }
 

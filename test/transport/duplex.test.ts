@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import { PassThrough, pipeline, Readable, Writable } from 'node:stream';
 import { fromDuplex, type Transport, toDuplex } from 'tlskit';
-import { memoryPair, patternBytes, RecordingProtocol } from 'tlskit/testing';
+import { memoryPair, patternBytes, RecordingProtocol, turns } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
 import { type BaseTransport, kOnLost } from '../../src/transport/base.js';
 
@@ -129,6 +129,27 @@ describe('toDuplex', () => {
     expect(duplex.readableEnded).toBe(true); // 'end' came first: nothing was thrown away
     expect(await done).toBeNull();
     expect(Buffer.concat(received).equals(Buffer.from(response))).toBe(true);
+  });
+
+  it("emits 'finish' only once the transport has handed on every byte written before end()", async () => {
+    const [a, b] = memoryPair({ chunkSize: 4096 });
+    const peer = new RecordingProtocol({ keepOpenOnEof: true });
+    b.setProtocol(peer);
+    peer.pauseReading(); // the peer takes nothing for now, as a full TCP window would
+    const duplex = toDuplex(a);
+    const bytes = patternBytes(20_000, 9); // below the high-water mark: every write is accepted at once
+    let receivedAtFinish = -1;
+    const finished = once(duplex, 'finish').then(() => {
+      receivedAtFinish = peer.receivedBytes;
+    });
+    duplex.end(bytes);
+    await turns(20);
+    expect(duplex.writableFinished).toBe(false);
+    peer.resumeReading();
+    await finished;
+    expect(receivedAtFinish).toBe(bytes.length);
+    await peer.waitForEof();
+    expect(Buffer.from(peer.received()).equals(Buffer.from(bytes))).toBe(true);
   });
 
   it('destroys at once when the connection is lost with an error', async () => {
