@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { BaseTransportOptions } from './base.js';
 import { InvalidArgumentError } from './errors.js';
@@ -131,6 +132,25 @@ export class TransportDuplex extends Duplex {
     return this;
   }
 
+  /**
+   * Lets the process exit while this connection is open (`unref`), or not (`ref`), as on a
+   * `net.Socket`; `node:http`'s keep-alive agent unrefs the sockets it keeps idle. What holds the
+   * process is the socket under a transport over TCP or a Unix socket (with or without TLS, and
+   * `fromDuplex` of a socket), so these calls reach that socket. A memory pair or a transport over
+   * some other stream holds nothing of its own (a memory pair only a pending delivery), and for it
+   * they do nothing.
+   */
+  ref(): this {
+    this.#socket()?.ref();
+    return this;
+  }
+
+  /** See `ref()`. */
+  unref(): this {
+    this.#socket()?.unref();
+    return this;
+  }
+
   override _read(): void {
     if (!this.#lost) this.transport.resumeReading();
   }
@@ -209,6 +229,13 @@ export class TransportDuplex extends Duplex {
     const callback = this.#finalCallback;
     this.#finalCallback = null;
     callback?.(error);
+  }
+
+  /** The Node stream under the transport, when it can hold the event loop (a socket). */
+  #socket(): { ref(): unknown; unref(): unknown } | null {
+    if (!(this.transport instanceof StreamTransport)) return null;
+    const stream = this.transport.stream as Partial<Socket>;
+    return typeof stream.ref === 'function' && typeof stream.unref === 'function' ? (stream as Socket) : null;
   }
 
   #touch(): void {

@@ -5,6 +5,7 @@ import { fromDuplex, type Transport, toDuplex } from 'tlskit';
 import { memoryPair, patternBytes, RecordingProtocol, turns } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
 import { type BaseTransport, kOnLost } from '../../src/transport/base.js';
+import { tcpPair } from '../helpers/pairs.js';
 
 /** Resolves with the error the transport's connection ended with, once it has. */
 function lostOf(transport: Transport): Promise<Error | null> {
@@ -161,6 +162,56 @@ describe('toDuplex', () => {
     const [error] = await failed;
     expect(error).toMatchObject({ code: 'ECONNRESET' });
     expect(duplex.destroyed).toBe(true);
+  });
+
+  it('carries two requests of a keep-alive http.Agent over one connection', async () => {
+    const [clientEnd, serverEnd] = memoryPair({ seed: 5, maxChunkSize: 100 });
+    const server = http.createServer((req, res) => {
+      let length = 0;
+      req.on('data', (part: Buffer) => {
+        length += part.length;
+      });
+      req.on('end', () => res.end(`${req.method} ${req.url} ${length}`));
+    });
+    server.emit('connection', toDuplex(serverEnd));
+    // Between requests the agent unrefs the idle socket and refs it again when reusing it.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    let connections = 0;
+    agent.createConnection = () => {
+      connections++;
+      return toDuplex(clientEnd);
+    };
+    const post = (path: string, body: string) =>
+      new Promise<{ text: string; reused: boolean }>((resolve, reject) => {
+        const request = http.request({ method: 'POST', path, agent }, (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (part: string) => {
+            text += part;
+          });
+          response.on('end', () => resolve({ text, reused: request.reusedSocket }));
+        });
+        request.on('error', reject);
+        request.end(body);
+      });
+    expect(await post('/one', 'a'.repeat(1000))).toEqual({ text: 'POST /one 1000', reused: false });
+    expect(await post('/two', 'b'.repeat(5000))).toEqual({ text: 'POST /two 5000', reused: true });
+    expect(connections).toBe(1);
+    agent.destroy();
+    server.close();
+  });
+
+  it('ref() and unref() reach the socket under a TCP transport', async () => {
+    const [client, server] = await tcpPair();
+    const sockets = () => process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length;
+    const duplex = toDuplex(client);
+    const held = sockets();
+    expect(duplex.unref()).toBe(duplex);
+    expect(sockets()).toBe(held - 1); // this end no longer keeps the process alive
+    expect(duplex.ref()).toBe(duplex);
+    expect(sockets()).toBe(held);
+    duplex.destroy();
+    server.close();
   });
 
   it('emits timeout after idling, as node:http expects of a socket', async () => {
