@@ -8,7 +8,7 @@ import {
 } from '../transport/errors.js';
 import type { Protocol } from '../transport/protocol.js';
 import type { Transport, TransportInfo } from '../transport/transport.js';
-import { ByteQueue } from './byte-queue.js';
+import { ByteQueue, DelimiterSearch } from './byte-queue.js';
 
 /** Default `limit` of `readUntil` and `readLine`: 64 KiB. */
 export const DEFAULT_READ_LIMIT = 64 * 1024;
@@ -200,12 +200,12 @@ export class Connection implements AsyncIterable<Uint8Array> {
   }
 
   async #readUntil(where: string, needle: Uint8Array, limit: number): Promise<Uint8Array> {
-    let searched = 0;
+    // One search for the whole wait: each look continues where the last one stopped.
+    const search = new DelimiterSearch(needle);
     let found = -1;
     const ready = () => {
-      found = this.#buffer.indexOf(needle, searched);
+      found = this.#buffer.find(search);
       if (found !== -1) return true;
-      searched = Math.max(0, this.#buffer.length - needle.length + 1);
       if (this.#buffer.length > limit) {
         throw new LimitExceededError(
           `${where}: no delimiter within the first ${limit} bytes (the bytes stay buffered; raise \`limit\` or read them with read())`,
