@@ -1,12 +1,15 @@
 /**
  * A FIFO of byte chunks that hands out whole chunks without copying and joins chunks only when a
- * caller asks for a span that crosses them. Searches take a starting position, so a reader waiting
- * for a delimiter rescans only the bytes that arrived since its last look.
+ * caller asks for a span that crosses them. A `DelimiterSearch` keeps its place between calls to
+ * `find`, so a reader waiting for a delimiter looks at each arriving byte once, however the bytes
+ * are split: reading a line delivered one byte at a time costs time linear in its length.
  */
 export class ByteQueue {
   #chunks: Uint8Array[] = [];
   #head = 0;
   #length = 0;
+  /** Changes whenever bytes are removed: a search made before a removal starts again. */
+  #generation = 0;
 
   /** Bytes queued. */
   get length(): number {
@@ -25,6 +28,7 @@ export class ByteQueue {
     const chunk = this.#chunks[this.#head]!;
     this.#dropHead();
     this.#length -= chunk.length;
+    this.#generation++;
     return chunk;
   }
 
@@ -32,6 +36,7 @@ export class ByteQueue {
   shift(count: number): Uint8Array {
     const want = Math.min(count, this.#length);
     if (want === 0) return new Uint8Array(0);
+    this.#generation++;
     const first = this.#chunks[this.#head]!;
     if (first.length >= want) {
       if (first.length === want) this.#dropHead();
@@ -53,41 +58,59 @@ export class ByteQueue {
     return out;
   }
 
-  /** Position of the first occurrence of `needle` at or after `from`, or -1. */
-  indexOf(needle: Uint8Array, from = 0): number {
-    const first = needle[0];
-    if (first === undefined) return from <= this.#length ? from : -1;
-    let base = 0;
-    for (let c = this.#head; c < this.#chunks.length; c++) {
+  /**
+   * Position of the first occurrence of `search.needle` from the front, or -1 if the queued bytes do
+   * not contain it yet. Continues from where the last call with the same `search` stopped, as long
+   * as nothing was removed in between (otherwise it starts again from the front). A match may span
+   * any number of chunks.
+   */
+  find(search: DelimiterSearch): number {
+    if (search.owner !== this || search.generation !== this.#generation) {
+      search.owner = this;
+      search.generation = this.#generation;
+      search.chunk = this.#head;
+      search.offset = 0;
+      search.base = 0;
+      search.matched = 0;
+      search.found = -1;
+    }
+    if (search.found !== -1) return search.found;
+    const { needle, fallback } = search;
+    const first = needle[0]!;
+    let { chunk: c, offset, matched } = search;
+    for (; c < this.#chunks.length; c++, offset = 0) {
       const chunk = this.#chunks[c]!;
-      if (base + chunk.length > from) {
-        let start = Math.max(0, from - base);
-        for (;;) {
-          const at = chunk.indexOf(first, start);
+      while (offset < chunk.length) {
+        if (matched === 0) {
+          // Nothing matched yet: let the native search skip to the delimiter's first byte.
+          const at = chunk.indexOf(first, offset);
+          const stop = at === -1 ? chunk.length : at + 1;
+          search.scanned += stop - offset;
+          offset = stop;
           if (at === -1) break;
-          if (this.#matchesAt(c, at, needle)) return base + at;
-          start = at + 1;
+          matched = 1;
+        } else {
+          // Knuth-Morris-Pratt: on a mismatch, fall back to the longest prefix of the delimiter
+          // that still ends here, so no byte is ever looked at again.
+          const byte = chunk[offset++]!;
+          search.scanned++;
+          while (matched > 0 && byte !== needle[matched]) matched = fallback[matched - 1]!;
+          if (byte === needle[matched]) matched++;
+        }
+        if (matched === needle.length) {
+          search.found = search.base + offset - needle.length;
+          search.chunk = c;
+          search.offset = offset;
+          search.matched = matched;
+          return search.found;
         }
       }
-      base += chunk.length;
+      search.base += chunk.length;
     }
+    search.chunk = c;
+    search.offset = offset;
+    search.matched = matched;
     return -1;
-  }
-
-  #matchesAt(chunkIndex: number, offset: number, needle: Uint8Array): boolean {
-    let c = chunkIndex;
-    let i = offset;
-    for (let n = 0; n < needle.length; n++) {
-      let chunk = this.#chunks[c];
-      while (chunk !== undefined && i >= chunk.length) {
-        c++;
-        i = 0;
-        chunk = this.#chunks[c];
-      }
-      if (chunk === undefined || chunk[i] !== needle[n]) return false;
-      i++;
-    }
-    return true;
   }
 
   #dropHead(): void {
@@ -98,6 +121,39 @@ export class ByteQueue {
     } else if (this.#head >= 1024 && this.#head * 2 >= this.#chunks.length) {
       this.#chunks = this.#chunks.slice(this.#head);
       this.#head = 0;
+    }
+  }
+}
+
+/**
+ * One search for a delimiter in a `ByteQueue`, and where it has got to. Make a new one for each
+ * read; pass it to `find` again after more bytes arrived.
+ */
+export class DelimiterSearch {
+  readonly needle: Uint8Array;
+  /** For each prefix of `needle`, the length of its longest proper prefix that is also a suffix. */
+  readonly fallback: Uint32Array;
+  /** Bytes looked at so far, over all calls to `find`: the work done, for tests. */
+  scanned = 0;
+  owner: ByteQueue | null = null;
+  generation = -1;
+  /** Where to continue: index into the queue's chunks, offset in that chunk, bytes before it. */
+  chunk = 0;
+  offset = 0;
+  base = 0;
+  /** How many bytes of `needle` end at the position to continue from. */
+  matched = 0;
+  found = -1;
+
+  /** `needle` must not be empty. */
+  constructor(needle: Uint8Array) {
+    if (needle.length === 0) throw new RangeError('DelimiterSearch: the delimiter must not be empty');
+    this.needle = needle;
+    this.fallback = new Uint32Array(needle.length);
+    for (let i = 1, k = 0; i < needle.length; i++) {
+      while (k > 0 && needle[i] !== needle[k]) k = this.fallback[k - 1]!;
+      if (needle[i] === needle[k]) k++;
+      this.fallback[i] = k;
     }
   }
 }

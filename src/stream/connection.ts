@@ -8,7 +8,7 @@ import {
 } from '../transport/errors.js';
 import type { Protocol } from '../transport/protocol.js';
 import type { Transport, TransportInfo } from '../transport/transport.js';
-import { ByteQueue } from './byte-queue.js';
+import { ByteQueue, DelimiterSearch } from './byte-queue.js';
 
 /** Default `limit` of `readUntil` and `readLine`: 64 KiB. */
 export const DEFAULT_READ_LIMIT = 64 * 1024;
@@ -38,6 +38,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
   #eof = false;
   #lost = false;
   #error: Error | null = null;
+  #aborted = false;
   #demand = 0;
   #readWaiter: (() => void) | null = null;
   #writePaused = false;
@@ -64,7 +65,10 @@ export class Connection implements AsyncIterable<Uint8Array> {
     return this.#transport.info;
   }
 
-  /** Resolves once the connection is gone: with `null` after a clean close, else the error. */
+  /**
+   * Resolves once the connection is gone: with `null` after a clean close (or an `abort()` without
+   * an error, which is no failure of the connection), else the error.
+   */
   get closed(): Promise<Error | null> {
     return this.#closed;
   }
@@ -136,7 +140,10 @@ export class Connection implements AsyncIterable<Uint8Array> {
 
   /**
    * Writes `data` (strings as UTF-8). Resolves at once while the transport's buffer is below its
-   * high-water mark, otherwise once it drains; rejects if the connection is lost first.
+   * high-water mark, otherwise once it drains: resolving means the transport took the bytes, not
+   * that the peer has them. Rejects if the connection is lost while the write waits, since its bytes
+   * are then dropped: with the connection's error, or a `StateError` `ERR_TRANSPORT_CLOSED` after
+   * `abort()` without one.
    */
   write(data: Uint8Array | string): Promise<void> {
     try {
@@ -159,8 +166,14 @@ export class Connection implements AsyncIterable<Uint8Array> {
     await this.#closed;
   }
 
-  /** Closes at once, dropping unsent bytes. Pending reads reject with `error` if given. */
+  /**
+   * Closes at once, dropping unsent bytes. A write waiting to drain rejects, and so do reads once
+   * the bytes already received are read: with `error`, or without one with a `StateError`
+   * `ERR_TRANSPORT_CLOSED`, the code of any use of a closed connection, so that nobody mistakes an
+   * abort for a delivered write or the peer's end of stream (`AbortError` is for `AbortSignal`s).
+   */
   abort(error?: Error): void {
+    this.#aborted = true;
     this.#transport.abort(error);
   }
 
@@ -200,12 +213,12 @@ export class Connection implements AsyncIterable<Uint8Array> {
   }
 
   async #readUntil(where: string, needle: Uint8Array, limit: number): Promise<Uint8Array> {
-    let searched = 0;
+    // One search for the whole wait: each look continues where the last one stopped.
+    const search = new DelimiterSearch(needle);
     let found = -1;
     const ready = () => {
-      found = this.#buffer.indexOf(needle, searched);
+      found = this.#buffer.find(search);
       if (found !== -1) return true;
-      searched = Math.max(0, this.#buffer.length - needle.length + 1);
       if (this.#buffer.length > limit) {
         throw new LimitExceededError(
           `${where}: no delimiter within the first ${limit} bytes (the bytes stay buffered; raise \`limit\` or read them with read())`,
@@ -285,12 +298,21 @@ export class Connection implements AsyncIterable<Uint8Array> {
       },
       connectionLost: (error) => {
         this.#lost = true;
-        this.#error = error;
+        this.#error =
+          error ??
+          (this.#aborted
+            ? new StateError('ERR_TRANSPORT_CLOSED', 'read: abort() closed the connection')
+            : null);
         this.#writePaused = false;
-        for (const waiter of this.#writeWaiters.splice(0)) {
-          if (error) waiter.reject(error);
-          else waiter.resolve();
-        }
+        // A write still waiting never had its bytes taken: a clean close drains the buffer, and
+        // with it resumes writing, before it completes. So whatever the cause, they were dropped.
+        const dropped =
+          error ??
+          new StateError(
+            'ERR_TRANSPORT_CLOSED',
+            'write: the connection was closed before these bytes were sent',
+          );
+        for (const waiter of this.#writeWaiters.splice(0)) waiter.reject(dropped);
         this.#wake();
         this.#resolveClosed(error);
       },

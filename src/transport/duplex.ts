@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { BaseTransportOptions } from './base.js';
 import { InvalidArgumentError } from './errors.js';
@@ -27,6 +28,10 @@ export function fromDuplex(stream: Duplex, options: BaseTransportOptions = {}): 
  * Makes any Transport a Node Duplex, so Node stream code (`node:http`, `ws`, `pipeline`) runs over
  * memory pairs, TLS layers or any other transport. Binds its own protocol to the transport.
  * Destroying the stream closes the transport (`abort` when destroyed with an error).
+ *
+ * When the connection ends cleanly, the readable side ends and the stream closes after the
+ * consumer has read everything the peer sent (a consumer that never reads keeps it open, as with a
+ * `net.Socket`). When it is lost with an error, the stream is destroyed with that error at once.
  */
 export function toDuplex(transport: Transport): TransportDuplex {
   if (transport === null || typeof transport !== 'object' || typeof transport.setProtocol !== 'function') {
@@ -40,6 +45,7 @@ export class TransportDuplex extends Duplex {
   /** The transport this stream reads from and writes to. */
   readonly transport: Transport;
   #pendingCallback: ((error?: Error | null) => void) | null = null;
+  #finalCallback: ((error?: Error | null) => void) | null = null;
   #writePaused = false;
   #lost = false;
   #idleTimeout = 0;
@@ -62,11 +68,18 @@ export class TransportDuplex extends Duplex {
         this.#lost = true;
         clearTimeout(this.#idleTimer);
         this.#release(error ?? undefined);
-        if (error) this.destroy(error);
-        else {
-          if (!this.readableEnded) this.push(null);
-          this.destroy();
+        this.#finished(error ?? undefined);
+        if (error) {
+          this.destroy(error);
+          return;
         }
+        if (this.destroyed) return; // our own destroy() closed the transport
+        // A clean end: what the peer sent is the consumer's until it has read it, as on a socket.
+        // Destroying now would discard it and 'end' would never come; instead the stream ends once
+        // it is read out, and only then closes.
+        this.push(null);
+        if (this.readableEnded) this.destroy();
+        else this.once('end', () => this.destroy());
       },
       pauseWriting: () => {
         this.#writePaused = true;
@@ -74,6 +87,7 @@ export class TransportDuplex extends Duplex {
       resumeWriting: () => {
         this.#writePaused = false;
         this.#release();
+        if (this.transport.writeBufferSize === 0) this.#finished();
       },
     });
   }
@@ -118,6 +132,25 @@ export class TransportDuplex extends Duplex {
     return this;
   }
 
+  /**
+   * Lets the process exit while this connection is open (`unref`), or not (`ref`), as on a
+   * `net.Socket`; `node:http`'s keep-alive agent unrefs the sockets it keeps idle. What holds the
+   * process is the socket under a transport over TCP or a Unix socket (with or without TLS, and
+   * `fromDuplex` of a socket), so these calls reach that socket. A memory pair or a transport over
+   * some other stream holds nothing of its own (a memory pair only a pending delivery), and for it
+   * they do nothing.
+   */
+  ref(): this {
+    this.#socket()?.ref();
+    return this;
+  }
+
+  /** See `ref()`. */
+  unref(): this {
+    this.#socket()?.unref();
+    return this;
+  }
+
   override _read(): void {
     if (!this.#lost) this.transport.resumeReading();
   }
@@ -149,13 +182,28 @@ export class TransportDuplex extends Duplex {
     else callback();
   }
 
+  /**
+   * Half-closes the transport; `'finish'` follows once the transport has handed on every byte
+   * (its `writeBufferSize` is 0: the peer or the OS took them) or the connection ended cleanly.
+   * The end of stream itself cannot be awaited: a Transport reports the completion of `end()` to
+   * nobody but itself, and `connectionLost` also waits for the peer to finish, which a half-open
+   * connection may never do. Nothing is queued behind the end of stream, so it follows the bytes.
+   */
   override _final(callback: (error?: Error | null) => void): void {
     try {
       this.transport.end();
-      callback();
     } catch (error) {
       callback(error as Error);
+      return;
     }
+    if (this.#lost || this.transport.writeBufferSize === 0) {
+      callback();
+      return;
+    }
+    this.#finalCallback = callback;
+    // No more writes can come, so the write limits no longer pace anyone: lowering them to zero
+    // makes the transport report, through resumeWriting, the moment its buffer is empty.
+    this.transport.setWriteBufferLimits(0, 0);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -166,6 +214,7 @@ export class TransportDuplex extends Duplex {
       else this.transport.close();
     }
     this.#release(error ?? undefined);
+    this.#finished(error ?? undefined);
     callback(error);
   }
 
@@ -173,6 +222,20 @@ export class TransportDuplex extends Duplex {
     const callback = this.#pendingCallback;
     this.#pendingCallback = null;
     callback?.(error);
+  }
+
+  /** Completes a pending `_final`. */
+  #finished(error?: Error): void {
+    const callback = this.#finalCallback;
+    this.#finalCallback = null;
+    callback?.(error);
+  }
+
+  /** The Node stream under the transport, when it can hold the event loop (a socket). */
+  #socket(): { ref(): unknown; unref(): unknown } | null {
+    if (!(this.transport instanceof StreamTransport)) return null;
+    const stream = this.transport.stream as Partial<Socket>;
+    return typeof stream.ref === 'function' && typeof stream.unref === 'function' ? (stream as Socket) : null;
   }
 
   #touch(): void {

@@ -24,9 +24,11 @@ export interface Protocol {
 
   /**
    * The peer finished sending cleanly (TCP FIN, or a TLS close_notify). Return `true` to keep our
-   * side writable (half-close); otherwise the transport closes once pending writes are flushed.
+   * side writable (half-close); returning `false` or nothing closes the transport once pending
+   * writes are flushed. Only `true` counts: any other value is treated as nothing.
    */
-  eofReceived?(): boolean | undefined;
+  // biome-ignore lint/suspicious/noConfusingVoidType: `void` lets `eofReceived(): void {}` implement this
+  eofReceived?(): boolean | void;
 
   /**
    * The connection is gone. Called exactly once: `null` after a clean close, otherwise the reason,

@@ -154,3 +154,55 @@ describe('Connection writes', () => {
     await expect(conn.write('late')).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
   });
 });
+
+describe('Connection.abort', () => {
+  /** A Connection whose write is waiting because the peer takes nothing. */
+  async function stuckWrite() {
+    const [a, b] = memoryPair();
+    const conn = new Connection(a);
+    b.setProtocol({ connectionMade: (transport) => transport.pauseReading() });
+    const write = conn.write(patternBytes(200 * 1024));
+    const outcome = write.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    await turns(5);
+    return { conn, outcome };
+  }
+
+  it('without an error, rejects a waiting write with ERR_TRANSPORT_CLOSED: its bytes were dropped', async () => {
+    const { conn, outcome } = await stuckWrite();
+    conn.abort();
+    expect(await outcome).toMatchObject({ name: 'StateError', code: 'ERR_TRANSPORT_CLOSED' });
+    expect(await conn.closed).toBeNull();
+  });
+
+  it('with an error, rejects a waiting write with that error', async () => {
+    const { conn, outcome } = await stuckWrite();
+    const reason = new Error('shutting down');
+    conn.abort(reason);
+    expect(await outcome).toBe(reason);
+    expect(await conn.closed).toBe(reason);
+  });
+
+  it('without an error, rejects a waiting read and later reads instead of reporting an end of stream', async () => {
+    const { conn, peerTransport } = setup({});
+    peerTransport.write('kept');
+    await conn.readExactly(2);
+    const pending = conn.readLine();
+    conn.abort();
+    await expect(pending).rejects.toMatchObject({ name: 'StateError', code: 'ERR_TRANSPORT_CLOSED' });
+    // What had arrived is still there to read; after it, reads fail rather than return null.
+    expect(Buffer.from((await conn.read())!).toString()).toBe('pt');
+    await expect(conn.read()).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
+    await expect(conn.readLine()).rejects.toMatchObject({ code: 'ERR_TRANSPORT_CLOSED' });
+  });
+
+  it('with an error, rejects a waiting read with that error', async () => {
+    const { conn } = setup();
+    const pending = conn.read();
+    const reason = new Error('giving up');
+    conn.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+  });
+});
