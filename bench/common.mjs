@@ -103,6 +103,25 @@ export function fromParent() {
   return new Promise((resolve) => process.once('message', resolve));
 }
 
+/** Process CPU time (user + system) in microseconds. */
+export function cpuNow() {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/**
+ * In a worker: once the parent sends 'cpu', reports the CPU time spent since `since()` (a start
+ * mark in microseconds, 0 for "nothing happened yet") per unit of work counted by `units()`.
+ * @param {() => number} since @param {() => number} units
+ */
+export function answerCpu(since, units) {
+  process.on('message', (message) => {
+    if (message !== 'cpu') return;
+    const start = since();
+    report({ cpu: start === 0 || units() === 0 ? Number.NaN : (cpuNow() - start) / units() });
+  });
+}
+
 /** @param {number[]} values */
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);

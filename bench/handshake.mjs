@@ -3,13 +3,13 @@
  * Handshake-rate worker. The server greets each client with one byte and closes; 16 client loops
  * connect, read until the server's close (so TLS 1.3 session tickets, which come before it, have
  * arrived), close, and start over. The client counts completed handshakes for `seconds` after a
- * short warm-up.
+ * short warm-up. Both sides also report their CPU time per handshake.
  *
  * node bench/handshake.mjs <server|client> <raw|tlskit> <pki.json> <ecdsa|rsa> <TLSv1.3|TLSv1.2> <full|resumed> <seconds> [port]
  */
 import tls from 'node:tls';
 import { clientContext, createConnection, createServer, serverContext } from 'tlskit';
-import { loadPki, report } from './common.mjs';
+import { answerCpu, cpuNow, loadPki, report } from './common.mjs';
 
 const [role, impl, pkiFile, key, version, kind, secondsArg, portArg] = process.argv.slice(2);
 const credentials = loadPki(/** @type {string} */ (pkiFile))[/** @type {'ecdsa' | 'rsa'} */ (key)];
@@ -17,11 +17,23 @@ const maxVersion = /** @type {'TLSv1.3' | 'TLSv1.2'} */ (version);
 const resumed = kind === 'resumed';
 const CONCURRENCY = 16;
 
+/** The server's CPU per connection, counted from its first connection. */
+let connections = 0;
+let cpuStart = 0;
+const accepted = () => {
+  if (connections++ === 0) cpuStart = cpuNow();
+};
+
 async function server() {
+  answerCpu(
+    () => cpuStart,
+    () => connections,
+  );
   if (impl === 'raw') {
     const listener = tls.createServer(
       { cert: credentials.certPem, key: credentials.keyPem, maxVersion },
       (socket) => {
+        accepted();
         socket.on('error', () => {});
         socket.end('x');
       },
@@ -36,6 +48,7 @@ async function server() {
     () => ({
       /** @param {import('tlskit').Transport} transport */
       connectionMade: (transport) => {
+        accepted();
         transport.write('x');
         transport.close();
       },
@@ -94,27 +107,39 @@ async function client(/** @type {number} */ port) {
   let count = 0;
   let reusedCount = 0;
   let stop = false;
+  // Warm-up: a while, and until every loop finished a handshake (so it holds a session to resume).
+  let warm = 0;
+  /** @type {() => void} */
+  let allWarm = () => {};
+  const warmedUp = new Promise((resolve) => {
+    allWarm = () => resolve(undefined);
+  });
   const loop = async () => {
     /** @type {{ session?: Buffer }} */
     const state = {};
+    let first = true;
     while (!stop) {
       const reused = impl === 'raw' ? await rawOnce(port, state) : await tlskitOnce();
       if (counting) {
         count++;
         if (reused) reusedCount++;
       }
+      if (first && ++warm === CONCURRENCY) allWarm();
+      first = false;
     }
   };
   const loops = Array.from({ length: CONCURRENCY }, loop);
-  await new Promise((resolve) => setTimeout(resolve, Math.min(1000, seconds * 300)));
+  await Promise.all([warmedUp, new Promise((resolve) => setTimeout(resolve, Math.min(1000, seconds * 300)))]);
   counting = true;
   const start = performance.now();
+  const startCpu = cpuNow();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const elapsed = performance.now() - start;
+  const cpu = (cpuNow() - startCpu) / count;
   counting = false;
   stop = true;
   await Promise.all(loops);
-  report({ rate: (count / elapsed) * 1000, reusedShare: count ? reusedCount / count : 0 });
+  report({ rate: (count / elapsed) * 1000, reusedShare: count ? reusedCount / count : 0, cpu });
 }
 
 if (role === 'server') await server();

@@ -1,23 +1,39 @@
 // @ts-check
 /**
  * Round trips of 64-byte messages over one TLS connection: the client sends 64 bytes, the server
- * echoes them, the client waits for all 64 and sends the next. Counted for `seconds`.
+ * echoes them, the client waits for all 64 and sends the next. Counted for `seconds`. Both sides
+ * also report their CPU time per round trip.
  *
  * node bench/pingpong.mjs <server|client> <raw|tlskit> <pki.json> <seconds> [port]
  */
 import tls from 'node:tls';
 import { clientContext, createConnection, createServer, serverContext } from 'tlskit';
-import { loadPki, report } from './common.mjs';
+import { answerCpu, cpuNow, loadPki, report } from './common.mjs';
 
 const [role, impl, pkiFile, secondsArg, portArg] = process.argv.slice(2);
 const { ecdsa } = loadPki(/** @type {string} */ (pkiFile));
 const MESSAGE = Buffer.alloc(64, 0x61);
 
+/** The server's CPU per round trip, counted from the first byte it echoes. */
+let echoed = 0;
+let cpuStart = 0;
+const echo = (/** @type {{ length: number }} */ data) => {
+  if (echoed === 0) cpuStart = cpuNow();
+  echoed += data.length;
+};
+
 async function server() {
+  answerCpu(
+    () => cpuStart,
+    () => echoed / MESSAGE.length,
+  );
   if (impl === 'raw') {
     const listener = tls.createServer({ cert: ecdsa.certPem, key: ecdsa.keyPem }, (socket) => {
       socket.setNoDelay(true);
-      socket.on('data', (data) => socket.write(data));
+      socket.on('data', (data) => {
+        echo(data);
+        socket.write(data);
+      });
       socket.on('error', () => {});
     });
     await new Promise((resolve) => listener.listen(0, '127.0.0.1', () => resolve(undefined)));
@@ -31,7 +47,10 @@ async function server() {
       connectionMade: (t) => {
         transport = t;
       },
-      dataReceived: (data) => transport.write(data),
+      dataReceived: (data) => {
+        echo(data);
+        transport.write(data);
+      },
     }),
     { host: '127.0.0.1', port: 0, tls: serverContext({ cert: ecdsa.certPem, key: ecdsa.keyPem }) },
   );
@@ -46,6 +65,7 @@ async function client(/** @type {number} */ port) {
   let pending = 0;
   let end = Number.POSITIVE_INFINITY;
   let began = 0;
+  let cpuBegan = 0;
   /** @type {(value: number) => void} */
   let done = () => {};
   const finished = new Promise((resolve) => {
@@ -59,6 +79,7 @@ async function client(/** @type {number} */ port) {
     trips++;
     if (trips === 0) {
       began = performance.now();
+      cpuBegan = cpuNow();
       end = began + seconds * 1000;
     }
     if (performance.now() >= end) return done(trips);
@@ -86,7 +107,7 @@ async function client(/** @type {number} */ port) {
   }
   start();
   const count = await finished;
-  report({ rate: (count / (performance.now() - began)) * 1000 });
+  report({ rate: (count / (performance.now() - began)) * 1000, cpu: (cpuNow() - cpuBegan) / count });
 }
 
 if (role === 'server') await server();

@@ -1,7 +1,9 @@
 // @ts-check
 /**
  * tlskit against raw node:tls, side by side. Every case runs raw, tlskit, raw, tlskit, ... with
- * client and server in separate processes, and reports medians and the tlskit/raw ratio.
+ * client and server in separate processes, and reports medians and the tlskit/raw ratio. Each
+ * measurement also records the CPU time both sides spent per unit of work (per MiB, handshake or
+ * round trip): on a shared machine wall-clock rates move with the neighbours, CPU costs much less.
  *
  * npm run bench              full run (under ten minutes)
  * npm run bench -- --quick   a smaller run for development (under a minute)
@@ -16,13 +18,20 @@ import { median, mintPki, worker } from './common.mjs';
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
 const quick = values.quick === true;
 const sections = new Set((values.only ?? 'throughput,handshakes,pingpong,idle,mint').split(','));
-const rounds = quick ? 1 : 5;
 const MiB = 1024 * 1024;
 
-/** @type {Array<{ section: string, name: string, unit: string, raw: number[], tlskit: number[], target?: string, higherIsBetter: boolean }>} */
+/**
+ * @typedef {{ section: string, name: string, unit: string, raw: number[], tlskit: number[],
+ *   rawCpu: number[], tlskitCpu: number[], cpuUnit: string, target?: string, higherIsBetter: boolean,
+ *   reference?: boolean }} Entry
+ */
+/** @type {Entry[]} */
 const results = [];
 
-/** Runs a server worker and client workers for one measurement; returns the server's or client's report. */
+/**
+ * Runs a server worker and a client worker for one measurement and returns the report of the
+ * side that measured, with `cpu` replaced by both sides' CPU time per unit of work added up.
+ */
 async function measure(
   /** @type {string} */ script,
   /** @type {string[]} */ serverArgs,
@@ -34,7 +43,11 @@ async function measure(
     const { port } = await server.next();
     const client = worker(script, clientArgs(port));
     try {
-      return reporter === 'server' ? await server.next() : await client.next();
+      const [measured, other] = reporter === 'server' ? [server, client] : [client, server];
+      const result = await measured.next();
+      other.send('cpu');
+      const { cpu } = await other.next();
+      return { ...result, cpu: result.cpu + cpu };
     } finally {
       client.stop();
     }
@@ -43,35 +56,49 @@ async function measure(
   }
 }
 
-/** Alternates raw and tlskit `rounds` times and records both series. */
+/**
+ * Alternates raw and tlskit `rounds` times and records both series. `run` returns the measured
+ * value and the CPU time per unit.
+ */
 async function pair(
   /** @type {string} */ section,
   /** @type {string} */ name,
-  /** @type {string} */ unit,
-  /** @type {(impl: 'raw' | 'tlskit') => Promise<number>} */ run,
-  /** @type {{ target?: string, higherIsBetter?: boolean }} */ options = {},
+  /** @type {{ unit: string, cpuUnit: string, rounds: number, target?: string, reference?: boolean }} */ options,
+  /** @type {(impl: 'raw' | 'tlskit') => Promise<{ value: number, cpu: number }>} */ run,
 ) {
+  /** @type {Entry} */
   const entry = {
     section,
     name,
-    unit,
-    raw: /** @type {number[]} */ ([]),
-    tlskit: /** @type {number[]} */ ([]),
+    unit: options.unit,
+    cpuUnit: options.cpuUnit,
+    raw: [],
+    tlskit: [],
+    rawCpu: [],
+    tlskitCpu: [],
     target: options.target,
-    higherIsBetter: options.higherIsBetter ?? true,
+    higherIsBetter: true,
+    reference: options.reference,
   };
-  for (let round = 0; round < rounds; round++) {
-    entry.raw.push(await run('raw'));
-    entry.tlskit.push(await run('tlskit'));
+  for (let round = 0; round < options.rounds; round++) {
+    for (const impl of /** @type {const} */ (['raw', 'tlskit'])) {
+      const { value, cpu } = await run(impl);
+      entry[impl].push(value);
+      entry[impl === 'raw' ? 'rawCpu' : 'tlskitCpu'].push(cpu);
+    }
   }
   results.push(entry);
-  const ratio = median(entry.tlskit) / median(entry.raw);
   console.log(
-    `  ${name}: raw ${format(median(entry.raw))}, tlskit ${format(median(entry.tlskit))} ${unit} (ratio ${ratio.toFixed(2)})`,
+    `  ${name}: raw ${format(median(entry.raw))}, ${options.reference ? 'other' : 'tlskit'} ${format(median(entry.tlskit))} ${entry.unit} ` +
+      `(ratio ${ratio(entry).toFixed(2)}; CPU ${format(median(entry.rawCpu))} vs ${format(median(entry.tlskitCpu))} ${entry.cpuUnit})`,
   );
 }
 
-const format = (/** @type {number} */ value) => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
+const format = (/** @type {number} */ value) =>
+  Number.isNaN(value) ? 'n/a' : value >= 100 ? value.toFixed(0) : value.toFixed(1);
+const ratio = (/** @type {Entry} */ entry) => median(entry.tlskit) / median(entry.raw);
+/** Raw CPU per unit over tlskit CPU per unit: like the rate ratio, 1.00 is parity, higher is better. */
+const cpuRatio = (/** @type {Entry} */ entry) => median(entry.rawCpu) / median(entry.tlskitCpu);
 
 const started = Date.now();
 const pki = await mintPki();
@@ -91,42 +118,52 @@ console.log(`tlskit benchmarks (${quick ? 'quick' : 'full'}), ${machine.cpus}, N
 
 if (sections.has('throughput')) {
   const bytes = String(quick ? 64 * MiB : 1024 * MiB);
-  console.log(`Throughput: ${Number(bytes) / MiB} MiB one way in 64 KiB writes (MB/s)`);
+  const rounds = quick ? 1 : 3;
+  console.log(
+    `Throughput: ${Number(bytes) / MiB} MiB one way in 64 KiB writes (MB/s; CPU of both sides per MiB)`,
+  );
   const twoProcesses = (/** @type {string} */ scenario) => (/** @type {'raw' | 'tlskit'} */ impl) =>
     measure(
       './throughput.mjs',
       ['server', scenario, impl, pki, bytes],
       (port) => ['client', scenario, impl, pki, bytes, String(port)],
       'server',
-    ).then((r) => r.mbps);
-  await pair('throughput', 'TLS over TCP', 'MB/s', twoProcesses('tcp'), { target: '>= 0.98' });
-  await pair('throughput', 'TLS over TLS over TCP', 'MB/s', twoProcesses('tls-in-tls'));
+    ).then((r) => ({ value: r.mbps, cpu: r.cpu }));
+  const units = { unit: 'MB/s', cpuUnit: 'us/MiB', rounds };
+  await pair('throughput', 'TLS over TCP', { ...units, target: '>= 0.98' }, twoProcesses('tcp'));
+  await pair('throughput', 'TLS over TLS over TCP', units, twoProcesses('tls-in-tls'));
   await pair(
     'throughput',
     'TLS over a pure-JS transport (vs raw TLS over TCP), two processes',
-    'MB/s',
+    { ...units, target: '>= 0.80' },
     (impl) => twoProcesses(impl === 'raw' ? 'tcp' : 'pure-js')(impl),
-    { target: '>= 0.80' },
+  );
+  await pair(
+    'throughput',
+    "reference, no tlskit: node:tls over the same pure-JS relay (Node's shim) vs raw TLS over TCP",
+    { ...units, reference: true },
+    (impl) => twoProcesses(impl === 'raw' ? 'tcp' : 'shim')('raw'),
   );
   await pair(
     'throughput',
     'TLS over a memory pair (vs raw TLS over TCP), one process',
-    'MB/s',
+    { ...units, target: '>= 0.80' },
     async (impl) => {
       const job = worker('./throughput.mjs', ['both', 'one-process', impl, pki, bytes]);
       try {
-        return (await job.next()).mbps;
+        const { mbps, cpu } = await job.next();
+        return { value: mbps, cpu };
       } finally {
         job.stop();
       }
     },
-    { target: '>= 0.80' },
   );
 }
 
 if (sections.has('handshakes')) {
-  const seconds = String(quick ? 0.5 : 2);
-  console.log('Handshakes per second, 16 concurrent clients');
+  const seconds = String(quick ? 0.5 : 1.5);
+  const rounds = quick ? 1 : 5;
+  console.log('Handshakes per second, 16 concurrent clients (CPU of both sides per handshake)');
   for (const [key, version, kind] of /** @type {const} */ ([
     ['ecdsa', 'TLSv1.3', 'full'],
     ['ecdsa', 'TLSv1.2', 'full'],
@@ -138,7 +175,7 @@ if (sections.has('handshakes')) {
     await pair(
       'handshakes',
       `${kind} ${key === 'rsa' ? 'RSA-2048' : 'ECDSA P-256'} ${version}`,
-      '/s',
+      { unit: '/s', cpuUnit: 'us', rounds, target: kind === 'full' ? '>= 0.97' : undefined },
       async (impl) => {
         const result = await measure(
           './handshake.mjs',
@@ -150,28 +187,26 @@ if (sections.has('handshakes')) {
           throw new Error(
             `${impl}: only ${(result.reusedShare * 100).toFixed(0)}% of "resumed" handshakes resumed`,
           );
-        return result.rate;
+        return { value: result.rate, cpu: result.cpu };
       },
-      { target: kind === 'full' ? '>= 0.97' : undefined },
     );
   }
 }
 
 if (sections.has('pingpong')) {
-  const seconds = String(quick ? 0.5 : 3);
-  console.log('Ping-pong: 64-byte round trips per second over one TLS connection');
+  const seconds = String(quick ? 0.5 : 2);
+  console.log('Ping-pong: 64-byte round trips per second over one TLS connection (CPU per round trip)');
   await pair(
     'pingpong',
     '64-byte round trips',
-    '/s',
+    { unit: '/s', cpuUnit: 'us', rounds: quick ? 1 : 5, target: '>= 0.95' },
     (impl) =>
       measure(
         './pingpong.mjs',
         ['server', impl, pki, seconds],
         (port) => ['client', impl, pki, seconds, String(port)],
         'client',
-      ).then((r) => r.rate),
-    { target: '>= 0.95' },
+      ).then((r) => ({ value: r.rate, cpu: r.cpu })),
   );
 }
 
@@ -204,22 +239,26 @@ if (sections.has('idle')) {
       }
     }
   }
-  for (const [name, key] of /** @type {const} */ ([
-    ['RSS per idle connection', 'rss'],
-    ['heap per idle connection', 'heap'],
+  for (const [name, key, target] of /** @type {const} */ ([
+    ['RSS per idle connection', 'rss', '<= 1.15'],
+    ['heap per idle connection', 'heap', undefined],
   ])) {
+    /** @type {Entry} */
     const entry = {
       section: 'idle',
       name,
       unit: 'bytes',
+      cpuUnit: '',
       raw: samples.raw.map((s) => s[key]),
       tlskit: samples.tlskit.map((s) => s[key]),
-      target: '<= 1.15',
+      rawCpu: [],
+      tlskitCpu: [],
+      target,
       higherIsBetter: false,
     };
     results.push(entry);
     console.log(
-      `  ${name}: raw ${format(median(entry.raw))}, tlskit ${format(median(entry.tlskit))} bytes (ratio ${(median(entry.tlskit) / median(entry.raw)).toFixed(2)})`,
+      `  ${name}: raw ${format(median(entry.raw))}, tlskit ${format(median(entry.tlskit))} bytes (ratio ${ratio(entry).toFixed(2)})`,
     );
   }
 }
@@ -238,27 +277,34 @@ if (sections.has('mint')) {
   );
 }
 
-console.log('\n| section | case | raw node:tls | tlskit | unit | tlskit/raw | target |');
-console.log('| --- | --- | ---: | ---: | --- | ---: | --- |');
+console.log(
+  '\n| section | case | raw node:tls | tlskit | unit | tlskit/raw | CPU raw | CPU tlskit | CPU raw/tlskit | target |',
+);
+console.log('| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |');
 for (const entry of results) {
-  const ratio = median(entry.tlskit) / median(entry.raw);
-  const met = entry.target === undefined ? '' : evaluate(entry.target, ratio) ? ' (met)' : ' (missed)';
+  const met = entry.target === undefined ? '' : evaluate(entry.target, ratio(entry)) ? ' (met)' : ' (missed)';
+  const cpu = entry.rawCpu.length
+    ? `${format(median(entry.rawCpu))} ${entry.cpuUnit} | ${format(median(entry.tlskitCpu))} ${entry.cpuUnit} | ${cpuRatio(entry).toFixed(2)}`
+    : ' | | ';
   console.log(
-    `| ${entry.section} | ${entry.name} | ${format(median(entry.raw))} | ${format(median(entry.tlskit))} | ${entry.unit} | ${ratio.toFixed(2)} | ${entry.target ?? ''}${met} |`,
+    `| ${entry.section} | ${entry.name} | ${format(median(entry.raw))} | ${format(median(entry.tlskit))} | ${entry.unit} | ${ratio(entry).toFixed(2)} | ${cpu} | ${entry.target ?? ''}${met} |`,
   );
 }
 if (mintTimes.length)
   console.log(`\nMinting an ECDSA CA plus a leaf: median ${median(mintTimes).toFixed(1)} ms.`);
 console.log(
-  `\nTook ${((Date.now() - started) / 1000).toFixed(0)} s. ${rounds} round(s), raw and tlskit alternating; medians shown.`,
+  `\nTook ${((Date.now() - started) / 1000).toFixed(0)} s; raw and tlskit alternating, medians shown. Load average at start: ${machine.loadAtStart}, at end: ${os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ')}.`,
 );
 
 mkdirSync('.bench-out', { recursive: true });
 const file = `.bench-out/results-${quick ? 'quick' : 'full'}-${machine.date.replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, quick, rounds, results, mintTimes }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, quick, results, mintTimes }, null, 2));
 console.log(`Raw numbers: ${file}`);
 
-function evaluate(/** @type {string} */ target, /** @type {number} */ ratio) {
-  const [op, value] = target.split(' ');
-  return op === '>=' ? ratio >= Number(value) : ratio <= Number(value);
+function evaluate(/** @type {string} */ target, /** @type {number} */ value) {
+  const [op, bound] = target.split(' ');
+  return op === '>=' ? value >= Number(bound) : value <= Number(bound);
 }

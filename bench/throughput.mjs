@@ -5,14 +5,18 @@
  * one-process scenario.
  *
  * node bench/throughput.mjs <server|client|both> <scenario> <raw|tlskit> <pki.json> <bytes> [port]
- * scenarios: tcp, tls-in-tls, pure-js (tlskit only; its raw baseline is tcp), one-process
+ * scenarios: tcp, tls-in-tls, pure-js (tlskit; its raw baseline is tcp), shim (raw node:tls over the
+ * same pure-JS relay: Node's own stream shim, for reference), one-process
+ *
+ * Besides MB/s, each side reports its CPU time per MiB (user + system), which a busy machine
+ * disturbs far less than wall-clock rates.
  */
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { clientContext, createConnection, createServer, fromDuplex, serverContext, startTls } from 'tlskit';
 import { memoryPair } from 'tlskit/testing';
-import { CHUNK, loadPki, report } from './common.mjs';
+import { answerCpu, CHUNK, cpuNow, loadPki, report } from './common.mjs';
 
 const [role, scenario, impl, pkiFile, bytesArg, portArg] = process.argv.slice(2);
 const total = Number(bytesArg);
@@ -21,6 +25,8 @@ const raw = {
   server: { cert: ecdsa.certPem, key: ecdsa.keyPem },
   client: { ca: ecdsa.caPem, servername: 'localhost' },
 };
+const MiB = 1024 * 1024;
+
 const contexts = () => ({
   server: serverContext({ cert: ecdsa.certPem, key: ecdsa.keyPem }),
   client: clientContext({ trust: ecdsa.caPem }),
@@ -30,7 +36,8 @@ const contexts = () => ({
 function counter() {
   let received = 0;
   let start = 0;
-  /** @type {(value: number) => void} */
+  let cpuStart = 0;
+  /** @type {(value: { mbps: number, cpu: number }) => void} */
   let done = () => {};
   const finished = new Promise((resolve) => {
     done = resolve;
@@ -39,9 +46,16 @@ function counter() {
     finished,
     /** @param {{ length: number }} chunk */
     add(chunk) {
-      if (received === 0) start = performance.now();
+      if (received === 0) {
+        start = performance.now();
+        cpuStart = cpuNow();
+      }
       received += chunk.length;
-      if (received >= total) done(((total / (performance.now() - start)) * 1e3) / 1e6);
+      if (received >= total)
+        done({
+          mbps: ((total / (performance.now() - start)) * 1e3) / 1e6,
+          cpu: (cpuNow() - cpuStart) / (total / MiB),
+        });
     },
   };
 }
@@ -115,7 +129,15 @@ const receiver = (count) => ({ dataReceived: (data) => count.add(data) });
 async function server() {
   const count = counter();
   let port;
-  if (impl === 'raw') {
+  if (impl === 'raw' && scenario === 'shim') {
+    const secureContext = tls.createSecureContext(raw.server);
+    const listener = net.createServer((socket) => {
+      const secured = new tls.TLSSocket(relay(socket), { isServer: true, secureContext });
+      secured.on('data', (chunk) => count.add(chunk));
+    });
+    await new Promise((resolve) => listener.listen(0, '127.0.0.1', () => resolve(undefined)));
+    port = /** @type {net.AddressInfo} */ (listener.address()).port;
+  } else if (impl === 'raw') {
     const listener =
       scenario === 'tls-in-tls'
         ? tls.createServer(raw.server, (outer) => {
@@ -151,10 +173,18 @@ async function server() {
     port = (await createServer(factory, { host: '127.0.0.1', port: 0, tls: context })).address.port;
   }
   report({ port });
-  report({ mbps: await count.finished });
+  report(await count.finished);
 }
 
-async function client(/** @type {number} */ port) {
+/** Connects and starts sending, in the way `scenario` and `impl` say. */
+async function startSending(/** @type {number} */ port) {
+  if (impl === 'raw' && scenario === 'shim') {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', () => resolve(undefined)));
+    const secured = tls.connect({ socket: relay(socket), ...raw.client });
+    await new Promise((resolve) => secured.once('secureConnect', () => resolve(undefined)));
+    return rawSend(secured);
+  }
   if (impl === 'raw') {
     const outer = tls.connect({ host: '127.0.0.1', port, ...raw.client });
     await new Promise((resolve) => outer.once('secureConnect', () => resolve(undefined)));
@@ -184,6 +214,16 @@ async function client(/** @type {number} */ port) {
   await createConnection(sender, { host: '127.0.0.1', port, tls: context, serverName: 'localhost' });
 }
 
+/** The sender's CPU time is counted from the handshake's end until the parent asks for it. */
+async function client(/** @type {number} */ port) {
+  await startSending(port);
+  const cpuStart = cpuNow();
+  answerCpu(
+    () => cpuStart,
+    () => total / MiB,
+  );
+}
+
 /** Both ends in this process: raw over loopback TCP, tlskit over a memory pair. */
 async function both() {
   const count = counter();
@@ -207,7 +247,8 @@ async function both() {
     st.setProtocol(receiver(count));
     ct.setProtocol(sender());
   }
-  report({ mbps: await count.finished });
+  // One process: the receiver's count covers both ends.
+  report(await count.finished);
 }
 
 if (role === 'server') await server();
