@@ -354,3 +354,27 @@ export function rsaServerCert(): { cert: string; key: string; certPem: string; k
   };
   return rsaCached;
 }
+
+/**
+ * `gnutls-serv --http` with the test server certificate: it answers each request with an HTML page
+ * and then ends the connection itself, with a close_notify (`-d 5` makes it log the alerts it sends
+ * and receives: `REC: Sending Alert[1|0] - Close notify`).
+ */
+export function gnutlsHttpServer(extra: string[] = [], options: { cert?: string; key?: string } = {}) {
+  const { paths } = opensslCerts();
+  return startServer(
+    'gnutls-serv --http',
+    'gnutls-serv',
+    (port) => [
+      '--port',
+      String(port),
+      '--http',
+      '--x509certfile',
+      options.cert ?? paths.serverCert,
+      '--x509keyfile',
+      options.key ?? paths.serverKey,
+      ...extra,
+    ],
+    /listening on IPv4 .* port \d+\.\.\.done/,
+  );
+}
