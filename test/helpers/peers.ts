@@ -7,6 +7,9 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import type { Transport } from 'tlskit';
+import { type MemoryPairOptions, memoryPair } from 'tlskit/testing';
 import { opensslCerts } from './openssl-certs.js';
 
 /** Default deadline for waiting on a peer, in milliseconds. */
@@ -377,4 +380,109 @@ export function gnutlsHttpServer(extra: string[] = [], options: { cert?: string;
     ],
     /listening on IPv4 .* port \d+\.\.\.done/,
   );
+}
+
+/**
+ * A plain JavaScript Duplex relaying a connected `net.Socket`, counting the bytes it carries. It is
+ * not a `net.Socket`, so `startTls(fromDuplex(relay))` cannot hand a descriptor to node:tls and must
+ * take the bridged engine path; the counters show that the TLS records really went through here.
+ */
+export class SocketRelay extends Duplex {
+  readonly socket: net.Socket;
+  /** Bytes read from the socket (what the peer sent) and written to it (what we sent). */
+  bytesRead = 0;
+  bytesWritten = 0;
+  #ended = false;
+
+  constructor(socket: net.Socket) {
+    super({ allowHalfOpen: true });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.bytesRead += chunk.length;
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => {
+      this.#ended = true;
+      this.push(null);
+    });
+    socket.on('error', (error) => this.destroy(error));
+    // After the peer's FIN the relay drains and ends by itself; a close without one is abrupt.
+    socket.on('close', () => {
+      if (!this.#ended && !this.destroyed) this.destroy();
+    });
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.bytesWritten += chunk.length;
+    this.socket.write(chunk, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.socket.end(callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.socket.destroy();
+    callback(error);
+  }
+}
+
+/** A `net.Socket` connected to 127.0.0.1:`port`, half-open allowed (TLS needs it), within the deadline. */
+export function connectSocket(port: number): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  const connected = new Promise<net.Socket>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  });
+  return withTimeout(connected, PEER_TIMEOUT, () => `could not connect to 127.0.0.1:${port}`).catch(
+    (error: unknown) => {
+      socket.destroy();
+      throw error;
+    },
+  );
+}
+
+/**
+ * One end of a memory pair whose other end relays to a connected `net.Socket`: TLS over the
+ * returned end is bridged, and the memory pair's delivery plan (`{ chunkSize: 1 }`: a byte at a
+ * time) decides how the real peer's records are cut up before node:tls sees them. Ends of stream
+ * go both ways; a socket that closes without one aborts the memory end.
+ */
+export function memoryRelay(socket: net.Socket, options: MemoryPairOptions = {}): Transport {
+  const [near, far] = memoryPair(options);
+  let ended = false;
+  socket.setNoDelay(true);
+  far.setProtocol({
+    dataReceived: (data) => {
+      if (!socket.write(data)) far.pauseReading();
+    },
+    eofReceived: () => {
+      socket.end();
+      return true;
+    },
+    pauseWriting: () => socket.pause(),
+    resumeWriting: () => socket.resume(),
+    connectionLost: (error) => {
+      if (error) socket.destroy();
+    },
+  });
+  socket.on('drain', () => far.resumeReading());
+  socket.on('data', (chunk: Buffer) => far.write(chunk));
+  socket.on('end', () => {
+    ended = true;
+    far.end();
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    if (!ended) far.abort();
+  });
+  return near;
 }
