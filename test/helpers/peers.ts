@@ -4,8 +4,9 @@
  * never on a fixed sleep, and every process it starts can be killed with `killPeers()`.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import type { Transport } from 'tlskit';
@@ -485,4 +486,101 @@ export function memoryRelay(socket: net.Socket, options: MemoryPairOptions = {})
     if (!ended) far.abort();
   });
   return near;
+}
+
+/** An RSA CA and two leaves for localhost/127.0.0.1 with one key, signed with MD5 and with SHA-256. */
+export interface Md5Certs {
+  caPem: string;
+  /** File paths, for the tools. */
+  ca: string;
+  key: string;
+  md5Cert: string;
+  sha256Cert: string;
+  keyPem: string;
+  md5CertPem: string;
+  sha256CertPem: string;
+}
+
+let md5Cached: Md5Certs | undefined;
+
+/**
+ * Certificates signed with MD5 (md5WithRSAEncryption), made by the openssl CLI: tlskit/pki cannot
+ * mint them, since WebCrypto has no MD5. OpenSSL 3.0 still signs with MD5 (`x509 -md5`); security
+ * levels only judge certificates being used, so a tool must lower its level to 0
+ * (`-cipher DEFAULT@SECLEVEL=0`) before it even loads one ("ca md too weak" otherwise). The SHA-256
+ * leaf has the same key, issuer, names and usages (serverAuth and clientAuth): the signature
+ * algorithm is the only difference.
+ */
+export function md5SignedCerts(): Md5Certs {
+  if (md5Cached) return md5Cached;
+  const dir = mkdtempSync(join(tmpdir(), 'tlskit-md5-'));
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-subj',
+    '/CN=tlskit MD5 test CA',
+    '-days',
+    '2',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  run([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'leaf.key',
+    '-out',
+    'leaf.csr',
+    '-subj',
+    '/CN=localhost',
+  ]);
+  writeFileSync(
+    join(dir, 'leaf.ext'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n',
+  );
+  for (const digest of ['md5', 'sha256']) {
+    run([
+      'x509',
+      '-req',
+      '-in',
+      'leaf.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      `-${digest}`,
+      '-out',
+      `${digest}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      'leaf.ext',
+    ]);
+  }
+  const path = (file: string) => join(dir, file);
+  const read = (file: string) => readFileSync(path(file), 'utf8');
+  md5Cached = {
+    caPem: read('ca.pem'),
+    ca: path('ca.pem'),
+    key: path('leaf.key'),
+    md5Cert: path('md5.pem'),
+    sha256Cert: path('sha256.pem'),
+    keyPem: read('leaf.key'),
+    md5CertPem: read('md5.pem'),
+    sha256CertPem: read('sha256.pem'),
+  };
+  return md5Cached;
 }
