@@ -4,9 +4,13 @@
  * never on a fixed sleep, and every process it starts can be killed with `killPeers()`.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import type { Transport } from 'tlskit';
+import { type MemoryPairOptions, memoryPair } from 'tlskit/testing';
 import { opensslCerts } from './openssl-certs.js';
 
 /** Default deadline for waiting on a peer, in milliseconds. */
@@ -353,4 +357,230 @@ export function rsaServerCert(): { cert: string; key: string; certPem: string; k
     keyPem: readFileSync(key, 'utf8'),
   };
   return rsaCached;
+}
+
+/**
+ * `gnutls-serv --http` with the test server certificate: it answers each request with an HTML page
+ * and then ends the connection itself, with a close_notify (`-d 5` makes it log the alerts it sends
+ * and receives: `REC: Sending Alert[1|0] - Close notify`).
+ */
+export function gnutlsHttpServer(extra: string[] = [], options: { cert?: string; key?: string } = {}) {
+  const { paths } = opensslCerts();
+  return startServer(
+    'gnutls-serv --http',
+    'gnutls-serv',
+    (port) => [
+      '--port',
+      String(port),
+      '--http',
+      '--x509certfile',
+      options.cert ?? paths.serverCert,
+      '--x509keyfile',
+      options.key ?? paths.serverKey,
+      ...extra,
+    ],
+    /listening on IPv4 .* port \d+\.\.\.done/,
+  );
+}
+
+/**
+ * A plain JavaScript Duplex relaying a connected `net.Socket`, counting the bytes it carries. It is
+ * not a `net.Socket`, so `startTls(fromDuplex(relay))` cannot hand a descriptor to node:tls and must
+ * take the bridged engine path; the counters show that the TLS records really went through here.
+ */
+export class SocketRelay extends Duplex {
+  readonly socket: net.Socket;
+  /** Bytes read from the socket (what the peer sent) and written to it (what we sent). */
+  bytesRead = 0;
+  bytesWritten = 0;
+  #ended = false;
+
+  constructor(socket: net.Socket) {
+    super({ allowHalfOpen: true });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.bytesRead += chunk.length;
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => {
+      this.#ended = true;
+      this.push(null);
+    });
+    socket.on('error', (error) => this.destroy(error));
+    // After the peer's FIN the relay drains and ends by itself; a close without one is abrupt.
+    socket.on('close', () => {
+      if (!this.#ended && !this.destroyed) this.destroy();
+    });
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.bytesWritten += chunk.length;
+    this.socket.write(chunk, callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.socket.end(callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.socket.destroy();
+    callback(error);
+  }
+}
+
+/** A `net.Socket` connected to 127.0.0.1:`port`, half-open allowed (TLS needs it), within the deadline. */
+export function connectSocket(port: number): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  const connected = new Promise<net.Socket>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  });
+  return withTimeout(connected, PEER_TIMEOUT, () => `could not connect to 127.0.0.1:${port}`).catch(
+    (error: unknown) => {
+      socket.destroy();
+      throw error;
+    },
+  );
+}
+
+/**
+ * One end of a memory pair whose other end relays to a connected `net.Socket`: TLS over the
+ * returned end is bridged, and the memory pair's delivery plan (`{ chunkSize: 1 }`: a byte at a
+ * time) decides how the real peer's records are cut up before node:tls sees them. Ends of stream
+ * go both ways; a socket that closes without one aborts the memory end.
+ */
+export function memoryRelay(socket: net.Socket, options: MemoryPairOptions = {}): Transport {
+  const [near, far] = memoryPair(options);
+  let ended = false;
+  socket.setNoDelay(true);
+  far.setProtocol({
+    dataReceived: (data) => {
+      if (!socket.write(data)) far.pauseReading();
+    },
+    eofReceived: () => {
+      socket.end();
+      return true;
+    },
+    pauseWriting: () => socket.pause(),
+    resumeWriting: () => socket.resume(),
+    connectionLost: (error) => {
+      if (error) socket.destroy();
+    },
+  });
+  socket.on('drain', () => far.resumeReading());
+  socket.on('data', (chunk: Buffer) => far.write(chunk));
+  socket.on('end', () => {
+    ended = true;
+    far.end();
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    if (!ended) far.abort();
+  });
+  return near;
+}
+
+/** An RSA CA and two leaves for localhost/127.0.0.1 with one key, signed with MD5 and with SHA-256. */
+export interface Md5Certs {
+  caPem: string;
+  /** File paths, for the tools. */
+  ca: string;
+  key: string;
+  md5Cert: string;
+  sha256Cert: string;
+  keyPem: string;
+  md5CertPem: string;
+  sha256CertPem: string;
+}
+
+let md5Cached: Md5Certs | undefined;
+
+/**
+ * Certificates signed with MD5 (md5WithRSAEncryption), made by the openssl CLI: tlskit/pki cannot
+ * mint them, since WebCrypto has no MD5. OpenSSL 3.0 still signs with MD5 (`x509 -md5`); security
+ * levels only judge certificates being used, so a tool must lower its level to 0
+ * (`-cipher DEFAULT@SECLEVEL=0`) before it even loads one ("ca md too weak" otherwise). The SHA-256
+ * leaf has the same key, issuer, names and usages (serverAuth and clientAuth): the signature
+ * algorithm is the only difference.
+ */
+export function md5SignedCerts(): Md5Certs {
+  if (md5Cached) return md5Cached;
+  const dir = mkdtempSync(join(tmpdir(), 'tlskit-md5-'));
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-subj',
+    '/CN=tlskit MD5 test CA',
+    '-days',
+    '2',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  run([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'leaf.key',
+    '-out',
+    'leaf.csr',
+    '-subj',
+    '/CN=localhost',
+  ]);
+  writeFileSync(
+    join(dir, 'leaf.ext'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n',
+  );
+  for (const digest of ['md5', 'sha256']) {
+    run([
+      'x509',
+      '-req',
+      '-in',
+      'leaf.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      `-${digest}`,
+      '-out',
+      `${digest}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      'leaf.ext',
+    ]);
+  }
+  const path = (file: string) => join(dir, file);
+  const read = (file: string) => readFileSync(path(file), 'utf8');
+  md5Cached = {
+    caPem: read('ca.pem'),
+    ca: path('ca.pem'),
+    key: path('leaf.key'),
+    md5Cert: path('md5.pem'),
+    sha256Cert: path('sha256.pem'),
+    keyPem: read('leaf.key'),
+    md5CertPem: read('md5.pem'),
+    sha256CertPem: read('sha256.pem'),
+  };
+  return md5Cached;
 }
