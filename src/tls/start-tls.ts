@@ -240,22 +240,29 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       // Whoever reports this failure may want the addresses, which a closed socket forgets.
       void transport.info.local;
       void transport.info.peer;
+      // A failure found as the handshake completes (verification) comes before OpenSSL's last
+      // output was written (our Finished, an alert): over a native socket node:tls writes it once
+      // this callback returns, over the bridge a turn later, after which it holds further output.
+      // A graceful failure lets that flush first; a deadline or a cancellation tears down at once.
+      const later = (teardown: () => void) => {
+        if (graceful) setImmediate(() => setImmediate(teardown));
+        else teardown();
+      };
       if (taken) {
-        socket.destroy();
-        // Close the socket after its queued bytes (such as an alert); never reset it under the TLS
-        // engine, which Node does not survive.
-        taken.destroy();
+        // The lower transport no longer owns the socket: this ends its connection without
+        // touching it. The socket is closed, never reset: Node does not survive its handle
+        // disappearing under a live TLS engine.
         transport.abort(error);
+        later(() => {
+          socket.destroy();
+          taken.destroy();
+        });
       } else {
-        // Over the bridge, node:tls finishes each write a turn later and holds further output
-        // (such as the alert it just queued) until then: let it flush before tearing down.
-        const teardown = () => {
+        later(() => {
           socket.destroy();
           if (graceful) lowerOwned.close();
           else lowerOwned.abort(error);
-        };
-        if (graceful) setImmediate(() => setImmediate(teardown));
-        else teardown();
+        });
         try {
           lowerProtocol?.connectionLost?.(error);
         } catch (thrown) {

@@ -134,6 +134,7 @@ export class StreamTransport extends BaseTransport {
 
   protected _destroy(error: Error | null, hard: boolean): void {
     const stream = this.#stream;
+    if ((stream as Owned)[kOwner] !== this) return; // detached: the stream belongs to a layer above
     stream.off('data', onData);
     stream.off('end', onEnd);
     stream.off('finish', onFinish);

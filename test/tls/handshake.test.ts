@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { createConnection, createServer, startTls } from 'tlskit';
+import tls from 'node:tls';
+import { connect, createConnection, createServer, startTls } from 'tlskit';
 import { memoryPair, RecordingProtocol } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
 import { pki } from '../helpers/pki-fixtures.js';
@@ -87,5 +88,28 @@ describe('handshake deadlines and cancellation', () => {
     expect(srv.connections).toBe(0);
     socket.destroy();
     await srv.close();
+  });
+
+  it('a client that refuses the server still sends its last handshake message first, over TCP', async () => {
+    // The refusal comes as the handshake completes on our side; OpenSSL has just produced our
+    // Finished (TLS 1.3). Tearing down in the same turn would drop it, and the server would wait
+    // for it instead of seeing its handshake complete and then the connection end.
+    const { server: leaf, clientContext: client } = await pki();
+    const completed = new Promise<void>((resolve) => {
+      const raw = tls.createServer({ cert: leaf.chainPem, key: leaf.keyPem }, (socket) => {
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          raw.close();
+          resolve();
+        });
+      });
+      raw.listen(0, '127.0.0.1', () => {
+        const port = (raw.address() as net.AddressInfo).port;
+        void connect({ host: '127.0.0.1', port, tls: client, serverName: 'elsewhere.test' }).catch(
+          (error: unknown) => expect(error).toMatchObject({ code: 'HOSTNAME_MISMATCH' }),
+        );
+      });
+    });
+    await completed;
   });
 });
