@@ -355,10 +355,13 @@ export abstract class BaseTransport implements Transport {
     this.#closeTimer = setTimeout(() => {
       // Our bytes were taken: the peer merely did not finish in time, which costs nothing. Bytes
       // still queued are lost, and that is an error worth reporting.
+      const queued = this._queuedBytes;
       const stuck = this.#writeFinished
         ? null
         : new TimeoutError(
-            `close: the peer did not take the last ${this._queuedBytes} bytes within ${this.#closeTimeout} ms`,
+            queued > 0
+              ? `close: the peer did not take the last ${queued} bytes within ${this.#closeTimeout} ms`
+              : `close: our end of stream was not out within ${this.#closeTimeout} ms (the connection below did not drain)`,
             this.#closeTimeout,
           );
       this.#finish(stuck, stuck !== null);

@@ -463,6 +463,9 @@ export function memoryRelay(socket: net.Socket, options: MemoryPairOptions = {})
   socket.setNoDelay(true);
   far.setProtocol({
     dataReceived: (data) => {
+      // Once the socket is gone, bytes for it vanish, as a kernel drops them after a reset;
+      // pausing for a 'drain' that never comes would hold them (and the writer) forever.
+      if (socket.destroyed) return;
       if (!socket.write(data)) far.pauseReading();
     },
     eofReceived: () => {
@@ -484,6 +487,7 @@ export function memoryRelay(socket: net.Socket, options: MemoryPairOptions = {})
   socket.on('error', () => {});
   socket.on('close', () => {
     if (!ended) far.abort();
+    else far.resumeReading();
   });
   return near;
 }
