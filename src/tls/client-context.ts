@@ -12,6 +12,7 @@ import {
   type TlsVersion,
 } from './defaults.js';
 import { ContextError } from './errors.js';
+import type { LazyChain } from './info.js';
 import { crlDer, type PemInput, pemList, readCredentials, readCrls, readTrust } from './pem.js';
 
 /** Whom a client trusts: `'system'` (Node's default CA store) or CA certificates in PEM. */
@@ -76,7 +77,7 @@ const KNOWN = [
 export interface SavedSession {
   session: Buffer;
   /** A resumed handshake carries no certificates: `info.tls.peerCertificates` comes from here. */
-  peerCertificates: X509Certificate[];
+  chain: LazyChain;
 }
 
 /** Guards the constructor: only this package builds contexts. */

@@ -1,7 +1,6 @@
-import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls, { type TLSSocket } from 'node:tls';
+import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import {
   BaseTransport,
   kHandOver,
@@ -25,7 +24,7 @@ import { ClientContext, type SavedSession } from './client-context.js';
 import { checkMilliseconds, DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { watchTlsEof } from './eof.js';
 import { StartTlsError } from './errors.js';
-import { readTlsInfo } from './info.js';
+import { derChain, LazyChain, readTlsInfo } from './info.js';
 import { tlsErrorFrom } from './openssl-errors.js';
 import { ServerContext } from './server-context.js';
 import { TlsTransport } from './tls-transport.js';
@@ -118,12 +117,14 @@ interface ClientCheck {
   identityError: Error | undefined;
   /** The saved session offered for resumption. */
   readonly offered: SavedSession | undefined;
+  /** The server's chain from the identity check, when Node made one (a full, verified handshake). */
+  peerChain: LazyChain | null;
   /**
    * Set once the server passed verification. Until then, sessions the server hands out are not
    * saved: Node announces them even for a connection our verification just refused, and a saved
    * session is resumed without verification.
    */
-  verifiedChain: X509Certificate[] | null;
+  verifiedChain: LazyChain | null;
 }
 
 /**
@@ -141,13 +142,13 @@ function connectClient(stream: Duplex, context: ClientContext, check: ClientChec
     rejectUnauthorized: false, // verified after the handshake, with precise errors
     checkServerIdentity: (_host, certificate) => {
       if (serverName !== null) check.identityError = tls.checkServerIdentity(serverName, certificate);
+      check.peerChain = new LazyChain(derChain(certificate as DetailedPeerCertificate));
       return undefined;
     },
   });
   if (context.resumesSessions && serverName !== null) {
     socket.on('session', (session: Buffer) => {
-      if (check.verifiedChain)
-        context.saveSession(serverName, { session, peerCertificates: check.verifiedChain });
+      if (check.verifiedChain) context.saveSession(serverName, { session, chain: check.verifiedChain });
     });
   }
   return socket;
@@ -207,6 +208,7 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
           serverName,
           identityError: undefined,
           offered: serverName !== null ? context.session(serverName) : undefined,
+          peerChain: null,
           verifiedChain: null,
         }
       : null;
@@ -302,7 +304,7 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       const failure =
         context instanceof ClientContext
           ? context.insecureReason === null
-            ? verifyServer(socket, check!.identityError, context.pins, context.crls)
+            ? verifyServer(socket, check!.identityError, check!.peerChain, context.pins, context.crls)
             : null
           : context.clientAuth !== 'none'
             ? verifyClient(socket, context.crls)
@@ -317,13 +319,10 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       }
       settled = true;
       cleanup();
-      const tlsInfo = readTlsInfo(
-        socket,
-        role,
-        serverName,
-        socket.isSessionReused() ? check?.offered : undefined,
-      );
-      if (check) check.verifiedChain = tlsInfo.peerCertificates;
+      const chain =
+        check && socket.isSessionReused() ? (check.offered?.chain ?? null) : (check?.peerChain ?? null);
+      const tlsInfo = readTlsInfo(socket, role, serverName, chain);
+      if (check) check.verifiedChain = chain ?? new LazyChain([], tlsInfo.peerCertificates);
       // Node hands a server socket's later TLS errors (a peer's fatal alert) to 'error' only once
       // tls.Server releases control of it; a socket made without tls.Server must be released here,
       // or those errors would be swallowed and the end that follows misread as a truncation.

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { spkiPin } from './client-context.js';
 import { certificateFacts, issuerName, revokedSerials, WEAK_SIGNATURE_ALGORITHMS } from './der.js';
 import { CertificateError, type CertificateErrorCode } from './errors.js';
-import { verifiedChain } from './info.js';
+import { type LazyChain, verifiedChain } from './info.js';
 import { subjectOf } from './pem.js';
 
 /** OpenSSL verify codes (as Node names them) and what tlskit calls them. */
@@ -255,12 +255,13 @@ function chainVerdict(socket: TLSSocket): { code: string; message: string } | nu
 
 /**
  * Verifies the server we connected to: chain, host name, pins. Returns the failure, or `null`.
- * `identity` is the host name check's result, made while Node had the peer's certificate parsed
- * anyway (see `startTls`).
+ * `identity` is the host name check's result and `chain` the chain it saw, both taken while Node
+ * had the peer's certificates parsed anyway (see `startTls`).
  */
 export function verifyServer(
   socket: TLSSocket,
   identity: Error | undefined,
+  chain: LazyChain | null,
   pins: ReadonlySet<string> | null,
   crls: readonly Uint8Array[],
 ): CertificateError | null {
@@ -286,9 +287,9 @@ export function verifyServer(
     );
   }
   if (pins) {
-    const chain = verifiedChain(socket);
-    if (!chain.some((certificate) => pins.has(spkiPin(certificate)))) {
-      const leaf = chain[0];
+    const certificates = chain?.certificates ?? verifiedChain(socket);
+    if (!certificates.some((certificate) => pins.has(spkiPin(certificate)))) {
+      const leaf = certificates[0];
       return new CertificateError(
         'PIN_MISMATCH',
         `PIN_MISMATCH: no certificate in the server's chain${leaf ? ` (${subjectOf(leaf)})` : ''} has a public key matching \`pins\`; the server's key is sha256/${leaf ? spkiPin(leaf) : '?'}`,

@@ -29,8 +29,11 @@ export interface TlsInfo {
   /** The server name (SNI) the client asked for, or `null` when none was sent. */
   serverName: string | null;
   /**
-   * The certificates the peer sent, leaf first, as it sent them: the trust anchor appears only if
-   * the peer included it. Empty when the peer sent none. Stays readable after the connection closed.
+   * The peer's certificate chain, leaf first. A client reports the chain its server was verified
+   * with: the certificates the server sent, in issuing order, then the trust anchor from `trust`
+   * (on a resumed session, the chain verified when the session was made). A server reports what
+   * its client sent, as sent. Empty when the peer sent none. Stays readable after the connection
+   * closed.
    */
   peerCertificates: X509Certificate[];
   /** Whether the handshake resumed an earlier session. */
