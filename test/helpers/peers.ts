@@ -235,15 +235,19 @@ export function opensslServer(extra: string[] = [], options: { cert?: string; ke
  * `gnutls-serv --echo` with the test server certificate (it listens on all addresses; tests only
  * connect to 127.0.0.1), ready once it announced its IPv4 listener.
  */
-export function gnutlsServer(extra: string[] = [], options: { cert?: string; key?: string } = {}) {
+export function gnutlsServer(
+  extra: string[] = [],
+  options: { cert?: string; key?: string; mode?: 'echo' | 'http' } = {},
+) {
   const { paths } = opensslCerts();
+  const mode = options.mode ?? 'echo';
   return startServer(
-    'gnutls-serv',
+    mode === 'echo' ? 'gnutls-serv' : 'gnutls-serv --http',
     'gnutls-serv',
     (port) => [
       '--port',
       String(port),
-      '--echo',
+      `--${mode}`,
       '--x509certfile',
       options.cert ?? paths.serverCert,
       '--x509keyfile',
@@ -365,22 +369,7 @@ export function rsaServerCert(): { cert: string; key: string; certPem: string; k
  * and receives: `REC: Sending Alert[1|0] - Close notify`).
  */
 export function gnutlsHttpServer(extra: string[] = [], options: { cert?: string; key?: string } = {}) {
-  const { paths } = opensslCerts();
-  return startServer(
-    'gnutls-serv --http',
-    'gnutls-serv',
-    (port) => [
-      '--port',
-      String(port),
-      '--http',
-      '--x509certfile',
-      options.cert ?? paths.serverCert,
-      '--x509keyfile',
-      options.key ?? paths.serverKey,
-      ...extra,
-    ],
-    /listening on IPv4 .* port \d+\.\.\.done/,
-  );
+  return gnutlsServer(extra, { ...options, mode: 'http' });
 }
 
 /**

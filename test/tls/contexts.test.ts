@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import {
   CertificateError,
+  type ClientContext,
   ContextError,
   clientContext,
   connect,
   createServer,
+  type ServerContext,
   serve,
   serverContext,
   startTls,
@@ -14,6 +16,17 @@ import { createCA } from 'tlskit/pki';
 import { memoryPair, RecordingProtocol } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
 import { pki } from '../helpers/pki-fixtures.js';
+
+/** Handshakes over a memory pair and returns the subject of the certificate the server chose. */
+async function subjectServed(server: ServerContext, client: ClientContext, serverName: string) {
+  const [a, b] = memoryPair();
+  const [ct, st] = await Promise.all([
+    startTls(a, { context: client, serverName }),
+    startTls(b, { context: server }),
+  ]);
+  st.abort();
+  return ct.info.tls.peerCertificates[0]?.subject;
+}
 
 function contextError(build: () => unknown): ContextError {
   try {
@@ -172,16 +185,8 @@ describe('serverContext', () => {
       key: main!.keyPem,
       sni: { 'api.test': { cert: before!.certPem, key: before!.keyPem } },
     });
-    const client = clientContext({ trust: ca.trust });
-    const subjectFor = async (serverName: string) => {
-      const [a, b] = memoryPair();
-      const [ct, st] = await Promise.all([
-        startTls(a, { context: client, serverName }),
-        startTls(b, { context }),
-      ]);
-      st.abort();
-      return ct.info.tls.peerCertificates[0]?.subject;
-    };
+    const subjectFor = (serverName: string) =>
+      subjectServed(context, clientContext({ trust: ca.trust }), serverName);
     expect(await subjectFor('api.test')).toBe('CN=n1');
     context.reload({ sni: { 'api.test': { cert: after!.certPem, key: after!.keyPem } } });
     expect(await subjectFor('api.test')).toBe('CN=n2');
@@ -280,16 +285,8 @@ describe('serverContext', () => {
         '*.localhost': { cert: bare.certPem, key: bare.keyPem },
       },
     });
-    const client = clientContext({ trust: ca.trust });
-    const subjectFor = async (serverName: string) => {
-      const [a, b] = memoryPair();
-      const [ct, st] = await Promise.all([
-        startTls(a, { context: client, serverName }),
-        startTls(b, { context }),
-      ]);
-      st.abort();
-      return ct.info.tls?.peerCertificates[0]?.subject;
-    };
+    const subjectFor = (serverName: string) =>
+      subjectServed(context, clientContext({ trust: ca.trust }), serverName);
     expect(await subjectFor('one.apps.test')).toBe('CN=wildcard');
     // Neither 'apps.test' nor a name without a dot is covered by a wildcard one label below it.
     expect(await subjectFor('apps.test')).toBe('CN=fallback');
