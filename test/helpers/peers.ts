@@ -9,8 +9,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
-import type { Transport } from 'tlskit';
-import { type MemoryPairOptions, memoryPair } from 'tlskit/testing';
+import { type ClientContext, createConnection, type Transport } from 'tlskit';
+import { type MemoryPairOptions, memoryPair, RecordingProtocol } from 'tlskit/testing';
 import { opensslCerts } from './openssl-certs.js';
 
 /** Default deadline for waiting on a peer, in milliseconds. */
@@ -576,4 +576,19 @@ export function md5SignedCerts(): Md5Certs {
     sha256CertPem: read('sha256.pem'),
   };
   return md5Cached;
+}
+
+/** A gnutls priority string that allows one TLS version only, e.g. `gnutlsOnly('1.2')`. */
+export const gnutlsOnly = (version: string) => `--priority=NORMAL:-VERS-ALL:+VERS-TLS${version}`;
+
+/** Connects a tlskit TLS client to a peer on 127.0.0.1 and records what it sees. */
+export async function connectRecorded(port: number, context: ClientContext) {
+  const recording = new RecordingProtocol({ timeout: PEER_TIMEOUT });
+  const transport = await createConnection(() => recording, {
+    host: '127.0.0.1',
+    port,
+    tls: context,
+    serverName: 'localhost',
+  });
+  return { transport, recording };
 }

@@ -24,6 +24,7 @@ import {
   connectSocket,
   gnutlsClient,
   gnutlsHttpServer,
+  gnutlsOnly,
   gnutlsServer,
   killPeers,
   memoryRelay,
@@ -62,10 +63,9 @@ const bridges: Bridge[] = [
   },
 ];
 
-const only = (version: string) => `--priority=NORMAL:-VERS-ALL:+VERS-TLS${version}`;
 const versions = [
-  { version: 'TLSv1.3' as TlsVersion, flag: '-tls1_3', trace: 'TLS 1\\.3', priority: only('1.3') },
-  { version: 'TLSv1.2' as TlsVersion, flag: '-tls1_2', trace: 'TLS 1\\.2', priority: only('1.2') },
+  { version: 'TLSv1.3' as TlsVersion, flag: '-tls1_3', trace: 'TLS 1\\.3', priority: gnutlsOnly('1.3') },
+  { version: 'TLSv1.2' as TlsVersion, flag: '-tls1_2', trace: 'TLS 1\\.2', priority: gnutlsOnly('1.2') },
 ];
 
 /** tlskit as a client over `bridge` to 127.0.0.1:`port`, recording what its protocol sees. */

@@ -2,31 +2,18 @@
  * tlskit as a TLS client of `gnutls-serv --echo` (GnuTLS 3.7), a TLS stack that shares no code with
  * OpenSSL. gnutls-serv listens on every address; the tests only ever connect to 127.0.0.1.
  */
-import { type ClientContext, clientContext, createConnection, type TlsVersion } from 'tlskit';
-import { RecordingProtocol } from 'tlskit/testing';
+import { clientContext, type TlsVersion } from 'tlskit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
-import { gnutlsServer, killPeers, PEER_TIMEOUT } from '../helpers/peers.js';
+import { connectRecorded, gnutlsOnly, gnutlsServer, killPeers } from '../helpers/peers.js';
 
 afterEach(killPeers);
 
 const certs = opensslCerts();
 
-async function connectTo(port: number, context: ClientContext) {
-  const recording = new RecordingProtocol({ timeout: PEER_TIMEOUT });
-  const transport = await createConnection(() => recording, {
-    host: '127.0.0.1',
-    port,
-    tls: context,
-    serverName: 'localhost',
-  });
-  return { transport, recording };
-}
-
-const only = (version: string) => `--priority=NORMAL:-VERS-ALL:+VERS-TLS${version}`;
 const versions: Array<{ version: TlsVersion; priority: string; gnutlsName: string }> = [
-  { version: 'TLSv1.3', priority: only('1.3'), gnutlsName: 'TLS1.3' },
-  { version: 'TLSv1.2', priority: only('1.2'), gnutlsName: 'TLS1.2' },
+  { version: 'TLSv1.3', priority: gnutlsOnly('1.3'), gnutlsName: 'TLS1.3' },
+  { version: 'TLSv1.2', priority: gnutlsOnly('1.2'), gnutlsName: 'TLS1.2' },
 ];
 const requireClientCert = ['--require-client-cert', '--verify-client-cert', '--x509cafile', certs.paths.ca];
 
@@ -34,7 +21,10 @@ describe('tlskit client with gnutls-serv', () => {
   for (const { version, priority, gnutlsName } of versions) {
     it(`negotiates ${version} with a server limited to it and gets its data echoed`, async () => {
       const server = await gnutlsServer([priority]);
-      const { transport, recording } = await connectTo(server.port, clientContext({ trust: certs.caPem }));
+      const { transport, recording } = await connectRecorded(
+        server.port,
+        clientContext({ trust: certs.caPem }),
+      );
 
       const tls = transport.info.tls!;
       expect(tls.protocol).toBe(version);
@@ -58,7 +48,7 @@ describe('tlskit client with gnutls-serv', () => {
         cert: certs.clientCertPem,
         key: certs.clientKeyPem,
       });
-      const { transport, recording } = await connectTo(server.port, context);
+      const { transport, recording } = await connectRecorded(server.port, context);
 
       await server.waitFor(/^- Status: The certificate is trusted\./m);
       await server.waitFor(/^\s*Subject: CN=test client$/m);
@@ -70,8 +60,8 @@ describe('tlskit client with gnutls-serv', () => {
   }
 
   it('fails the TLS 1.2 handshake when gnutls-serv requires a certificate and it has none', async () => {
-    const server = await gnutlsServer([only('1.2'), ...requireClientCert]);
-    const failure = connectTo(server.port, clientContext({ trust: certs.caPem }));
+    const server = await gnutlsServer([gnutlsOnly('1.2'), ...requireClientCert]);
+    const failure = connectRecorded(server.port, clientContext({ trust: certs.caPem }));
     // GnuTLS 3.7 answers a missing certificate in TLS 1.2 with a decode_error alert.
     await expect(failure).rejects.toMatchObject({ code: 'ERR_TLS_HANDSHAKE', alert: 'decode_error' });
     await server.waitFor(/Error in handshake: No certificate was found/);
@@ -79,8 +69,8 @@ describe('tlskit client with gnutls-serv', () => {
 
   // The alert comes after the client's side of the TLS 1.3 handshake (see client-openssl.test.ts).
   it("reports gnutls-serv's TLS 1.3 certificate_required alert as ERR_TLS_PROTOCOL, not as a truncation", async () => {
-    const server = await gnutlsServer([only('1.3'), ...requireClientCert]);
-    const { recording } = await connectTo(server.port, clientContext({ trust: certs.caPem }));
+    const server = await gnutlsServer([gnutlsOnly('1.3'), ...requireClientCert]);
+    const { recording } = await connectRecorded(server.port, clientContext({ trust: certs.caPem }));
     await server.waitFor(/Error in handshake: Certificate is required/);
     const error = await recording.waitForLost();
     expect(error).toMatchObject({ code: 'ERR_TLS_PROTOCOL', alert: 'certificate_required' });
@@ -88,7 +78,7 @@ describe('tlskit client with gnutls-serv', () => {
 
   it('negotiates ALPN: gnutls-serv --alpn http/1.1 selects it from [h2, http/1.1]', async () => {
     const server = await gnutlsServer(['--alpn=http/1.1']);
-    const { transport } = await connectTo(
+    const { transport } = await connectRecorded(
       server.port,
       clientContext({ trust: certs.caPem, alpn: ['h2', 'http/1.1'] }),
     );
@@ -99,7 +89,7 @@ describe('tlskit client with gnutls-serv', () => {
 
   it('fails the handshake with no_application_protocol against gnutls-serv --alpn-fatal when no protocol is shared', async () => {
     const server = await gnutlsServer(['--alpn=spdy/3', '--alpn-fatal']);
-    const failure = connectTo(server.port, clientContext({ trust: certs.caPem, alpn: ['h2'] }));
+    const failure = connectRecorded(server.port, clientContext({ trust: certs.caPem, alpn: ['h2'] }));
     await expect(failure).rejects.toMatchObject({
       code: 'ERR_TLS_HANDSHAKE',
       alert: 'no_application_protocol',

@@ -2,26 +2,14 @@
  * tlskit as a TLS client of `openssl s_server` (OpenSSL 3.0), on 127.0.0.1. s_server prints what
  * it receives and sends what is written to its stdin, so data is checked on both sides.
  */
-import { type ClientContext, clientContext, createConnection, type TlsVersion } from 'tlskit';
-import { RecordingProtocol } from 'tlskit/testing';
+import { clientContext, createConnection, type TlsVersion } from 'tlskit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
-import { killPeers, opensslServer, PEER_TIMEOUT } from '../helpers/peers.js';
+import { connectRecorded, killPeers, opensslServer } from '../helpers/peers.js';
 
 afterEach(killPeers);
 
 const certs = opensslCerts();
-
-async function connectTo(port: number, context: ClientContext) {
-  const recording = new RecordingProtocol({ timeout: PEER_TIMEOUT });
-  const transport = await createConnection(() => recording, {
-    host: '127.0.0.1',
-    port,
-    tls: context,
-    serverName: 'localhost',
-  });
-  return { transport, recording };
-}
 
 const versions: Array<{ version: TlsVersion; flag: string; cipher: RegExp }> = [
   { version: 'TLSv1.3', flag: '-tls1_3', cipher: /^TLS_(AES_128_GCM|AES_256_GCM|CHACHA20_POLY1305)_SHA\d+$/ },
@@ -36,7 +24,10 @@ describe('tlskit client with openssl s_server', () => {
   for (const { version, flag, cipher } of versions) {
     it(`negotiates ${version} with a server limited to it, verifies its chain, and carries data both ways`, async () => {
       const server = await opensslServer([flag]);
-      const { transport, recording } = await connectTo(server.port, clientContext({ trust: certs.caPem }));
+      const { transport, recording } = await connectRecorded(
+        server.port,
+        clientContext({ trust: certs.caPem }),
+      );
 
       const tls = transport.info.tls!;
       expect(tls.protocol).toBe(version);
@@ -61,7 +52,7 @@ describe('tlskit client with openssl s_server', () => {
         cert: certs.clientCertPem,
         key: certs.clientKeyPem,
       });
-      const { transport, recording } = await connectTo(server.port, context);
+      const { transport, recording } = await connectRecorded(server.port, context);
 
       expect(transport.info.tls?.protocol).toBe(version);
       await server.waitFor(/^subject=CN = test client$/m);
@@ -77,7 +68,7 @@ describe('tlskit client with openssl s_server', () => {
 
   it("rejects s_server's chain when it does not trust the issuer (UNKNOWN_ISSUER)", async () => {
     const server = await opensslServer();
-    const failure = connectTo(server.port, clientContext({ trust: 'system' }));
+    const failure = connectRecorded(server.port, clientContext({ trust: 'system' }));
     await expect(failure).rejects.toMatchObject({ code: 'UNKNOWN_ISSUER', depth: 0 });
   });
 
@@ -94,7 +85,7 @@ describe('tlskit client with openssl s_server', () => {
 
   it('fails the TLS 1.2 handshake with the alert when the server requires a certificate and it has none', async () => {
     const server = await opensslServer(['-tls1_2', '-Verify', '1', '-CAfile', certs.paths.ca]);
-    const failure = connectTo(server.port, clientContext({ trust: certs.caPem }));
+    const failure = connectRecorded(server.port, clientContext({ trust: certs.caPem }));
     await expect(failure).rejects.toMatchObject({ code: 'ERR_TLS_HANDSHAKE', alert: 'handshake_failure' });
     await server.waitFor(/peer did not return a certificate/);
   });
@@ -106,7 +97,7 @@ describe('tlskit client with openssl s_server', () => {
   // looked truncated (ERR_TLS_TRUNCATED), or, with allowTruncation, cleanly closed (fixed in 8bfe14f).
   it('reports the certificate_required alert a TLS 1.3 server sends after the handshake as ERR_TLS_PROTOCOL', async () => {
     const server = await opensslServer(['-tls1_3', '-Verify', '1', '-CAfile', certs.paths.ca]);
-    const { recording } = await connectTo(server.port, clientContext({ trust: certs.caPem }));
+    const { recording } = await connectRecorded(server.port, clientContext({ trust: certs.caPem }));
     await server.waitFor(/peer did not return a certificate/);
     const error = await recording.waitForLost();
     expect(error).toMatchObject({ code: 'ERR_TLS_PROTOCOL', alert: 'certificate_required' });
@@ -115,7 +106,7 @@ describe('tlskit client with openssl s_server', () => {
 
   it('never reports a fatal alert as a clean close, even with allowTruncation', async () => {
     const server = await opensslServer(['-tls1_3', '-Verify', '1', '-CAfile', certs.paths.ca]);
-    const { recording } = await connectTo(
+    const { recording } = await connectRecorded(
       server.port,
       clientContext({ trust: certs.caPem, allowTruncation: true }),
     );
@@ -126,7 +117,7 @@ describe('tlskit client with openssl s_server', () => {
 
   it('negotiates ALPN with s_server: of [h2, http/1.1] it selects http/1.1, the one it knows', async () => {
     const server = await opensslServer(['-alpn', 'http/1.1']);
-    const { transport } = await connectTo(
+    const { transport } = await connectRecorded(
       server.port,
       clientContext({ trust: certs.caPem, alpn: ['h2', 'http/1.1'] }),
     );
@@ -138,7 +129,7 @@ describe('tlskit client with openssl s_server', () => {
 
   it('fails the handshake with no_application_protocol when s_server shares none of the offered protocols', async () => {
     const server = await opensslServer(['-alpn', 'spdy/3']);
-    const failure = connectTo(server.port, clientContext({ trust: certs.caPem, alpn: ['h2'] }));
+    const failure = connectRecorded(server.port, clientContext({ trust: certs.caPem, alpn: ['h2'] }));
     await expect(failure).rejects.toMatchObject({
       code: 'ERR_TLS_HANDSHAKE',
       alert: 'no_application_protocol',

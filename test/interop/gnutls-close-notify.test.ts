@@ -11,31 +11,28 @@
  * notify`, `Alert[1|0] - Close notify - was received`), an account of the wire that is independent
  * of tlskit's verdict. Native TCP here; bridged-engine.test.ts repeats this over the bridge.
  */
-import { type ClientContext, clientContext, createConnection, type TlsVersion } from 'tlskit';
+import { clientContext, createConnection, type TlsVersion } from 'tlskit';
 import { RecordingProtocol } from 'tlskit/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
-import { gnutlsHttpServer, gnutlsServer, killPeers, PEER_TIMEOUT } from '../helpers/peers.js';
+import {
+  connectRecorded,
+  gnutlsHttpServer,
+  gnutlsOnly,
+  gnutlsServer,
+  killPeers,
+  PEER_TIMEOUT,
+} from '../helpers/peers.js';
 
 afterEach(killPeers);
 
 const certs = opensslCerts();
 
-async function connectTo(port: number, context: ClientContext = clientContext({ trust: certs.caPem })) {
-  const recording = new RecordingProtocol({ timeout: PEER_TIMEOUT });
-  const transport = await createConnection(() => recording, {
-    host: '127.0.0.1',
-    port,
-    tls: context,
-    serverName: 'localhost',
-  });
-  return { transport, recording };
-}
+const connectTo = (port: number) => connectRecorded(port, clientContext({ trust: certs.caPem }));
 
-const only = (version: string) => `--priority=NORMAL:-VERS-ALL:+VERS-TLS${version}`;
 const versions: Array<{ version: TlsVersion; priority: string }> = [
-  { version: 'TLSv1.3', priority: only('1.3') },
-  { version: 'TLSv1.2', priority: only('1.2') },
+  { version: 'TLSv1.3', priority: gnutlsOnly('1.3') },
+  { version: 'TLSv1.2', priority: gnutlsOnly('1.2') },
 ];
 const sentCloseNotify = /REC: Sending Alert\[1\|0\] - Close notify/;
 const receivedCloseNotify = /Alert\[1\|0\] - Close notify - was received/;

@@ -14,7 +14,15 @@ import {
 } from 'tlskit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
-import { curl, gnutlsClient, killPeers, opensslClient, PEER_TIMEOUT, withTimeout } from '../helpers/peers.js';
+import {
+  curl,
+  gnutlsClient,
+  gnutlsOnly,
+  killPeers,
+  opensslClient,
+  PEER_TIMEOUT,
+  withTimeout,
+} from '../helpers/peers.js';
 
 const certs = opensslCerts();
 const servers: Server<TcpAddress>[] = [];
@@ -155,10 +163,9 @@ describe('tlskit server with openssl s_client', () => {
 });
 
 describe('tlskit server with gnutls-cli', () => {
-  const only = (version: string) => `--priority=NORMAL:-VERS-ALL:+VERS-TLS${version}`;
   for (const [version, priority, gnutlsName] of [
-    ['TLSv1.3', only('1.3'), 'TLS1\\.3'],
-    ['TLSv1.2', only('1.2'), 'TLS1\\.2'],
+    ['TLSv1.3', gnutlsOnly('1.3'), 'TLS1\\.3'],
+    ['TLSv1.2', gnutlsOnly('1.2'), 'TLS1\\.2'],
   ] as const) {
     it(`serves ${version} to gnutls-cli, which trusts the chain; lines go both ways; the close is clean`, async () => {
       const { port, seen } = await tlskitServer();
@@ -189,7 +196,7 @@ describe('tlskit server with gnutls-cli', () => {
 
   it('refuses gnutls-cli without a certificate when one is required', async () => {
     const { port, handshakeErrors } = await tlskitServer(mtls);
-    const client = gnutlsClient(port, [only('1.3')]);
+    const client = gnutlsClient(port, [gnutlsOnly('1.3')]);
     expect(await handshakeErrors.next('the handshake error')).toMatchObject({ code: 'NO_CERTIFICATE' });
     await client.waitFor(/Received alert \[116\]: Certificate is required/);
   });
