@@ -6,18 +6,11 @@
  * go through a buffered stdout BIO, while received data is written to stdout directly, so a trace
  * is awaited for itself, and a count is taken only once a later trace is visible.
  */
-import {
-  clientContext,
-  createConnection,
-  createServer,
-  type Server,
-  serverContext,
-  type TcpAddress,
-} from 'tlskit';
+import { clientContext, createServer, type Server, serverContext, type TcpAddress } from 'tlskit';
 import { RecordingProtocol } from 'tlskit/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
-import { killPeers, opensslClient, opensslServer, PEER_TIMEOUT } from '../helpers/peers.js';
+import { connectRecorded, killPeers, opensslClient, opensslServer, PEER_TIMEOUT } from '../helpers/peers.js';
 
 const certs = opensslCerts();
 const servers: Server<TcpAddress>[] = [];
@@ -35,16 +28,8 @@ const sentTicket = />>> TLS 1\.3, Handshake \[length [0-9a-f]{4}\], NewSessionTi
 const followedBy = (first: RegExp, then: RegExp) => new RegExp(`${first.source}[\\s\\S]*${then.source}`);
 const receivedKeyUpdate = /<<< TLS 1\.3, Handshake \[length 0005\], KeyUpdate\n/;
 
-async function tlskitClient(port: number, context = clientContext({ trust: certs.caPem })) {
-  const recording = new RecordingProtocol({ timeout: PEER_TIMEOUT });
-  const transport = await createConnection(() => recording, {
-    host: '127.0.0.1',
-    port,
-    tls: context,
-    serverName: 'localhost',
-  });
-  return { transport, recording };
-}
+const tlskitClient = (port: number, context = clientContext({ trust: certs.caPem })) =>
+  connectRecorded(port, context);
 
 const count = (text: string, pattern: RegExp) => text.match(new RegExp(pattern.source, 'g'))?.length ?? 0;
 
