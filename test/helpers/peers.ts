@@ -9,8 +9,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
-import { type ClientContext, createConnection, type Transport } from 'tlskit';
+import { type ClientContext, createConnection, type Server, type TcpAddress, type Transport } from 'tlskit';
 import { type MemoryPairOptions, memoryPair, RecordingProtocol } from 'tlskit/testing';
+import { afterEach } from 'vitest';
 import { opensslCerts } from './openssl-certs.js';
 
 /** Default deadline for waiting on a peer, in milliseconds. */
@@ -591,4 +592,17 @@ export async function connectRecorded(port: number, context: ClientContext) {
     serverName: 'localhost',
   });
   return { transport, recording };
+}
+
+/**
+ * The tlskit servers a test file starts: push each one here, and after every test the peer tools
+ * are killed and the servers closed.
+ */
+export function serversClosedAfterEach(): Server<TcpAddress>[] {
+  const servers: Server<TcpAddress>[] = [];
+  afterEach(async () => {
+    await killPeers();
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+  });
+  return servers;
 }

@@ -29,34 +29,21 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type CertificateErrorCode,
-  type Server,
-  serve,
-  serverContext,
-  type TcpAddress,
-  type TlsInfo,
-  type TlsVersion,
-} from 'tlskit';
+import { type CertificateErrorCode, serve, serverContext, type TlsInfo, type TlsVersion } from 'tlskit';
 import { type CA, createCA, type IssuedCertificate } from 'tlskit/pki';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
 import {
   gnutlsClient,
-  killPeers,
   opensslClient,
   PEER_TIMEOUT,
   type Peer,
+  serversClosedAfterEach,
   withTimeout,
 } from '../helpers/peers.js';
 
 const certs = opensslCerts();
-const servers: Server<TcpAddress>[] = [];
-
-afterEach(async () => {
-  await killPeers();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = serversClosedAfterEach();
 
 type Files = { cert: string; key: string };
 type Kind = 'good' | 'stranger' | 'serverOnly' | 'revoked';

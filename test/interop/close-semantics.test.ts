@@ -20,32 +20,25 @@ import {
   clientContext,
   createConnection,
   createServer,
-  type Server,
   serverContext,
-  type TcpAddress,
   type TlsVersion,
   type Transport,
 } from 'tlskit';
 import { RecordingProtocol } from 'tlskit/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
 import {
   gnutlsClient,
   gnutlsServer,
-  killPeers,
   opensslClient,
   opensslServer,
   PEER_TIMEOUT,
   type Peer,
+  serversClosedAfterEach,
 } from '../helpers/peers.js';
 
 const certs = opensslCerts();
-const servers: Server<TcpAddress>[] = [];
-
-afterEach(async () => {
-  await killPeers();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = serversClosedAfterEach();
 
 const versions = [
   { version: 'TLSv1.3' as TlsVersion, flag: '-tls1_3', trace: 'TLS 1\\.3' },

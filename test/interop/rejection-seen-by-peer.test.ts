@@ -47,10 +47,8 @@ import {
   createServer,
   fromDuplex,
   type Protocol,
-  type Server,
   serverContext,
   startTls,
-  type TcpAddress,
   type TlsVersion,
 } from 'tlskit';
 import { createCA } from 'tlskit/pki';
@@ -58,21 +56,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
 import {
   connectSocket,
-  killPeers,
   opensslClient,
   opensslServer,
   PEER_TIMEOUT,
   SocketRelay,
+  serversClosedAfterEach,
   withTimeout,
 } from '../helpers/peers.js';
 
 const certs = opensslCerts();
-const servers: Server<TcpAddress>[] = [];
+const servers = serversClosedAfterEach();
 const listeners: net.Server[] = [];
 
-afterEach(async () => {
-  await killPeers();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
+afterEach(() => {
   for (const listener of listeners.splice(0)) listener.close();
 });
 

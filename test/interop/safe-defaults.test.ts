@@ -8,32 +8,25 @@
 import {
   clientContext,
   connect,
-  type Server,
   type ServerContextOptions,
   serve,
   serverContext,
-  type TcpAddress,
   TlsError,
   type TlsInfo,
 } from 'tlskit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
 import {
-  killPeers,
   opensslClient,
   opensslServer,
   PEER_TIMEOUT,
   rsaServerCert,
+  serversClosedAfterEach,
   withTimeout,
 } from '../helpers/peers.js';
 
 const certs = opensslCerts();
-const servers: Server<TcpAddress>[] = [];
-
-afterEach(async () => {
-  await killPeers();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = serversClosedAfterEach();
 
 /** Lets s_client offer TLS 1.0/1.1 and SHA-1 based suites despite the system's security level. */
 const LEGACY = 'DEFAULT@SECLEVEL=0';

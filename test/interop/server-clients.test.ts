@@ -3,34 +3,21 @@
  * `gnutls-cli` and `curl`. The handler answers lines (`heard: …`) or one HTTP/1.1 request, and
  * records what tlskit negotiated so both sides' views can be compared.
  */
-import {
-  type Connection,
-  type Server,
-  type ServerContextOptions,
-  serve,
-  serverContext,
-  type TcpAddress,
-  type TlsInfo,
-} from 'tlskit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { type Connection, type ServerContextOptions, serve, serverContext, type TlsInfo } from 'tlskit';
+import { describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
 import {
   curl,
   gnutlsClient,
   gnutlsOnly,
-  killPeers,
   opensslClient,
   PEER_TIMEOUT,
+  serversClosedAfterEach,
   withTimeout,
 } from '../helpers/peers.js';
 
 const certs = opensslCerts();
-const servers: Server<TcpAddress>[] = [];
-
-afterEach(async () => {
-  await killPeers();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = serversClosedAfterEach();
 
 /** What the tlskit side saw of one connection. */
 interface Seen {

@@ -15,34 +15,22 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type Connection,
-  type Server,
-  type ServerContext,
-  serve,
-  serverContext,
-  type TcpAddress,
-  type TlsInfo,
-} from 'tlskit';
+import { type Connection, type ServerContext, serve, serverContext, type TlsInfo } from 'tlskit';
 import { createCA } from 'tlskit/pki';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
 import {
   gnutlsClient,
   gnutlsOnly,
-  killPeers,
   opensslClient,
   PEER_TIMEOUT,
+  type Peer,
+  serversClosedAfterEach,
   withTimeout,
 } from '../helpers/peers.js';
 
 const certs = opensslCerts();
-const servers: Server<TcpAddress>[] = [];
-
-afterEach(async () => {
-  await killPeers();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = serversClosedAfterEach();
 
 /** What the server saw of its one SMTP session. */
 interface Session {
@@ -107,6 +95,16 @@ async function smtpServer(tls: ServerContext) {
 const starttlsSmtp = ['-starttls', 'smtp', '-name', 'client.test', '-crlf', '-nocommands'];
 const smtpTls = () => serverContext({ cert: certs.serverCertPem, key: certs.serverKeyPem });
 
+/** After the upgrade: EHLO again, a NOOP that reports the TLS version, then QUIT. */
+async function speakOverTls(client: Peer, version: string): Promise<void> {
+  client.send('EHLO client.test\n');
+  await client.waitFor(/250-smtp\.test over TLS\r?\n250 SIZE 10240\r?\n/);
+  client.send('NOOP\n');
+  await client.waitFor(new RegExp(`250 2\\.0\\.0 OK, ${version.replace('.', '\\.')}\\r?\\n`));
+  client.send('QUIT\n');
+  await client.waitFor(/221 2\.0\.0 Bye\r?\n/);
+}
+
 describe('STARTTLS (SMTP) with openssl s_client -starttls smtp', () => {
   for (const [version, flag] of [
     ['TLSv1.3', '-tls1_3'],
@@ -118,12 +116,7 @@ describe('STARTTLS (SMTP) with openssl s_client -starttls smtp', () => {
       await client.waitFor(/^\s*Verify return code: 0 \(ok\)$/m);
       await client.waitFor(new RegExp(`^New, ${version.replace('.', '\\.')}, Cipher is `, 'm'));
 
-      client.send('EHLO client.test\n');
-      await client.waitFor(/250-smtp\.test over TLS\r?\n250 SIZE 10240\r?\n/);
-      client.send('NOOP\n');
-      await client.waitFor(new RegExp(`250 2\\.0\\.0 OK, ${version.replace('.', '\\.')}\\r?\\n`));
-      client.send('QUIT\n');
-      await client.waitFor(/221 2\.0\.0 Bye\r?\n/);
+      await speakOverTls(client, version);
       await finished();
 
       expect(session.outcome).toBeNull();
@@ -153,12 +146,7 @@ describe('STARTTLS (SMTP) with gnutls-cli --starttls-proto smtp', () => {
       await client.waitFor(/^- Status: The certificate is trusted\./m);
       await client.waitFor(/^- Simple Client Mode:/m);
 
-      client.send('EHLO client.test\n');
-      await client.waitFor(/250-smtp\.test over TLS\r?\n250 SIZE 10240\r?\n/);
-      client.send('NOOP\n');
-      await client.waitFor(new RegExp(`250 2\\.0\\.0 OK, ${version.replace('.', '\\.')}\\r?\\n`));
-      client.send('QUIT\n');
-      await client.waitFor(/221 2\.0\.0 Bye\r?\n/);
+      await speakOverTls(client, version);
       await finished();
 
       expect(session.outcome).toBeNull();

@@ -6,19 +6,20 @@
  * go through a buffered stdout BIO, while received data is written to stdout directly, so a trace
  * is awaited for itself, and a count is taken only once a later trace is visible.
  */
-import { clientContext, createServer, type Server, serverContext, type TcpAddress } from 'tlskit';
+import { clientContext, createServer, serverContext } from 'tlskit';
 import { RecordingProtocol } from 'tlskit/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
-import { connectRecorded, killPeers, opensslClient, opensslServer, PEER_TIMEOUT } from '../helpers/peers.js';
+import {
+  connectRecorded,
+  opensslClient,
+  opensslServer,
+  PEER_TIMEOUT,
+  serversClosedAfterEach,
+} from '../helpers/peers.js';
 
 const certs = opensslCerts();
-const servers: Server<TcpAddress>[] = [];
-
-afterEach(async () => {
-  await killPeers();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = serversClosedAfterEach();
 
 const sentKeyUpdate = />>> TLS 1\.3, Handshake \[length 0005\], KeyUpdate\n/;
 /** The trace of a TLS 1.3 record carrying application data (inner content type 23). */

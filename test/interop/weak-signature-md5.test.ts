@@ -7,34 +7,21 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import {
-  clientContext,
-  createConnection,
-  createServer,
-  type Server,
-  serverContext,
-  type TcpAddress,
-  type TlsVersion,
-} from 'tlskit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { clientContext, createConnection, createServer, serverContext, type TlsVersion } from 'tlskit';
+import { describe, expect, it } from 'vitest';
 import { opensslCerts } from '../helpers/openssl-certs.js';
 import {
-  killPeers,
   md5SignedCerts,
   opensslClient,
   opensslServer,
   PEER_TIMEOUT,
+  serversClosedAfterEach,
   withTimeout,
 } from '../helpers/peers.js';
 
 const md5 = md5SignedCerts();
 const certs = opensslCerts();
-const servers: Server<TcpAddress>[] = [];
-
-afterEach(async () => {
-  await killPeers();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = serversClosedAfterEach();
 
 /** Without it, the OpenSSL tools refuse to load an MD5-signed certificate ("ca md too weak"). */
 const LEVEL_0 = ['-cipher', 'DEFAULT@SECLEVEL=0'];
