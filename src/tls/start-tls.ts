@@ -197,7 +197,7 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
     (transport as StreamTransport)[kDetachStream](true);
     stream = taken;
   } else {
-    stream = new TransportDuplex(lowerOwned);
+    stream = new TransportDuplex(lowerOwned, { holdOpenAfterEnd: true });
   }
   if (unconsumed.length > 0) stream.unshift(Buffer.from(unconsumed));
 

@@ -40,6 +40,15 @@
  * frame their own messages (HTTP with Content-Length). Bytes that arrive after the peer's
  * close_notify are ignored by OpenSSL, as RFC 8446 requires.
  *
+ * The bridge outlives a clean end
+ * -------------------------------
+ * node:tls destroys a TLS socket the moment the JavaScript stream under it closes (Node #49327),
+ * and with it the plaintext its reader has not taken yet. A paused reader's bytes wait exactly
+ * there, up to the TLS socket's high-water mark (16 KiB on Node 20, 64 KiB since Node 22), so a
+ * bridge that closed itself when the connection below ended cleanly would throw them away. The
+ * bridge therefore only ends its readable side then, and stays open until the TLS socket is
+ * destroyed, which destroys the bridge in turn.
+ *
  * Sending close_notify
  * --------------------
  * `end()` sends close_notify and then half-closes the lower stream; reading continues, so the peer
