@@ -13,10 +13,22 @@ const HINTS: Record<string, string> = {
   no_renegotiation: 'the peer refuses to renegotiate',
   unrecognized_name: 'the server has no certificate for the name we asked for',
   ERR_SSL_WRONG_VERSION_NUMBER: 'the peer is not speaking TLS (plaintext, or another protocol)',
+  ERR_SSL_HTTP_REQUEST: 'the peer sent a plaintext HTTP request to this TLS port; it should use https://',
+  ERR_SSL_PACKET_LENGTH_TOO_LONG: 'the peer is not speaking TLS (plaintext, or another protocol)',
   ERR_SSL_UNSUPPORTED_PROTOCOL: 'the peer offered only TLS versions below 1.2',
   ERR_SSL_NO_SHARED_CIPHER: 'the peer offered no cipher suite tlskit allows (ECDHE with AEAD)',
   ERR_SSL_NO_PROTOCOLS_AVAILABLE: 'no TLS version is allowed by both sides',
 };
+
+/**
+ * The reason in an OpenSSL error line, without the thread id, library, function, source file and
+ * line that Node's bundled OpenSSL puts around it (`...:error:0A00009C:SSL routines:<function>:
+ * http request:<file>:<line>:\n`; OpenSSL 3 builds without function names leave it empty).
+ */
+export function opensslReason(message: string): string {
+  const reason = /error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\n]+)/.exec(message)?.[1];
+  return (reason ?? message).trim();
+}
 
 /**
  * Turns what node:tls emitted into a tlskit error: `ERR_TLS_HANDSHAKE` during the handshake,
@@ -38,7 +50,7 @@ export function tlsErrorFrom(error: unknown, phase: 'handshake' | 'protocol'): E
   if (typeof code === 'string' && code.startsWith('ERR_SSL_')) {
     const alert = /_ALERT_([A-Z_]+)$/.exec(code)?.[1]?.toLowerCase();
     const hint = HINTS[alert ?? code];
-    const what = alert ? `the peer sent the alert ${alert}` : message.replace(/^.*SSL routines::/, '');
+    const what = alert ? `the peer sent the alert ${alert}` : opensslReason(message);
     const prefix = phase === 'handshake' ? 'TLS handshake failed' : 'TLS protocol error';
     return new TlsError(
       phase === 'handshake' ? 'ERR_TLS_HANDSHAKE' : 'ERR_TLS_PROTOCOL',

@@ -304,7 +304,14 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       const failure =
         context instanceof ClientContext
           ? context.insecureReason === null
-            ? verifyServer(socket, check!.identityError, check!.peerChain, context.pins, context.crls)
+            ? verifyServer(
+                socket,
+                check!.serverName,
+                check!.identityError,
+                check!.peerChain,
+                context.pins,
+                context.crls,
+              )
             : null
           : context.clientAuth !== 'none'
             ? verifyClient(socket, context.crls)

@@ -155,13 +155,7 @@ export class TlsTransport extends StreamTransport {
 
   protected override _onEof(): void {
     if (this.#setup.eof.verdict === 'truncated' && !this.#setup.allowTruncation) {
-      this._onError(
-        new TlsError(
-          'ERR_TLS_TRUNCATED',
-          "the connection ended without the peer's close_notify, so the data may have been cut short; " +
-            'if this protocol frames its own messages (HTTP with Content-Length), set `allowTruncation` on the context',
-        ),
-      );
+      this._onError(truncationError(this.#tlsInfo.alpnProtocol));
       return;
     }
     super._onEof();
@@ -207,6 +201,25 @@ export class TlsTransport extends StreamTransport {
     const stream = this.#setup.stream;
     if (stream && !stream.destroyed) stream.destroy();
   }
+}
+
+/** HTTP frames its own messages, so for it a cut between messages loses nothing. */
+const SELF_FRAMING_PROTOCOLS = new Set(['http/1.1', 'http/1.0', 'h2']);
+
+/**
+ * The error for an end of stream without close_notify. Usually the peer crashed or aborted, or the
+ * connection was cut (a TCP FIN or reset is not authenticated, so an attacker can forge one), and
+ * the remedy is not ours to apply. `allowTruncation` is suggested only where the negotiated
+ * protocol frames its own messages, which is where accepting such an end can be safe.
+ */
+function truncationError(alpnProtocol: string | null): TlsError {
+  const base =
+    'the peer ended the connection without close_notify (it crashed or aborted, or the connection was cut: a TCP end is not authenticated), so the data may have been cut short';
+  const advice =
+    alpnProtocol !== null && SELF_FRAMING_PROTOCOLS.has(alpnProtocol)
+      ? `; ${alpnProtocol} frames its own messages, so if a cut between messages is harmless to you, set \`allowTruncation\` on the context`
+      : '';
+  return new TlsError('ERR_TLS_TRUNCATED', base + advice);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { spkiPin } from './client-context.js';
 import { certificateFacts, issuerName, revokedSerials, WEAK_SIGNATURE_ALGORITHMS } from './der.js';
@@ -95,7 +96,7 @@ function inspect(
   code: CertificateErrorCode,
   chain: X509Certificate[],
   peer: PeerRole,
-  crls: readonly Uint8Array[],
+  { crls = [], serverName }: CheckedFor,
 ): Finding {
   const now = Date.now();
   const first = (test: (certificate: X509Certificate, depth: number) => boolean, fallback = 0) => {
@@ -191,7 +192,7 @@ function inspect(
       return { depth, explain: 'its issuer revoked it (it is listed in a CRL you gave)' };
     }
     case 'HOSTNAME_MISMATCH':
-      return { depth: 0, explain: 'it is not valid for the name you connected to' };
+      return { depth: 0, explain: hostnameMismatch(serverName, chain[0]) };
     case 'CRL_UNAVAILABLE': {
       // With CRLs configured, OpenSSL wants a current one from the issuer of every certificate
       // below the trust anchor.
@@ -216,20 +217,60 @@ function inspect(
   }
 }
 
+/** What the chain was checked against, for the explanation. */
+interface CheckedFor {
+  crls?: readonly Uint8Array[];
+  /** The name the client checked the server's certificate for. */
+  serverName?: string | null;
+}
+
+/**
+ * Why a certificate does not fit the name: the name checked, the names the certificate carries,
+ * and the fix most likely meant. Connecting by address checks the address, which certificates
+ * rarely carry; the usual intent is the server's DNS name, passed as `serverName`.
+ */
+function hostnameMismatch(serverName: string | null | undefined, leaf: X509Certificate | undefined): string {
+  const names = leaf ? certificateNames(leaf) : [];
+  const carried =
+    names.length > 0 ? `it is valid only for ${names.join(', ')}` : 'it carries no DNS name or IP address';
+  if (!serverName) return `${carried}, not for the name you connected to`;
+  const byAddress = isIP(serverName) !== 0;
+  const what = byAddress ? `the address ${serverName}` : serverName;
+  const dnsName = names.find((name) => name.startsWith('DNS:'))?.slice(4);
+  const fix =
+    byAddress && dnsName
+      ? `; you connected by address, so the address was checked: pass \`serverName: '${dnsName}'\` to check the name the server is known by`
+      : `; pass the \`serverName\` the certificate was issued for, or issue one that includes ${serverName}`;
+  return `${carried}, not for ${what}${fix}`;
+}
+
+/** The DNS names and IP addresses a certificate carries (`DNS:x`, `IP:y`), or its CN without SANs. */
+function certificateNames(certificate: X509Certificate): string[] {
+  const sans = certificate.subjectAltName;
+  if (sans) {
+    return sans
+      .split(/,\s*/)
+      .filter((entry) => entry.startsWith('DNS:') || entry.startsWith('IP Address:'))
+      .map((entry) => entry.replace(/^IP Address:/, 'IP:'));
+  }
+  const cn = /(?:^|\n)CN=([^\n]*)/.exec(certificate.subject)?.[1];
+  return cn ? [`CN=${cn} (no subjectAltName; clients ignore the CN)`] : [];
+}
+
 /** Builds the CertificateError for an OpenSSL verify code (or Node's hostname code). */
 export function certificateError(
   opensslCode: string,
   detail: string,
   chain: X509Certificate[],
   peer: PeerRole,
-  crls: readonly Uint8Array[] = [],
+  checked: CheckedFor = {},
 ): CertificateError {
   // OpenSSL reports the last problem it met; a certificate that signed another without being a CA
   // also fails the purpose check, which is the consequence, not the cause.
   const signerNotCa = chain.some((c, depth) => depth > 0 && !c.ca && chain[depth - 1]!.checkIssued(c));
   const code =
     signerNotCa && opensslCode !== 'CERT_REVOKED' ? 'NOT_A_CA' : (CODES[opensslCode] ?? 'CERT_INVALID');
-  const { depth, explain } = inspect(code, chain, peer, crls);
+  const { depth, explain } = inspect(code, chain, peer, checked);
   const certificate = chain[depth];
   const subject = certificate ? subjectOf(certificate) : '';
   const who = peer === 'server' ? "server's" : "client's";
@@ -237,9 +278,18 @@ export function certificateError(
     depth === 0 ? `the ${who} certificate` : `the certificate at depth ${depth} of the ${who} chain`;
   return new CertificateError(
     code,
-    `${code}: ${position}${subject ? ` (${subject})` : ''} was rejected: ${explain}. OpenSSL: ${opensslCode}${detail ? ` (${detail})` : ''}`,
+    `${code}: ${position}${subject ? ` (${subject})` : ''} was rejected: ${explain}.${source(opensslCode, detail)}`,
     { depth, subject, certificate, opensslCode },
   );
+}
+
+/**
+ * Who said so, in OpenSSL's words. The host name check is Node's, whose text (`IP: ... is not in
+ * the cert's list: `) the explanation already says better.
+ */
+function source(code: string, detail: string): string {
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return '';
+  return ` OpenSSL: ${code}${detail ? ` (${detail})` : ''}`;
 }
 
 /** OpenSSL's chain verdict for a finished handshake, as Node keeps it on the socket. */
@@ -260,6 +310,7 @@ function chainVerdict(socket: TLSSocket): { code: string; message: string } | nu
  */
 export function verifyServer(
   socket: TLSSocket,
+  serverName: string | null,
   identity: Error | undefined,
   chain: LazyChain | null,
   pins: ReadonlySet<string> | null,
@@ -272,7 +323,7 @@ export function verifyServer(
       verdict.message,
       verifiedChain(socket),
       'server',
-      crls,
+      { crls },
     );
   }
   // A resumed session was saved only by a connection that passed all of this for the same server
@@ -284,6 +335,7 @@ export function verifyServer(
       identity.message,
       verifiedChain(socket),
       'server',
+      { serverName },
     );
   }
   if (pins) {
@@ -311,7 +363,7 @@ export function verifyClient(socket: TLSSocket, crls: readonly Uint8Array[]): Ce
         verdict.message,
         verifiedChain(socket),
         'client',
-        crls,
+        { crls },
       )
     : null;
 }
