@@ -1,12 +1,18 @@
 // @ts-check
 /**
  * Certificates for the examples: the ones `npx tlskit cert dev` wrote into certs/, or throwaway
- * ones minted in memory when certs/ is empty, so every example runs with no set-up.
+ * ones minted in memory when certs/ is empty, so every example runs with no set-up. The examples
+ * say which they use. TLSKIT_EXAMPLES_CERTS=DIR reads them from DIR instead (`cert dev --out DIR`),
+ * which is how the tests check this without writing into the clone.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createCA, loadCA } from 'tlskit/pki';
 
-const dir = new URL('../certs/', import.meta.url);
+const chosen = process.env.TLSKIT_EXAMPLES_CERTS;
+const dir = chosen ? pathToFileURL(`${resolve(chosen)}/`) : new URL('../certs/', import.meta.url);
+const shown = chosen ? `${chosen}/` : 'certs/';
 const files = ['dev-ca.pem', 'dev-ca-key.pem', 'localhost.pem', 'localhost-key.pem'];
 
 export async function devCertificates() {
@@ -17,7 +23,7 @@ export async function devCertificates() {
       ca,
       certPem: read('localhost.pem'),
       keyPem: read('localhost-key.pem'),
-      source: 'certs/ (npx tlskit cert dev)',
+      source: `${shown} (npx tlskit cert dev)`,
     };
   }
   const ca = await createCA({ subject: 'tlskit examples CA (throwaway)' });

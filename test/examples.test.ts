@@ -178,11 +178,15 @@ describe('the tlskit command', () => {
     expect(report.subjectAltNames).toMatchObject({ dns: ['localhost'], ip: ['127.0.0.1', '::1'] });
   });
 
-  it("'npx tlskit cert dev' then the README's demo command: the demo uses certs/", async () => {
-    // This writes the development certificates into certs/ (gitignored), exactly as a user would.
-    await run('npx', ['--no-install', 'tlskit', 'cert', 'dev']);
-    const { stdout } = await run('npm', ['run', '--silent', 'demo'], { timeout: 30_000 });
-    expect(stdout).toMatch(/certificates: certs\/ \(npx tlskit cert dev\)/);
+  it("'npx tlskit cert dev' then the README's demo command: the demo says it uses those certificates", async () => {
+    // Into a temporary directory: tests never write into the clone (certs/ is the user's).
+    const dir = mkdtempSync(join(tmpdir(), 'tlskit-demo-certs-'));
+    await run('npx', ['--no-install', 'tlskit', 'cert', 'dev', '--out', dir]);
+    const { stdout } = await run('npm', ['run', '--silent', 'demo'], {
+      timeout: 30_000,
+      env: { ...process.env, TLSKIT_EXAMPLES_CERTS: dir },
+    });
+    expect(stdout).toContain(`certificates: ${dir}/ (npx tlskit cert dev)`);
     expect(stdout).toMatch(/echoed: hello over TLS/);
   });
 });
