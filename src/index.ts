@@ -3,7 +3,12 @@
  * TLS, with an async Connection API on top, and security contexts that cannot be built unsafe.
  */
 
-export { Connection, DEFAULT_READ_LIMIT, type ReadLimitOptions } from './stream/connection.js';
+export {
+  Connection,
+  DEFAULT_READ_LIMIT,
+  type ReadLimitOptions,
+  type ReadOptions,
+} from './stream/connection.js';
 export {
   type ConnectionHandler,
   type ConnectOptions,

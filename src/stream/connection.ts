@@ -1,6 +1,7 @@
 import { type StartTlsOptions, startTls } from '../tls/start-tls.js';
 import { toBytes } from '../transport/base.js';
 import {
+  AbortError,
   IncompleteReadError,
   InvalidArgumentError,
   LimitExceededError,
@@ -9,6 +10,9 @@ import {
 import type { Protocol } from '../transport/protocol.js';
 import type { Transport, TransportInfo } from '../transport/transport.js';
 import { ByteQueue, DelimiterSearch } from './byte-queue.js';
+import { checkReadOptions, type ReadDeadline, type ReadOptions, readDeadline } from './read-deadline.js';
+
+export type { ReadOptions };
 
 /** Default `limit` of `readUntil` and `readLine`: 64 KiB. */
 export const DEFAULT_READ_LIMIT = 64 * 1024;
@@ -16,10 +20,13 @@ export const DEFAULT_READ_LIMIT = 64 * 1024;
 const BUFFER_HIGH_WATER = 64 * 1024;
 
 /** Options of `readUntil` and `readLine`. */
-export interface ReadLimitOptions {
+export interface ReadLimitOptions extends ReadOptions {
   /** Most bytes to accept before the delimiter is found, delimiter included (default 64 KiB). */
   limit?: number;
 }
+
+const READ_OPTIONS = ['signal', 'timeout'];
+const READ_LIMIT_OPTIONS = ['signal', 'timeout', 'limit'];
 
 const decoder = new TextDecoder();
 const NEWLINE = new Uint8Array([0x0a]);
@@ -74,19 +81,21 @@ export class Connection implements AsyncIterable<Uint8Array> {
   }
 
   /** Reads the next chunk as it arrived, or `null` once the peer finished sending. */
-  async read(): Promise<Uint8Array | null> {
-    await this.#waitFor('read', () => this.#buffer.length > 0, 1);
+  async read(options: ReadOptions = {}): Promise<Uint8Array | null> {
+    checkReadOptions('read', options, READ_OPTIONS);
+    await this.#waitFor('read', () => this.#buffer.length > 0, 1, options);
     const chunk = this.#buffer.shiftChunk();
     this.#consumed();
     return chunk;
   }
 
   /** Reads exactly `n` bytes; rejects with `ERR_INCOMPLETE_READ` if the stream ends first. */
-  async readExactly(n: number): Promise<Uint8Array> {
+  async readExactly(n: number, options: ReadOptions = {}): Promise<Uint8Array> {
     if (!Number.isInteger(n) || n < 0) {
       throw new InvalidArgumentError(`readExactly: \`n\` must be a non-negative integer, got ${String(n)}`);
     }
-    await this.#waitFor('readExactly', () => this.#buffer.length >= n, n);
+    checkReadOptions('readExactly', options, READ_OPTIONS);
+    await this.#waitFor('readExactly', () => this.#buffer.length >= n, n, options);
     if (this.#buffer.length < n) {
       const partial = this.#buffer.shift(this.#buffer.length);
       this.#consumed();
@@ -105,8 +114,9 @@ export class Connection implements AsyncIterable<Uint8Array> {
   async readUntil(delimiter: Uint8Array | string, options: ReadLimitOptions = {}): Promise<Uint8Array> {
     const needle = toBytes(delimiter, 'readUntil');
     if (needle.length === 0) throw new InvalidArgumentError('readUntil: `delimiter` must not be empty');
+    checkReadOptions('readUntil', options, READ_LIMIT_OPTIONS);
     const limit = checkLimit('readUntil', options.limit);
-    return this.#readUntil('readUntil', needle, limit);
+    return this.#readUntil('readUntil', needle, limit, options);
   }
 
   /**
@@ -115,10 +125,11 @@ export class Connection implements AsyncIterable<Uint8Array> {
    * line is longer than `limit` bytes.
    */
   async readLine(options: ReadLimitOptions = {}): Promise<string | null> {
+    checkReadOptions('readLine', options, READ_LIMIT_OPTIONS);
     const limit = checkLimit('readLine', options.limit);
     let line: Uint8Array;
     try {
-      line = await this.#readUntil('readLine', NEWLINE, limit);
+      line = await this.#readUntil('readLine', NEWLINE, limit, options);
     } catch (error) {
       if (error instanceof IncompleteReadError) {
         return error.partial.length === 0 ? null : decoder.decode(error.partial);
@@ -212,7 +223,12 @@ export class Connection implements AsyncIterable<Uint8Array> {
     }
   }
 
-  async #readUntil(where: string, needle: Uint8Array, limit: number): Promise<Uint8Array> {
+  async #readUntil(
+    where: string,
+    needle: Uint8Array,
+    limit: number,
+    options: ReadOptions,
+  ): Promise<Uint8Array> {
     // One search for the whole wait: each look continues where the last one stopped.
     const search = new DelimiterSearch(needle);
     let found = -1;
@@ -227,7 +243,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
       }
       return false;
     };
-    await this.#waitFor(where, ready, limit + needle.length);
+    await this.#waitFor(where, ready, limit + needle.length, options);
     if (found === -1) {
       const partial = this.#buffer.shift(this.#buffer.length);
       this.#consumed();
@@ -247,19 +263,25 @@ export class Connection implements AsyncIterable<Uint8Array> {
 
   /**
    * Waits until `ready()` holds or nothing more can arrive. A broken connection rejects with its
-   * error; whatever was buffered stays buffered for `read()`.
+   * error; whatever was buffered stays buffered for `read()`. So does a cancelled or timed-out wait
+   * (`options`), which consumes nothing.
    */
-  async #waitFor(where: string, ready: () => boolean, demand: number): Promise<void> {
+  async #waitFor(where: string, ready: () => boolean, demand: number, options: ReadOptions): Promise<void> {
     if (this.#readWaiter) {
       throw new StateError(
         'ERR_READ_PENDING',
         `${where}: another read is already waiting on this connection`,
       );
     }
+    const { signal } = options;
+    if (signal?.aborted) throw new AbortError(`${where}: aborted before it started`, signal.reason);
+    let deadline: ReadDeadline | null = null;
     try {
       while (!ready()) {
         if (this.#error) throw this.#error;
         if (this.#eof || this.#lost) return;
+        if (deadline?.error) throw deadline.error;
+        deadline ??= readDeadline(where, options, () => this.#wake());
         this.#demand = demand;
         this.#transport.resumeReading();
         await new Promise<void>((resolve) => {
@@ -268,6 +290,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
       }
     } finally {
       this.#demand = 0;
+      deadline?.clear();
     }
   }
 
