@@ -13,11 +13,21 @@ import { InvalidArgumentError } from '../transport/errors.js';
  */
 export class UsageError extends Error {
   readonly help: boolean;
+  /** The usage to show after the message (a subcommand's), when not the whole help page. */
+  readonly usage: string | undefined;
 
-  constructor(message: string, options: { help?: boolean } = {}) {
+  constructor(message: string, options: { help?: boolean; usage?: string } = {}) {
     super(message);
     this.help = options.help ?? true;
+    this.usage = options.usage;
   }
+}
+
+/** All of standard input, as text (for `-` in place of a file name). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 export function readText(path: string, what: string): string {
@@ -174,6 +184,7 @@ export async function devCertificates(
       log(
         `tlskit: development certificates in ${dir} are valid until ${leaf.notAfter.toISOString().slice(0, 10)}; kept (use --force to replace)`,
       );
+      log(trustInstructions(join(dir, names.ca), join(dir, names.caKey)));
       return;
     }
   }
@@ -189,7 +200,18 @@ export async function devCertificates(
     { name: names.cert, content: leaf.chainPem, secret: false },
     { name: names.key, content: leaf.keyPem, secret: true },
   ]);
-  log(
-    `tlskit: wrote ${join(dir, names.ca)}, ${cert} and their keys (see ${join(dir, 'README.md')} to trust the CA)`,
-  );
+  log(`tlskit: wrote ${join(dir, names.ca)}, ${cert} and their keys`);
+  log(trustInstructions(join(dir, names.ca), join(dir, names.caKey)));
+}
+
+/** How to make common clients trust the development CA, with the real path filled in. */
+export function trustInstructions(caFile: string, caKeyFile: string): string {
+  return [
+    'To trust the development CA:',
+    `  curl      curl --cacert ${caFile} https://localhost:8443/`,
+    `  openssl   openssl s_client -connect localhost:8443 -CAfile ${caFile}`,
+    `  Node      NODE_EXTRA_CA_CERTS=${caFile} node app.js, or clientContext({ trust: readFileSync('${caFile}') })`,
+    `  browsers and the system store: import ${caFile} as a trusted authority, and remove it when done;`,
+    `            whoever holds ${caKeyFile} can then mint certificates your machine trusts.`,
+  ].join('\n');
 }

@@ -14,6 +14,7 @@ import {
   KEY_TYPES,
   type KeyType,
 } from '../pki/index.js';
+import { exportDefects } from './cert-defects.js';
 import {
   aboutFiles,
   describe,
@@ -21,40 +22,15 @@ import {
   loadCaDir,
   password,
   readBytes,
+  readStdin,
   readText,
   UsageError,
   writeFile,
   writeFiles,
 } from './cert-files.js';
+import { CERT_HELP, COMMANDS, commandUsage } from './cert-help.js';
 
-export { devCertificates, UsageError };
-
-export const CERT_HELP = `Usage: tlskit cert <command> [options]
-
-Commands:
-  ca --out DIR                 Create a root CA: DIR/ca.pem and DIR/ca-key.pem. An existing CA
-                               in DIR is kept unless --force is given.
-  issue HOST... --ca DIR --out DIR
-                               Issue a certificate for HOSTs (DNS names, *.wildcards, IP
-                               addresses, emails) under the CA in DIR (ca.pem, or dev-ca.pem
-                               from 'cert dev'): OUT/<host>.pem (chain) and OUT/<host>-key.pem,
-                               never over existing files unless --force is given.
-  inspect FILE                 Describe every certificate in a PEM file (--json: an array).
-  p12 export --cert FILE --key FILE --out FILE
-  p12 import FILE --out DIR    Write or read a password-protected PKCS#12 bundle. The password
-                               comes from --password-env NAME or --password-file FILE.
-  dev [--out DIR]              Create a development CA and a certificate for localhost,
-                               127.0.0.1 and ::1 in certs/ (kept if present and valid; --force
-                               replaces them).
-
-Options:
-  --key-type TYPE              ${KEY_TYPES.join(', ')} (default ecdsa-p256)
-  --days N                     Validity in days (ca, issue; no longer than the issuing CA's)
-  --name NAME                  Subject common name (ca, issue)
-  --usage server|client|both   Extended key usage of an issued certificate (default both)
-  --path-length N              Path length constraint of a CA (ca)
-  --force                      Replace existing files (ca, issue, dev)
-`;
+export { CERT_HELP, devCertificates, UsageError };
 
 const OPTIONS = {
   out: { type: 'string' },
@@ -73,26 +49,20 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Which options each subcommand uses; any other is refused rather than silently ignored. */
-const APPLIES: Record<string, ReadonlyArray<keyof typeof OPTIONS>> = {
-  ca: ['out', 'key-type', 'days', 'name', 'path-length', 'force'],
-  issue: ['ca', 'out', 'key-type', 'days', 'name', 'usage', 'force'],
-  inspect: ['json'],
-  'p12 export': ['cert', 'key', 'out', 'password-env', 'password-file'],
-  'p12 import': ['out', 'password-env', 'password-file'],
-  dev: ['out', 'force'],
-};
+/** Which options each subcommand uses (from its help); any other is refused, not ignored. */
+const APPLIES: Record<string, readonly string[]> = Object.fromEntries(
+  Object.entries(COMMANDS).map(([name, help]) => [name, help.options]),
+);
 
 function checkApplies(command: string, given: string[]): void {
-  const allowed = APPLIES[command] as readonly string[] | undefined;
+  const allowed = APPLIES[command];
   if (!allowed) return;
   for (const option of given) {
     if (option === 'help' || allowed.includes(option)) continue;
-    const users = Object.keys(APPLIES).filter((name) =>
-      (APPLIES[name] as readonly string[]).includes(option),
-    );
+    const users = Object.keys(APPLIES).filter((name) => APPLIES[name]!.includes(option));
     throw new UsageError(
       `--${option} does not apply to 'cert ${command}'; it is for ${users.map((name) => `'cert ${name}'`).join(', ')}`,
+      { usage: commandUsage(command) },
     );
   }
 }
@@ -140,19 +110,52 @@ function wholeNumber(name: string, value: string | undefined, min: 0 | 1): numbe
   return number;
 }
 
+/** The subcommand named in `argv` (the first word that is not an option or an option's value). */
+function subcommandOf(argv: readonly string[]): string | undefined {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (!arg.startsWith('-')) words.push(arg);
+    else if (!arg.includes('=') && OPTIONS[arg.slice(2) as keyof typeof OPTIONS]?.type === 'string') i++;
+  }
+  return words[0] === 'p12' && words[1] ? `p12 ${words[1]}` : words[0];
+}
+
+/** parseArgs, with its mistakes reworded for people and the subcommand's usage attached. */
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    if (!code.startsWith('ERR_PARSE_ARGS')) throw error;
+    const command = subcommandOf(argv);
+    const where = command ? `'tlskit cert ${command}'` : "'tlskit cert'";
+    const option = /'(-[^']*)'/.exec((error as Error).message)?.[1];
+    const message =
+      code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? `unknown option ${option ?? ''} for ${where}`
+        : code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
+          ? `option ${option?.split(/[ ,]/)[0] ?? ''} of ${where} needs a value`
+          : `${(error as Error).message} (${where})`;
+    throw new UsageError(message, { usage: command ? commandUsage(command) : CERT_HELP });
+  }
+}
+
 /** Runs `tlskit cert ...`; returns the exit code. */
 export async function certCommand(argv: string[], out: (line: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: joinNegativeValues(argv),
-    allowPositionals: true,
-    options: OPTIONS,
-  });
+  const { values, positionals } = parse(argv);
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined || command === 'help') {
-    out(CERT_HELP);
+  if (command === undefined || command === 'help') {
+    out(rest[0] && COMMANDS[rest[0]] ? commandUsage(rest[0]) : CERT_HELP);
     return 0;
   }
-  checkApplies(command === 'p12' ? `p12 ${rest[0]}` : command, Object.keys(values));
+  const subcommand = command === 'p12' && rest[0] ? `p12 ${rest[0]}` : command;
+  if (values.help) {
+    out(commandUsage(subcommand));
+    return 0;
+  }
+  checkApplies(subcommand, Object.keys(values));
   const days = wholeNumber('days', values.days, 1);
   const validity = days === undefined ? undefined : { days };
   switch (command) {
@@ -206,9 +209,9 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
     }
     case 'inspect': {
       const file = rest[0];
-      if (!file) throw new UsageError('cert inspect needs a FILE');
-      const pem = readText(file, 'the certificate file');
-      const names = { 'the PEM text': `'${file}'` };
+      if (!file) throw new UsageError('cert inspect needs a FILE (or - for standard input)');
+      const pem = file === '-' ? await readStdin() : readText(file, 'the certificate file');
+      const names = { 'the PEM text': file === '-' ? 'standard input' : `'${file}'` };
       const reports = await aboutFiles(names, () => inspectAll(pem));
       if (values.json) {
         out(JSON.stringify(reports, null, 2)); // always an array, however many certificates
@@ -257,6 +260,12 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
     }
     case 'dev': {
       await devCertificates(resolve(values.out ?? 'certs'), values.force === true, out);
+      return 0;
+    }
+    case 'defects': {
+      if (!values.out)
+        throw new UsageError('cert defects needs --out DIR', { usage: commandUsage('defects') });
+      await exportDefects(resolve(values.out), values.force === true, out);
       return 0;
     }
     default:

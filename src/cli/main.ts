@@ -14,8 +14,9 @@ const HELP = `tlskit ${version}: TLS over any byte stream, and certificates to t
 Usage: tlskit <command> [options]
 
 Commands:
-  cert ca|issue|inspect|p12|dev   Make and inspect certificates (tlskit cert --help).
-  help                            Show this help.
+  cert ca|issue|inspect|p12|dev|defects
+                                  Make and inspect certificates (tlskit cert --help).
+  help [COMMAND]                  Show this help, or a command's (tlskit help cert).
   version                         Print the version.
 
 Options:
@@ -26,6 +27,7 @@ Options:
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  if (command === 'help' && rest.length > 0) return main([...rest, '--help']); // tlskit help cert
   if (command === undefined || command === 'help' || command === '-h' || command === '--help') {
     process.stdout.write(HELP);
     return 0;
@@ -43,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
       (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     if (!usage) throw error;
     process.stderr.write(`tlskit cert: ${(error as Error).message}\n`);
-    if (error instanceof UsageError && error.help) process.stderr.write(`\n${CERT_HELP}`);
+    if (error instanceof UsageError && error.help) process.stderr.write(`\n${error.usage ?? CERT_HELP}`);
     return 2;
   }
   process.stderr.write(`tlskit: unknown command '${command}'. Run 'tlskit --help' for the list.\n`);

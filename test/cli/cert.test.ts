@@ -178,3 +178,85 @@ describe('tlskit cert failures', () => {
     expect(path.stderr).toContain("--path-length must be a whole number, 0 or more, got '-1'");
   });
 });
+
+describe('tlskit cert for people', () => {
+  it('an unknown option names itself and the subcommand, then shows that subcommand’s usage', async () => {
+    const result = await cli(['cert', 'issue', 'a.test', '--bogus']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^tlskit cert: unknown option --bogus for 'tlskit cert issue'\n\nUsage: tlskit cert issue HOST\.\.\./,
+    );
+    expect(result.stderr).toContain('--usage server|client|both');
+    expect(result.stderr).not.toContain('Commands:');
+    const missing = await cli(['cert', 'ca', '--out']);
+    expect(missing.stderr).toMatch(/^tlskit cert: option --out of 'tlskit cert ca' needs a value/);
+  });
+
+  it("'tlskit help cert' and 'cert issue --help' show the cert help and one command's", async () => {
+    const page = await cli(['help', 'cert']);
+    expect(page).toMatchObject({ code: 0 });
+    expect(page.stdout).toMatch(/^Usage: tlskit cert <command>/);
+    expect(page.stdout).toMatch(/Exit codes: 0 done/);
+    const one = await cli(['cert', 'issue', '--help']);
+    expect(one.stdout).toMatch(/^Usage: tlskit cert issue HOST\.\.\. --ca DIR --out DIR/);
+    expect((await cli(['help', 'cert', 'dev'])).stdout).toMatch(/^Usage: tlskit cert dev/);
+  });
+
+  it('cert dev prints how to trust the CA, with its real path, when it writes and when it keeps', async () => {
+    const dir = tempDir();
+    const first = await cli(['cert', 'dev', '--out', dir]);
+    const again = await cli(['cert', 'dev', '--out', dir]);
+    for (const result of [first, again]) {
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`curl --cacert ${join(dir, 'dev-ca.pem')}`);
+      expect(result.stdout).toContain(`NODE_EXTRA_CA_CERTS=${join(dir, 'dev-ca.pem')}`);
+      expect(result.stdout).not.toContain('README');
+    }
+  });
+
+  it('inspect - reads the PEM from standard input', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
+    const child = execFile(process.execPath, ['dist/cli/main.js', 'cert', 'inspect', '--json', '-']);
+    child.stdin!.end(readFileSync(join(dir, 'ca.pem')));
+    let stdout = '';
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toHaveLength(1);
+  });
+
+  it('cert defects writes every chain with an index that openssl agrees with', async () => {
+    const dir = join(tempDir(), 'chains');
+    const result = await cli(['cert', 'defects', '--out', dir]);
+    expect(result.code).toBe(0);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as Array<{
+      name: string;
+      verdict: string;
+      expect: string | null;
+      files: { chain: string; key: string; trust: string; crl: string | null };
+    }>;
+    expect(index.filter((entry) => entry.verdict === 'reject').length).toBeGreaterThanOrEqual(13);
+    expect(index.filter((entry) => entry.verdict === 'accept').length).toBeGreaterThanOrEqual(7);
+    for (const entry of index) {
+      expect(existsSync(entry.files.chain) && existsSync(entry.files.trust)).toBe(true);
+      expect(statSync(entry.files.key).mode & 0o777).toBe(0o600);
+    }
+    // The files are what they say: openssl verifies a control and refuses a defect.
+    const verify = (name: string) => {
+      const entry = index.find((e) => e.name === name)!;
+      return run('openssl', ['verify', '-CAfile', entry.files.trust, entry.files.chain]).then(
+        () => 'ok',
+        () => 'rejected',
+      );
+    };
+    expect(await verify('ecdsa')).toBe('ok');
+    expect(await verify('expired')).toBe('rejected');
+    expect(index.find((e) => e.name === 'revoked')?.files.crl).toMatch(/crl\.pem$/);
+    const again = await cli(['cert', 'defects', '--out', dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/index\.json' already exists; pass --force/);
+  });
+});
