@@ -27,7 +27,7 @@ interface NativeHandle {
 export interface EofWatch {
   verdict: EofVerdict | undefined;
   /** The JavaScript stream under the TLS socket when bridged; `null` for a native socket. */
-  readonly bridge: Readable | null;
+  readonly bridge: { readonly readableEnded: boolean } | null;
   /**
    * Called at the end of stream while set. During a handshake nothing reads the TLS socket's
    * end, and Node does not fail a server-side handshake whose peer went away: startTls listens here.
@@ -55,7 +55,7 @@ function pushWithVerdict(this: Watched, chunk: unknown, encoding?: BufferEncodin
 }
 
 /** Starts watching `socket`'s end of stream; `bridge` is the JavaScript stream under it, if any. */
-export function watchTlsEof(socket: TLSSocket, bridge: Readable | null): EofWatch {
+export function watchTlsEof(socket: TLSSocket, bridge: EofWatch['bridge']): EofWatch {
   const watch: EofWatch = { verdict: undefined, bridge, onEnd: null };
   (socket as Watched)[kWatch] = watch;
   socket.push = pushWithVerdict;

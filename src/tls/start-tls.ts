@@ -9,7 +9,6 @@ import {
   kUpgradedTo,
   type TransportOwner,
 } from '../transport/base.js';
-import { TransportDuplex } from '../transport/duplex.js';
 import {
   AbortError,
   ConnectionError,
@@ -22,6 +21,7 @@ import { kDetachStream, StreamTransport } from '../transport/stream.js';
 import type { Transport } from '../transport/transport.js';
 import { ClientContext, type SavedSession } from './client-context.js';
 import { checkMilliseconds, DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
+import { EngineBridge } from './engine-bridge.js';
 import { watchTlsEof } from './eof.js';
 import { StartTlsError } from './errors.js';
 import { derChain, LazyChain, readTlsInfo } from './info.js';
@@ -192,13 +192,10 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
   const taken = socketOf(transport);
   // Only the bridge writes to the lower transport; the native path hands the socket over.
   const lowerOwned = taken === null && base ? base[kOwnerView] : transport;
-  let stream: Duplex;
-  if (taken) {
-    (transport as StreamTransport)[kDetachStream](true);
-    stream = taken;
-  } else {
-    stream = new TransportDuplex(lowerOwned, { holdOpenAfterEnd: true });
-  }
+  const bridge = taken ? null : new EngineBridge(lowerOwned);
+  if (taken) (transport as StreamTransport)[kDetachStream](true);
+  // node:tls's types ask for a Duplex; the bridge is the part of one that its shim uses.
+  const stream = taken ?? (bridge as unknown as Duplex);
   if (unconsumed.length > 0) stream.unshift(Buffer.from(unconsumed));
 
   const serverName = options.serverName ?? null;
@@ -223,7 +220,7 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
           ALPNProtocols: context.alpnWire,
           SNICallback: context.usesSni ? context.sniCallback : undefined,
         });
-  const eof = watchTlsEof(socket, taken ? null : stream);
+  const eof = watchTlsEof(socket, bridge);
 
   const timeout = options.handshakeTimeout ?? context.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const { signal } = options;

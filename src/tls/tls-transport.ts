@@ -11,8 +11,9 @@
  * When the lower transport is backed by a native socket (TCP or Unix, from createConnection,
  * createServer or fromDuplex(net.Socket)), the socket itself is handed to `node:tls`: OpenSSL then
  * reads and writes the file descriptor directly and bulk data never crosses into JavaScript twice.
- * Any other transport (memory pairs, user streams, a TLS transport) is bridged: `toDuplex` turns it
- * into a Node Duplex that `node:tls` drives through its stream shim. Both paths run the same tests.
+ * Any other transport (memory pairs, user streams, a TLS transport) is bridged: an EngineBridge
+ * (engine-bridge.ts) gives `node:tls`'s stream shim the few stream calls it makes, straight onto
+ * the transport. Both paths run the same tests.
  * TLS inside TLS is bridged on purpose: a TLS engine stacked directly on another hides the outer
  * layer's end of stream, and with it the difference between a clean inner close and a truncation.
  *

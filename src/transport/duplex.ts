@@ -40,16 +40,6 @@ export function toDuplex(transport: Transport): TransportDuplex {
   return new TransportDuplex(transport);
 }
 
-/** Options for layers inside tlskit that drive a TransportDuplex themselves. */
-export interface TransportDuplexOptions {
-  /**
-   * After a clean end, stay open until destroyed instead of closing once read out. `node:tls`
-   * needs this: it destroys a TLS socket the moment the JavaScript stream under it closes, and with
-   * it the plaintext its reader has not taken yet (see `src/tls/tls-transport.ts`).
-   */
-  holdOpenAfterEnd?: boolean;
-}
-
 /** The Duplex `toDuplex` returns. `transport` is the transport underneath. */
 export class TransportDuplex extends Duplex {
   /** The transport this stream reads from and writes to. */
@@ -62,14 +52,8 @@ export class TransportDuplex extends Duplex {
   #idleTimer: NodeJS.Timeout | undefined;
 
   /** Binds this stream's protocol to `transport`; use `toDuplex(transport)`. */
-  constructor(transport: Transport, options: TransportDuplexOptions = {}) {
-    const holdOpen = options.holdOpenAfterEnd === true;
-    super({
-      allowHalfOpen: true,
-      autoDestroy: !holdOpen,
-      readableHighWaterMark: 64 * 1024,
-      writableHighWaterMark: 64 * 1024,
-    });
+  constructor(transport: Transport) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
     this.transport = transport;
     transport.setProtocol({
       dataReceived: (data) => {
@@ -94,7 +78,6 @@ export class TransportDuplex extends Duplex {
         // Destroying now would discard it and 'end' would never come; instead the stream ends once
         // it is read out, and only then closes.
         this.push(null);
-        if (holdOpen) return; // the owner destroys it when done with what it read
         if (this.readableEnded) this.destroy();
         else this.once('end', () => this.destroy());
       },

@@ -64,7 +64,7 @@ describe('Node pitfalls, handled', () => {
     // Node destroys a TLSSocket as soon as the JavaScript stream under it closes (nodejs/node#49327,
     // in every Node line tlskit supports), and with it any plaintext its reader had not taken yet.
     // The bridge under a TLS transport therefore stays open after a clean end until the TLS socket
-    // is destroyed (TransportDuplex's holdOpenAfterEnd). How much plaintext a paused TLS socket
+    // is destroyed (src/tls/engine-bridge.ts). How much plaintext a paused TLS socket
     // holds before it stops reading the stream under it is Node's default high-water mark: 16 KiB
     // on Node 20, 64 KiB since Node 22 (nodejs/node#52037). That is why the loss first showed on
     // 22 and 24, at 20,000 bytes; the conformance suite's paused-reader case now runs at 1,000,
