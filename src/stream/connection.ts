@@ -1,4 +1,5 @@
-import { type StartTlsOptions, startTls } from '../tls/start-tls.js';
+import { OPTION_NAMES } from '../tls/option-names.js';
+import { type StartTlsOptions, upgrade } from '../tls/start-tls.js';
 import { toBytes } from '../transport/base.js';
 import {
   IncompleteReadError,
@@ -6,6 +7,7 @@ import {
   LimitExceededError,
   StateError,
 } from '../transport/errors.js';
+import { checkOptionNames, type OptionNames } from '../transport/options.js';
 import type { Protocol } from '../transport/protocol.js';
 import type { Transport, TransportInfo } from '../transport/transport.js';
 import { ByteQueue, DelimiterSearch } from './byte-queue.js';
@@ -105,7 +107,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
   async readUntil(delimiter: Uint8Array | string, options: ReadLimitOptions = {}): Promise<Uint8Array> {
     const needle = toBytes(delimiter, 'readUntil');
     if (needle.length === 0) throw new InvalidArgumentError('readUntil: `delimiter` must not be empty');
-    const limit = checkLimit('readUntil', options.limit);
+    const limit = checkLimit('readUntil', options);
     return this.#readUntil('readUntil', needle, limit);
   }
 
@@ -115,7 +117,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
    * line is longer than `limit` bytes.
    */
   async readLine(options: ReadLimitOptions = {}): Promise<string | null> {
-    const limit = checkLimit('readLine', options.limit);
+    const limit = checkLimit('readLine', options);
     let line: Uint8Array;
     try {
       line = await this.#readUntil('readLine', NEWLINE, limit);
@@ -189,6 +191,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
    * and they stay buffered. If the handshake fails, the connection is closed with that error.
    */
   async startTls(options: Omit<StartTlsOptions, 'protocol' | 'unconsumed'>): Promise<void> {
+    checkOptionNames('Connection.startTls', options, OPTION_NAMES['Connection.startTls']);
     if (this.#readWaiter) {
       throw new StateError(
         'ERR_READ_PENDING',
@@ -204,7 +207,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
     const buffered = this.#buffer.length;
     const unconsumed = buffered > 0 ? this.#buffer.shift(buffered) : undefined;
     try {
-      await startTls(this.#transport, { ...options, unconsumed, protocol: this.#protocol() });
+      await upgrade(this.#transport, { ...options, unconsumed, protocol: this.#protocol() });
     } catch (error) {
       // Refused before anything changed: the bytes go back where they were.
       if (unconsumed && !this.#lost) this.#buffer.push(unconsumed);
@@ -327,7 +330,11 @@ export class Connection implements AsyncIterable<Uint8Array> {
   }
 }
 
-function checkLimit(where: string, limit: unknown): number {
+const READ_LIMIT_OPTIONS: OptionNames = { known: ['limit'] };
+
+function checkLimit(where: string, options: ReadLimitOptions): number {
+  checkOptionNames(where, options, READ_LIMIT_OPTIONS);
+  const limit: unknown = options.limit;
   if (limit === undefined) return DEFAULT_READ_LIMIT;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
     throw new InvalidArgumentError(`${where}: \`limit\` must be a positive integer, got ${String(limit)}`);
