@@ -1,3 +1,4 @@
+import { checkOptionNames, type OptionNames } from '../transport/options.js';
 import type { Protocol } from '../transport/protocol.js';
 import type { Transport } from '../transport/transport.js';
 
@@ -14,6 +15,8 @@ export interface RecordingOptions {
   /** Milliseconds the `waitFor…` helpers wait before failing with a message (default 10000). */
   timeout?: number;
 }
+
+const RECORDING_OPTIONS: OptionNames = { known: ['keepOpenOnEof', 'onMade', 'onData', 'onEof', 'timeout'] };
 
 /**
  * A protocol that records every callback and checks the contract as it goes: nothing before
@@ -38,6 +41,7 @@ export class RecordingProtocol implements Protocol {
   #waiters: Array<() => void> = [];
 
   constructor(options: RecordingOptions = {}) {
+    checkOptionNames('RecordingProtocol', options, RECORDING_OPTIONS);
     this.#options = options;
   }
 
