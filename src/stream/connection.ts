@@ -330,7 +330,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
   }
 }
 
-const READ_LIMIT_OPTIONS: OptionNames = { known: ['limit'] };
+export const READ_LIMIT_OPTIONS: OptionNames = { known: ['limit'] };
 
 function checkLimit(where: string, options: ReadLimitOptions): number {
   checkOptionNames(where, options, READ_LIMIT_OPTIONS);

@@ -80,9 +80,11 @@ const CREATE_SERVER: OptionNames = {
   },
 };
 
+const { onError: _takenByServe, ...notForServe } = CREATE_SERVER.elsewhere!;
+
 const SERVE: OptionNames = {
   known: [...LISTEN_OPTIONS, 'onError'],
-  elsewhere: CREATE_SERVER.elsewhere,
+  elsewhere: notForServe,
 };
 
 export const OPEN_OPTION_NAMES = {

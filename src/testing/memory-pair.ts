@@ -24,7 +24,7 @@ export interface MemoryPairOptions extends BaseTransportOptions {
   delay?: number;
 }
 
-const MEMORY_PAIR_OPTIONS: OptionNames = {
+export const MEMORY_PAIR_OPTIONS: OptionNames = {
   known: ['chunkSize', 'seed', 'maxChunkSize', 'delay', 'closeTimeout'],
 };
 

@@ -16,7 +16,9 @@ export interface RecordingOptions {
   timeout?: number;
 }
 
-const RECORDING_OPTIONS: OptionNames = { known: ['keepOpenOnEof', 'onMade', 'onData', 'onEof', 'timeout'] };
+export const RECORDING_OPTIONS: OptionNames = {
+  known: ['keepOpenOnEof', 'onMade', 'onData', 'onEof', 'timeout'],
+};
 
 /**
  * A protocol that records every callback and checks the contract as it goes: nothing before

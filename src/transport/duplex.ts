@@ -6,7 +6,7 @@ import { checkMilliseconds, checkOptionNames, type OptionNames } from './options
 import { StreamTransport } from './stream.js';
 import type { TcpAddress, Transport } from './transport.js';
 
-const FROM_DUPLEX_OPTIONS: OptionNames = { known: ['closeTimeout'] };
+export const FROM_DUPLEX_OPTIONS: OptionNames = { known: ['closeTimeout'] };
 
 /**
  * Makes any Node Duplex a Transport: `dataReceived` gets the stream's chunks, `write` writes to it,
