@@ -14,6 +14,8 @@ export interface OptionNames {
    * e.g. `ca: 'trust belongs in clientContext({ trust }), passed as `tls`'`.
    */
   readonly elsewhere?: Readonly<Record<string, string>>;
+  /** For a nested object, its field: names are then reported as `validity.days`. */
+  readonly path?: string;
 }
 
 /** Builds the error for a refused option; contexts use their own class and code. */
@@ -33,18 +35,19 @@ export function checkOptionNames(
   fail: OptionError = invalidArgument,
 ): void {
   if (typeof options !== 'object' || options === null) return;
+  const label = (name: string) => (names.path ? `${names.path}.${name}` : name);
   for (const name of Object.keys(options)) {
-    if (!names.known.includes(name))
-      throw fail(name, `${where}: unknown option \`${name}\`; ${hint(name, names)}`);
+    if (names.known.includes(name)) continue;
+    throw fail(label(name), `${where}: unknown option \`${label(name)}\`; ${hint(name, names, label)}`);
   }
 }
 
-function hint(name: string, names: OptionNames): string {
+function hint(name: string, names: OptionNames, label: (name: string) => string): string {
   const elsewhere = names.elsewhere;
   if (elsewhere && Object.hasOwn(elsewhere, name)) return elsewhere[name]!;
   const typo = likelyMeant(name, names.known);
-  if (typo) return `did you mean \`${typo}\`?`;
-  return `known options: ${names.known.join(', ')}`;
+  if (typo) return `did you mean \`${label(typo)}\`?`;
+  return `known options: ${names.known.map(label).join(', ')}`;
 }
 
 /** Makes the same hint for several names: `'`x` belongs in …'`. */

@@ -4,6 +4,7 @@
  * name without such a test fails the first case of its block.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { PKI_OPTION_NAMES } from '../../src/pki/option-names.js';
 import { READ_LIMIT_OPTIONS } from '../../src/stream/connection.js';
 import { OPEN_OPTION_NAMES } from '../../src/stream/option-names.js';
 import { MEMORY_PAIR_OPTIONS } from '../../src/testing/memory-pair.js';
@@ -13,10 +14,14 @@ import { FROM_DUPLEX_OPTIONS } from '../../src/transport/duplex.js';
 import type { OptionNames } from '../../src/transport/options.js';
 import * as connecting from './effects-connect.js';
 import * as contexts from './effects-contexts.js';
+import * as pkiEffects from './effects-pki.js';
 import * as listening from './effects-server.js';
 import * as testing from './effects-testing.js';
 import * as upgrading from './effects-upgrade.js';
 import type { EffectTable } from './support.js';
+
+/** ca.intermediate takes createCA's options. */
+const pkiNames = { ...PKI_OPTION_NAMES, intermediate: PKI_OPTION_NAMES.createCA };
 
 /** Every public function that takes an options object: its names, and its effect tests. */
 const walked: Array<[string, OptionNames, EffectTable]> = [
@@ -35,6 +40,11 @@ const walked: Array<[string, OptionNames, EffectTable]> = [
   ['RecordingProtocol', RECORDING_OPTIONS, testing.effects.RecordingProtocol],
   ['readUntil', READ_LIMIT_OPTIONS, testing.effects.readUntil],
   ['readLine', READ_LIMIT_OPTIONS, testing.effects.readLine],
+  ...Object.entries(pkiEffects.effects).map(([name, effects]): [string, OptionNames, EffectTable] => [
+    name,
+    pkiNames[name as keyof typeof pkiNames],
+    effects,
+  ]),
 ];
 
 afterAll(() => connecting.stopBlackhole());

@@ -20,8 +20,10 @@ import {
   type Transport,
 } from 'tlskit';
 import { insecureClientContext } from 'tlskit/danger';
+import { createCA, exportPkcs12, loadCA } from 'tlskit/pki';
 import { memoryPair, RecordingProtocol } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
+import { PKI_OPTION_NAMES } from '../../src/pki/option-names.js';
 import { READ_LIMIT_OPTIONS } from '../../src/stream/connection.js';
 import { OPEN_OPTION_NAMES } from '../../src/stream/option-names.js';
 import { MEMORY_PAIR_OPTIONS } from '../../src/testing/memory-pair.js';
@@ -36,6 +38,10 @@ type Extra = Record<string, unknown>;
 interface Subject {
   /** How the function names itself in errors. */
   where: string;
+  /** The name of the block, when several subjects share `where` (nested objects). */
+  title?: string;
+  /** What finds the README paragraph that documents it (default: `where(`). */
+  docs?: string;
   names: OptionNames;
   /** Calls the function with valid options plus `extra`; resolves or rejects as it does. */
   call(extra: Extra): Promise<unknown>;
@@ -126,11 +132,69 @@ async function subjects(): Promise<Subject[]> {
       call: (x) => new Connection(lower()).readUntil('\n', x),
     },
     { where: 'readLine', names: READ_LIMIT_OPTIONS, call: (x) => new Connection(lower()).readLine(x) },
+    ...(await pkiSubjects()),
   ];
 }
 
+async function pkiSubjects(): Promise<Subject[]> {
+  const ca = await createCA();
+  const leaf = await ca.issue({ hosts: ['localhost'] });
+  const names = PKI_OPTION_NAMES;
+  const bundle = { certPem: leaf.chainPem, keyPem: leaf.keyPem, password: 'pw' };
+  const later = (run: () => unknown) => Promise.resolve().then(run);
+  return [
+    { where: 'createCA', names: names.createCA, call: (x) => createCA(x) },
+    { where: 'intermediate', names: names.createCA, call: (x) => ca.intermediate(x) },
+    { where: 'issue', names: names.issue, call: (x) => ca.issue({ hosts: ['localhost'], ...x }) },
+    {
+      where: 'issue',
+      title: 'issue({ validity })',
+      docs: 'validity',
+      names: names.validity,
+      call: (x) => ca.issue({ validity: x }),
+    },
+    {
+      where: 'createCA',
+      title: 'createCA({ nameConstraints })',
+      docs: 'nameConstraints',
+      names: names.nameConstraints,
+      call: (x) => createCA({ nameConstraints: x }),
+    },
+    { where: 'revoke', names: names.revoke, call: (x) => later(() => ca.revoke(leaf, x)) },
+    { where: 'crlPem', names: names.crlPem, call: (x) => ca.crlPem(x) },
+    {
+      where: 'exportPkcs12',
+      names: names.exportPkcs12,
+      call: (x) => later(() => exportPkcs12({ ...bundle, ...x })),
+    },
+    { where: 'toPkcs12', names: names.toPkcs12, call: (x) => later(() => leaf.toPkcs12('pw', x)) },
+    {
+      where: 'loadCA',
+      names: names.loadCA,
+      call: (x) => loadCA({ certPem: ca.certPem, keyPem: ca.keyPem, ...x }),
+    },
+    {
+      where: 'IssuedCertificate.serverContext',
+      names: names['IssuedCertificate.serverContext'],
+      context: true,
+      call: (x) => later(() => leaf.serverContext(x)),
+    },
+    {
+      where: 'IssuedCertificate.clientContext',
+      names: names['IssuedCertificate.clientContext'],
+      context: true,
+      call: (x) => later(() => leaf.clientContext({ trust: 'system', ...x })),
+    },
+  ];
+}
+
+/** How the error names an option of `subject`: nested ones by their path (`validity.days`). */
+const label = (subject: Subject, name: string) =>
+  subject.names.path ? `${subject.names.path}.${name}` : name;
+
 /** Calls with `extra` and returns the error, which must be the refusal of `name`. */
 async function refusal(subject: Subject, name: string, value: unknown = 1): Promise<string> {
+  const shown = label(subject, name);
   const error = await subject.call({ [name]: value }).then(
     (result) => {
       release(result);
@@ -140,12 +204,11 @@ async function refusal(subject: Subject, name: string, value: unknown = 1): Prom
   );
   expect(error, `${subject.where} accepted \`${name}\``).toBeInstanceOf(Error);
   expect(error).toMatchObject(
-    subject.context ? { code: 'ERR_CONTEXT_OPTION', field: name } : { code: 'ERR_INVALID_ARGUMENT' },
+    subject.context ? { code: 'ERR_CONTEXT_OPTION', field: shown } : { code: 'ERR_INVALID_ARGUMENT' },
   );
-  expect(error!.message.startsWith(`${subject.where}: unknown option \`${name}\`; `), error!.message).toBe(
-    true,
-  );
-  return error!.message.slice(`${subject.where}: unknown option \`${name}\`; `.length);
+  const opening = `${subject.where}: unknown option \`${shown}\`; `;
+  expect(error!.message.startsWith(opening), error!.message).toBe(true);
+  return error!.message.slice(opening.length);
 }
 
 /** A likely typo of `name`: its last two letters swapped. */
@@ -157,12 +220,11 @@ const all = await subjects();
 
 for (const subject of all) {
   const { where, names } = subject;
-  describe(`${where} refuses names it does not take`, () => {
+  const known = `known options: ${names.known.map((name) => label(subject, name)).join(', ')}`;
+  describe(`${subject.title ?? where} refuses names it does not take`, () => {
     it('an unknown name, even set to undefined, with the names it knows', async () => {
-      expect(await refusal(subject, 'bogusOption')).toBe(`known options: ${names.known.join(', ')}`);
-      expect(await refusal(subject, 'bogusOption', undefined)).toBe(
-        `known options: ${names.known.join(', ')}`,
-      );
+      expect(await refusal(subject, 'bogusOption')).toBe(known);
+      expect(await refusal(subject, 'bogusOption', undefined)).toBe(known);
     });
 
     it('has no hint for a name it takes', () => {
@@ -179,7 +241,7 @@ for (const subject of all) {
       for (const name of names.known) {
         const misspelt = typo(name);
         if (misspelt === name || Object.hasOwn(names.elsewhere ?? {}, misspelt)) continue;
-        expect(await refusal(subject, misspelt), misspelt).toBe(`did you mean \`${name}\`?`);
+        expect(await refusal(subject, misspelt), misspelt).toBe(`did you mean \`${label(subject, name)}\`?`);
       }
     });
   });
@@ -190,9 +252,9 @@ describe('the README documents every option each function takes', () => {
   const blocks = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
     .split(/\n\s*\n/)
     .flatMap((block) => (block.trimStart().startsWith('|') ? block.split('\n') : [block]));
-  for (const { where, names } of all) {
-    it(where, () => {
-      const call = `${where.split('.').at(-1)}(`;
+  for (const { where, title, docs, names } of all) {
+    it(title ?? where, () => {
+      const call = docs ?? `${where.split('.').at(-1)}(`;
       const rows = blocks.filter((block) => block.includes(call));
       expect(rows, `no README line mentions ${call}`).not.toEqual([]);
       const undocumented = names.known.filter(
@@ -201,4 +263,18 @@ describe('the README documents every option each function takes', () => {
       expect(undocumented, `options of ${where} the README does not mention`).toEqual([]);
     });
   }
+});
+
+describe("an issued certificate's context shortcuts", () => {
+  it("pass every option on to the context, whose options' effects are walked in effects.test.ts", async () => {
+    const { ca, server } = await world();
+    const options = { alpn: ['h2'], clientAuth: 'optional' as const, trust: ca.trust, allowTruncation: true };
+    const timeouts = { handshakeTimeout: 1234, closeTimeout: 567 };
+    const { trust: _trust, ...visible } = options;
+    expect(server.serverContext({ ...options, ...timeouts })).toMatchObject({ ...visible, ...timeouts });
+    expect(server.clientContext({ trust: ca.trust, alpn: ['h2'], ...timeouts })).toMatchObject({
+      alpn: ['h2'],
+      ...timeouts,
+    });
+  });
 });
