@@ -4,7 +4,9 @@
  * process once.
  */
 import { ClientContext, type ClientContextOptions, kContextToken } from '../tls/client-context.js';
+import { checkKnownOptions } from '../tls/defaults.js';
 import { ContextError } from '../tls/errors.js';
+import { OPTION_NAMES } from '../tls/option-names.js';
 
 /** Options of `insecureClientContext`: a client context without `trust`, plus why. */
 export interface InsecureClientContextOptions
@@ -30,6 +32,7 @@ export function insecureClientContext(options: InsecureClientContextOptions): Cl
         'throwaway server"), so that the choice is visible where it is made',
     );
   }
+  checkKnownOptions('insecureClientContext', options, OPTION_NAMES.insecureClientContext);
   const { reason: _reason, ...rest } = options;
   const context = new ClientContext(kContextToken, { trust: 'system', ...rest }, { insecureReason: reason });
   if (!warned) {

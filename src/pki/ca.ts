@@ -2,6 +2,7 @@ import { type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLNumber, id_ce_cRLNumber } from '@peculiar/asn1-x509';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { checkOptionNames } from '../transport/options.js';
 import { IssuedCertificate, type IssueOptions, issueLeaf } from './issued.js';
 import {
   type AnyKeyType,
@@ -20,6 +21,7 @@ import {
   type SubjectFields,
   subjectName,
 } from './names.js';
+import { PKI_OPTION_NAMES } from './option-names.js';
 import { readCertificate, readPeculiar, readPrivateKey } from './parse.js';
 
 /** Options of `createCA` and `ca.intermediate`. */
@@ -149,6 +151,7 @@ export class CA {
     certificate: string | { serial: string },
     options: { reason?: RevocationReason; date?: Date } = {},
   ): void {
+    checkOptionNames('revoke', options, PKI_OPTION_NAMES.revoke);
     const serial = typeof certificate === 'string' ? certificate : certificate?.serial;
     if (typeof serial !== 'string' || !/^[0-9a-f]+$/i.test(serial)) {
       throw new InvalidArgumentError(
@@ -169,6 +172,7 @@ export class CA {
    * (RFC 5280 5.2.3); a CA loaded again with `loadCA` counts from 1 again.
    */
   async crlPem(options: { days?: number } = {}): Promise<string> {
+    checkOptionNames('crlPem', options, PKI_OPTION_NAMES.crlPem);
     const days = options?.days ?? 7;
     if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0) {
       throw new InvalidArgumentError(
@@ -213,6 +217,7 @@ export async function makeCA(
 ): Promise<CA> {
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError(`${where}: options must be an object`);
+  checkOptionNames(where, options, PKI_OPTION_NAMES.createCA);
   const keyType = internal.keyType ?? checkKeyType(where, options.keyType, 'ecdsa-p256');
   const { pathLength } = options;
   if (pathLength !== undefined && (!Number.isInteger(pathLength) || pathLength < 0)) {
@@ -277,6 +282,7 @@ export async function loadCA(saved: { certPem: string; keyPem: string }): Promis
   if (typeof saved !== 'object' || saved === null || typeof saved.certPem !== 'string') {
     throw new InvalidArgumentError(`${where}: pass { certPem, keyPem }, the CA's certificate and key in PEM`);
   }
+  checkOptionNames(where, saved, PKI_OPTION_NAMES.loadCA);
   const certificate = readCertificate(where, '`certPem`', saved.certPem);
   const key = readPrivateKey(where, '`keyPem`', saved.keyPem);
   if (!certificate.checkPrivateKey(key))

@@ -1,7 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { type ClientContext, type ClientContextOptions, clientContext } from '../tls/client-context.js';
+import { checkKnownOptions } from '../tls/defaults.js';
 import { type ServerContext, type ServerContextOptions, serverContext } from '../tls/server-context.js';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { checkOptionNames } from '../transport/options.js';
 import type { CA } from './ca.js';
 import {
   type AnyKeyType,
@@ -22,6 +24,7 @@ import {
   type SubjectFields,
   subjectName,
 } from './names.js';
+import { PKI_OPTION_NAMES } from './option-names.js';
 import { exportPkcs12, type Pkcs12Options } from './pkcs12.js';
 
 /** Options of `ca.issue`. */
@@ -87,16 +90,27 @@ export class IssuedCertificate {
   serverContext(
     options: Omit<ServerContextOptions, 'cert' | 'key' | 'pfx' | 'passphrase'> = {},
   ): ServerContext {
+    checkKnownOptions(
+      'IssuedCertificate.serverContext',
+      options,
+      PKI_OPTION_NAMES['IssuedCertificate.serverContext'],
+    );
     return serverContext({ ...options, cert: this.chainPem, key: this.keyPem });
   }
 
   /** A client context presenting this certificate (mutual TLS); `trust` is still yours to give. */
   clientContext(options: Omit<ClientContextOptions, 'cert' | 'key'>): ClientContext {
+    checkKnownOptions(
+      'IssuedCertificate.clientContext',
+      options,
+      PKI_OPTION_NAMES['IssuedCertificate.clientContext'],
+    );
     return clientContext({ ...options, cert: this.chainPem, key: this.keyPem });
   }
 
   /** This certificate, its chain and key as a password-protected PKCS#12 bundle. */
   toPkcs12(password: string, options?: Pkcs12Options): Buffer {
+    checkOptionNames('toPkcs12', options, PKI_OPTION_NAMES.toPkcs12);
     return exportPkcs12({ certPem: this.chainPem, keyPem: this.keyPem, password, ...options });
   }
 }
@@ -117,6 +131,7 @@ export async function issueLeaf(
   const where = 'issue';
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError(`${where}: options must be an object`);
+  checkOptionNames(where, options, PKI_OPTION_NAMES.issue);
   const hosts = options.hosts ?? [];
   if (!Array.isArray(hosts)) throw new InvalidArgumentError(`${where}: \`hosts\` must be an array of names`);
   const names = hosts.map((host) => classifyHost(where, host));

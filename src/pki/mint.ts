@@ -7,6 +7,7 @@ import {
   NameConstraints,
 } from '@peculiar/asn1-x509';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { checkOptionNames } from '../transport/options.js';
 import {
   type AnyKeyType,
   type CryptoKeyPair,
@@ -17,6 +18,7 @@ import {
   x509,
 } from './keys.js';
 import type { NameConstraintsOptions } from './names.js';
+import { PKI_OPTION_NAMES } from './option-names.js';
 
 /**
  * When a certificate is valid. `days` counts from `notBefore`; the default starts an hour ago. Give
@@ -75,6 +77,7 @@ export function validityDates(
   if (validity !== undefined && (typeof validity !== 'object' || validity === null)) {
     throw new InvalidArgumentError(`${where}: \`validity\` must be an object such as { days: 30 }`);
   }
+  checkOptionNames(where, validity, PKI_OPTION_NAMES.validity);
   if (validity?.days !== undefined && validity.notAfter !== undefined) {
     throw new InvalidArgumentError(
       `${where}: give \`validity.days\` or \`validity.notAfter\`, not both (got days ${String(validity.days)} and notAfter ${String(validity.notAfter)})`,

@@ -8,8 +8,10 @@ import {
   RelativeDistinguishedName,
 } from '@peculiar/asn1-x509';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { checkOptionNames } from '../transport/options.js';
 import { encodableIp, formatIp, ipBytes } from './ip.js';
 import { x509 } from './keys.js';
+import { PKI_OPTION_NAMES } from './option-names.js';
 
 /**
  * A subject, as fields: `'CN=…'`-style text is not accepted (escaping is error-prone). Every value
@@ -161,6 +163,7 @@ export function checkNameConstraints(
       `${where}: \`nameConstraints\` must be an object such as { permitted: ['example.com', '10.0.0.0/8'] }`,
     );
   }
+  checkOptionNames(where, options, PKI_OPTION_NAMES.nameConstraints);
   const check = (field: 'permitted' | 'excluded'): string[] | undefined => {
     const list: unknown = options[field];
     if (list === undefined) return undefined;

@@ -9,6 +9,8 @@
 import { createHash, createPrivateKey } from 'node:crypto';
 import forge from 'node-forge';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { checkOptionNames } from '../transport/options.js';
+import { PKI_OPTION_NAMES } from './option-names.js';
 import { readCertificate, readCertificates, readPrivateKey } from './parse.js';
 
 const { asn1, pki } = forge;
@@ -102,6 +104,7 @@ function encryptedContent(content: forge.asn1.Asn1, password: string, iterations
 /** Packs a certificate chain and its key into a password-protected PKCS#12 bundle. */
 export function exportPkcs12(input: Pkcs12Input): Buffer {
   const where = 'exportPkcs12';
+  checkOptionNames(where, input, PKI_OPTION_NAMES.exportPkcs12);
   const password = checkPassword(where, input?.password);
   if (typeof input.certPem !== 'string') {
     throw new InvalidArgumentError(`${where}: \`certPem\` must be PEM text, got ${typeof input.certPem}`);

@@ -1,4 +1,5 @@
-import { type StartTlsOptions, startTls } from '../tls/start-tls.js';
+import { OPTION_NAMES } from '../tls/option-names.js';
+import { type StartTlsOptions, upgrade } from '../tls/start-tls.js';
 import { toBytes } from '../transport/base.js';
 import {
   AbortError,
@@ -7,6 +8,7 @@ import {
   LimitExceededError,
   StateError,
 } from '../transport/errors.js';
+import { checkOptionNames, type OptionNames } from '../transport/options.js';
 import type { Protocol } from '../transport/protocol.js';
 import type { Transport, TransportInfo } from '../transport/transport.js';
 import { ByteQueue, DelimiterSearch } from './byte-queue.js';
@@ -25,8 +27,10 @@ export interface ReadLimitOptions extends ReadOptions {
   limit?: number;
 }
 
-const READ_OPTIONS = ['signal', 'timeout'];
-const READ_LIMIT_OPTIONS = ['signal', 'timeout', 'limit'];
+/** What `read` and `readExactly` take. */
+export const READ_OPTIONS: OptionNames = { known: ['signal', 'timeout'] };
+/** What `readUntil` and `readLine` take. */
+export const READ_LIMIT_OPTIONS: OptionNames = { known: ['limit', 'signal', 'timeout'] };
 
 const decoder = new TextDecoder();
 const NEWLINE = new Uint8Array([0x0a]);
@@ -200,6 +204,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
    * and they stay buffered. If the handshake fails, the connection is closed with that error.
    */
   async startTls(options: Omit<StartTlsOptions, 'protocol' | 'unconsumed'>): Promise<void> {
+    checkOptionNames('Connection.startTls', options, OPTION_NAMES['Connection.startTls']);
     if (this.#readWaiter) {
       throw new StateError(
         'ERR_READ_PENDING',
@@ -215,7 +220,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
     const buffered = this.#buffer.length;
     const unconsumed = buffered > 0 ? this.#buffer.shift(buffered) : undefined;
     try {
-      await startTls(this.#transport, { ...options, unconsumed, protocol: this.#protocol() });
+      await upgrade(this.#transport, { ...options, unconsumed, protocol: this.#protocol() });
     } catch (error) {
       // Refused before anything changed: the bytes go back where they were.
       if (unconsumed && !this.#lost) this.#buffer.push(unconsumed);

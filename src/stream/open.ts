@@ -1,6 +1,6 @@
-import type { ClientContext } from '../tls/client-context.js';
-import type { ServerContext } from '../tls/server-context.js';
-import { startTls } from '../tls/start-tls.js';
+import { ClientContext } from '../tls/client-context.js';
+import { ServerContext } from '../tls/server-context.js';
+import { upgrade } from '../tls/start-tls.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import {
   type AddressOf,
@@ -13,9 +13,17 @@ import {
   type SocketConnectOptions,
   type SocketListenOptions,
 } from '../transport/net.js';
+import {
+  checkFunction,
+  checkMilliseconds,
+  checkOptionNames,
+  type OptionNames,
+} from '../transport/options.js';
 import type { ProtocolFactory } from '../transport/protocol.js';
 import type { Address, Transport } from '../transport/transport.js';
 import { Connection } from './connection.js';
+import { OPEN_OPTION_NAMES } from './option-names.js';
+import { type ServerLimits, serverLimits } from './server-limits.js';
 
 /** Options for opening a connection: where, deadlines, cancellation, and optionally TLS. */
 export type ConnectOptions = Endpoint &
@@ -28,9 +36,10 @@ export type ConnectOptions = Endpoint &
     handshakeTimeout?: number;
   };
 
-/** Options for listening, optionally with TLS. */
+/** Options for listening, optionally with TLS, and the limits put on each connection. */
 export type ListenOptions = Endpoint &
-  SocketListenOptions & {
+  SocketListenOptions &
+  ServerLimits & {
     /** Speak TLS on every accepted connection, with this server context. */
     tls?: ServerContext;
     /** Called when a client's TLS handshake fails (default: ignored, as scanners cause many). */
@@ -49,8 +58,26 @@ export type ServeOptions = ListenOptions & {
 /** Handles one connection; the connection is closed when the returned promise settles. */
 export type ConnectionHandler = (connection: Connection) => unknown;
 
+/** Checks that `tls` holds the context this side needs, naming the one that fits. */
+function checkContext(where: string, tls: unknown, role: 'client' | 'server'): void {
+  if (tls === undefined) return;
+  const wanted = role === 'client' ? ClientContext : ServerContext;
+  if (!(tls instanceof wanted)) {
+    const got =
+      tls instanceof ClientContext || tls instanceof ServerContext ? `a ${tls.role}Context()` : typeof tls;
+    const fix =
+      role === 'client'
+        ? 'a serverContext() is for serve() and createServer()'
+        : 'a clientContext() is for connect() and createConnection()';
+    throw new InvalidArgumentError(`${where}: \`tls\` must be a ${role}Context(), got ${got} (${fix})`);
+  }
+}
+
 /** Opens the socket and, with `tls`, completes the handshake. The result has no protocol bound. */
-async function open(where: string, options: ConnectOptions): Promise<Transport> {
+async function open(where: 'connect' | 'createConnection', options: ConnectOptions): Promise<Transport> {
+  checkOptionNames(where, options, OPEN_OPTION_NAMES[where]);
+  checkContext(where, options?.tls, 'client');
+  checkMilliseconds(where, 'handshakeTimeout', options?.handshakeTimeout);
   const transport = await openSocket(where, options, options);
   if (!options.tls) return transport;
   const serverName = options.serverName ?? ('host' in options ? (options.host ?? 'localhost') : undefined);
@@ -60,29 +87,40 @@ async function open(where: string, options: ConnectOptions): Promise<Transport> 
       `${where}: TLS over a Unix socket needs \`serverName\`, the name the server's certificate must carry`,
     );
   }
-  return startTls(transport, {
+  return upgrade(transport, {
     context: options.tls,
     serverName,
     signal: options.signal,
     handshakeTimeout: options.handshakeTimeout,
+    closeTimeout: options.closeTimeout,
   });
 }
 
-/** Accepts connections; with `tls`, hands each one over only after its handshake succeeded. */
-function accept<E extends Endpoint>(
-  where: string,
+/**
+ * Accepts connections; with `tls`, hands each one over only after its handshake succeeded, within
+ * the server's limits. `closeTimeout` applies to the TLS connection as well as the socket.
+ */
+async function accept<E extends Endpoint>(
+  where: 'createServer' | 'serve',
   options: E & ListenOptions,
+  names: OptionNames,
   onTransport: (transport: Transport) => void,
 ): Promise<Server<AddressOf<E>>> {
-  const context = options.tls;
-  return listen(where, options, options, (transport) => {
+  checkOptionNames(where, options, names);
+  checkContext(where, options?.tls, 'server');
+  checkFunction(where, 'onHandshakeError', options?.onHandshakeError);
+  checkFunction(where, 'onError', (options as ServeOptions | undefined)?.onError);
+  const limits = serverLimits(where, options ?? {});
+  const { tls: context, closeTimeout, onHandshakeError } = options ?? {};
+  return listen(where, options, options ?? {}, (transport) => {
     if (!context) {
       onTransport(transport);
       return;
     }
     // startTls reads the peer's address before a failed handshake closes the socket.
-    startTls(transport, { context }).then(onTransport, (error: Error) =>
-      options.onHandshakeError?.(error, transport.info.peer),
+    upgrade(transport, { context, handshakeTimeout: limits.handshakeTimeout, closeTimeout }).then(
+      onTransport,
+      (error: Error) => onHandshakeError?.(error, transport.info.peer),
     );
   });
 }
@@ -111,7 +149,7 @@ export function createServer<E extends Endpoint>(
   options: E & ListenOptions,
 ): Promise<Server<AddressOf<E>>> {
   checkFactory('createServer', protocolFactory);
-  return accept('createServer', options, (transport) => {
+  return accept('createServer', options, OPEN_OPTION_NAMES.createServer, (transport) => {
     try {
       bindNewProtocol(transport, protocolFactory);
     } catch {
@@ -137,7 +175,9 @@ export function serve<E extends Endpoint>(
   if (typeof handler !== 'function') {
     throw new InvalidArgumentError('serve: `handler` must be a function that takes a Connection');
   }
-  return accept('serve', options, (transport) => runHandler(transport, handler, options.onError));
+  return accept('serve', options, OPEN_OPTION_NAMES.serve, (transport) =>
+    runHandler(transport, handler, options.onError),
+  );
 }
 
 function runHandler(transport: Transport, handler: ConnectionHandler, onError = reportHandlerError): void {

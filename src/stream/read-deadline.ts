@@ -1,4 +1,5 @@
 import { AbortError, InvalidArgumentError, TimeoutError } from '../transport/errors.js';
+import { checkOptionNames, type OptionNames } from '../transport/options.js';
 
 /**
  * How long a read may wait. A read that is cancelled or times out rejects (with an `AbortError` or a
@@ -59,17 +60,11 @@ export function readDeadline(
 }
 
 /** Refuses options a read does not take, and bad values, naming them. */
-export function checkReadOptions(where: string, options: unknown, known: readonly string[]): void {
+export function checkReadOptions(where: string, options: unknown, names: OptionNames): void {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(`${where}: options must be an object, got ${String(options)}`);
   }
-  for (const name of Object.keys(options)) {
-    if (!known.includes(name)) {
-      throw new InvalidArgumentError(
-        `${where}: unknown option \`${name}\` (it takes ${known.map((k) => `\`${k}\``).join(', ')})`,
-      );
-    }
-  }
+  checkOptionNames(where, options, names);
   const { signal, timeout } = options as ReadOptions;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError(`${where}: \`signal\` must be an AbortSignal`);

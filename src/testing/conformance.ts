@@ -1,99 +1,23 @@
 import assert from 'node:assert/strict';
-import type { Transport } from '../transport/transport.js';
-import { type RecordingOptions, RecordingProtocol } from './recording-protocol.js';
+import { faultCase } from './fault-cases.js';
+import {
+  assertPeerSawAbort,
+  bothLostCleanly,
+  type ConformanceCase,
+  errorCode,
+  patternBytes,
+  turns,
+  withPair,
+} from './harness.js';
+import { RecordingProtocol } from './recording-protocol.js';
 
-/** Makes two freshly connected transport ends with no protocol bound. */
-export type TransportPairFactory = () => Promise<[Transport, Transport]> | [Transport, Transport];
-
-/** What the medium under a pair can do; rules that depend on it adapt. */
-export interface TransportTraits {
-  /**
-   * Whether an abort reaches the peer as an error (default `true`). Unix sockets cannot signal a
-   * reset, so there the peer of an aborted transport sees an end of stream.
-   */
-  abortIsVisible?: boolean;
-}
-
-/** One rule of the transport contract, checked against a pair of connected transports. */
-export interface ConformanceCase {
-  name: string;
-  run(makePair: TransportPairFactory, traits?: TransportTraits): Promise<void>;
-}
-
-/** Resolves after `count` turns of the event loop: for asserting that nothing more happens. */
-export function turns(count: number): Promise<void> {
-  return new Promise((resolve) => {
-    const step = (left: number) => (left === 0 ? resolve() : setImmediate(step, left - 1));
-    step(count);
-  });
-}
-
-/** Deterministic test bytes: the same `(length, seed)` always gives the same bytes. */
-export function patternBytes(length: number, seed = 1): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let x = seed * 2654435761;
-  for (let i = 0; i < length; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
-}
-
-type Body = (a: RecordingProtocol, b: RecordingProtocol, ta: Transport, tb: Transport) => Promise<void>;
-
-async function withPair(
-  makePair: TransportPairFactory,
-  options: { a?: RecordingOptions; b?: RecordingOptions },
-  body: Body,
-): Promise<void> {
-  const [ta, tb] = await makePair();
-  const a = new RecordingProtocol(options.a);
-  const b = new RecordingProtocol(options.b);
-  try {
-    ta.setProtocol(a);
-    tb.setProtocol(b);
-    await body(a, b, ta, tb);
-    // End whatever the case left open, so that every protocol still bound hears the end.
-    ta.abort();
-    tb.abort();
-    await assertEndedOnce('a', ta, a);
-    await assertEndedOnce('b', tb, b);
-  } finally {
-    ta.abort();
-    tb.abort();
-  }
-}
-
-/**
- * Once the connection is over: the protocol bound last heard `connectionLost` exactly once, one
- * that `setProtocol` replaced never did, and neither saw the contract broken (late callbacks get a
- * few turns to show).
- */
-async function assertEndedOnce(end: string, transport: Transport, first: RecordingProtocol): Promise<void> {
-  const last = transport.protocol;
-  assert.ok(last instanceof RecordingProtocol, `transport.protocol at end ${end} is not the one bound last`);
-  await last.waitForLost();
-  await turns(10);
-  for (const protocol of new Set([first, last])) {
-    assert.deepEqual(
-      protocol.violations,
-      [],
-      `contract broken at end ${end}: ${protocol.violations.join('; ')}`,
-    );
-  }
-  assert.equal(last.lostCount, 1, `connectionLost must come exactly once at end ${end}`);
-  if (first !== last)
-    assert.equal(first.lostCount, 0, `a replaced protocol at end ${end} heard connectionLost`);
-}
-
-async function bothLostCleanly(a: RecordingProtocol, b: RecordingProtocol): Promise<void> {
-  assert.equal(await a.waitForLost(), null, 'end a should close cleanly');
-  assert.equal(await b.waitForLost(), null, 'end b should close cleanly');
-}
-
-function errorCode(error: unknown): unknown {
-  return (error as { code?: unknown } | null)?.code;
-}
+export {
+  type ConformanceCase,
+  patternBytes,
+  type TransportPairFactory,
+  type TransportTraits,
+  turns,
+} from './harness.js';
 
 const SIZES = [1, 2, 3, 100, 1000, 4096, 16_384, 7, 65_536, 12_345, 1];
 
@@ -233,11 +157,7 @@ export const conformanceCases: readonly ConformanceCase[] = [
         ta.abort();
         assert.equal(ta.closing, true);
         assert.equal(await a.waitForLost(), null);
-        const error = await b.waitForLost();
-        if (traits.abortIsVisible === false) return;
-        assert.ok(error instanceof Error, 'the peer of an aborted transport must see an error');
-        assert.equal(typeof errorCode(error), 'string', 'the error must carry a code');
-        assert.equal(b.eofCount, 0, 'an abort is not a clean end of stream');
+        await assertPeerSawAbort(b, traits);
       }),
   },
   {
@@ -349,13 +269,20 @@ export const conformanceCases: readonly ConformanceCase[] = [
         async (a, b, ta) => {
           ta.write('trigger');
           assert.equal(await b.waitForLost(), thrown);
-          const peerError = await a.waitForLost();
-          if (traits.abortIsVisible === false) return;
-          assert.ok(peerError instanceof Error, 'the peer of an aborted transport must see an error');
+          await assertPeerSawAbort(a, traits);
         },
       );
     },
   },
+  // Ending the connection from inside a callback: an allow-list refusing a peer in connectionMade,
+  // a parser giving up in dataReceived, a protocol that wants no half-close in eofReceived.
+  ...(['a', 'b'] as const).flatMap((side) => [
+    faultCase(side, 'connectionMade', 'abort'),
+    faultCase(side, 'connectionMade', 'close'),
+    faultCase(side, 'connectionMade', 'throw'),
+    faultCase(side, 'dataReceived', 'abort'),
+    faultCase(side, 'eofReceived', 'abort'),
+  ]),
   {
     name: 'setProtocol() rebinds: the new protocol gets connectionMade and the rest, the old one nothing more',
     run: (makePair) =>

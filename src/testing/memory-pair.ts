@@ -1,6 +1,7 @@
 import type { BaseTransportOptions } from '../transport/base.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { type DeliveryPlan, MemoryTransport } from '../transport/memory.js';
+import { checkMilliseconds, checkOptionNames, type OptionNames } from '../transport/options.js';
 import { seededRandom } from './random.js';
 
 export { MemoryTransport };
@@ -23,12 +24,23 @@ export interface MemoryPairOptions extends BaseTransportOptions {
   delay?: number;
 }
 
+export const MEMORY_PAIR_OPTIONS: OptionNames = {
+  known: ['chunkSize', 'seed', 'maxChunkSize', 'delay', 'closeTimeout'],
+};
+
 /**
  * Two connected in-memory transport ends `[a, b]` with no protocol bound yet (bind each with
  * `setProtocol`). Bytes never cross synchronously; fragmentation and delays follow `options`.
  */
 export function memoryPair(options: MemoryPairOptions = {}): [MemoryTransport, MemoryTransport] {
+  checkOptionNames('memoryPair', options, MEMORY_PAIR_OPTIONS);
   const { chunkSize, seed, maxChunkSize = 4096, delay = 0 } = options;
+  if (options.maxChunkSize !== undefined && seed === undefined) {
+    throw new InvalidArgumentError(
+      'memoryPair: `maxChunkSize` bounds the random pieces of a `seed`; without `seed` it would do nothing (use `chunkSize` for fixed pieces)',
+    );
+  }
+  const closeTimeout = checkMilliseconds('memoryPair', 'closeTimeout', options.closeTimeout);
   checkCount('chunkSize', chunkSize, 1);
   checkCount('maxChunkSize', maxChunkSize, 1);
   checkCount('delay', delay, 0);
@@ -47,7 +59,7 @@ export function memoryPair(options: MemoryPairOptions = {}): [MemoryTransport, M
       burst: delay === 0 ? 16 : 1,
     };
   };
-  return MemoryTransport.pair([plan(0), plan(1)], { closeTimeout: options.closeTimeout });
+  return MemoryTransport.pair([plan(0), plan(1)], { closeTimeout });
 }
 
 function checkCount(name: string, value: number | undefined, minimum: number): void {

@@ -1,3 +1,4 @@
+import { checkOptionNames, type OptionNames } from '../transport/options.js';
 import type { Protocol } from '../transport/protocol.js';
 import type { Transport } from '../transport/transport.js';
 
@@ -5,16 +6,24 @@ import type { Transport } from '../transport/transport.js';
 export interface RecordingOptions {
   /** What `eofReceived` returns: `true` keeps our side writable after the peer's end of stream. */
   keepOpenOnEof?: boolean;
+  /** Called inside `connectionMade`, after it was recorded: e.g. to refuse the peer with `abort()`. */
+  onMade?: (transport: Transport) => void;
   /** Called after each chunk is recorded, e.g. to echo it. */
   onData?: (data: Uint8Array, transport: Transport) => void;
+  /** Called inside `eofReceived`, after it was recorded and before it returns. */
+  onEof?: (transport: Transport) => void;
   /** Milliseconds the `waitFor…` helpers wait before failing with a message (default 10000). */
   timeout?: number;
 }
 
+export const RECORDING_OPTIONS: OptionNames = {
+  known: ['keepOpenOnEof', 'onMade', 'onData', 'onEof', 'timeout'],
+};
+
 /**
  * A protocol that records every callback and checks the contract as it goes: nothing before
- * `connectionMade`, no empty chunks, no data after end of stream or while paused, nothing after
- * `connectionLost`, which comes exactly once. Broken rules land in `violations`.
+ * `connectionMade` or inside it, no empty chunks, no data after end of stream or while paused,
+ * nothing after `connectionLost`, which comes exactly once. Broken rules land in `violations`.
  */
 export class RecordingProtocol implements Protocol {
   transport: Transport | null = null;
@@ -30,9 +39,11 @@ export class RecordingProtocol implements Protocol {
   /** Set by `pauseReading()` here; data arriving meanwhile is a violation. */
   readingPaused = false;
   readonly #options: RecordingOptions;
+  #inMade = false;
   #waiters: Array<() => void> = [];
 
   constructor(options: RecordingOptions = {}) {
+    checkOptionNames('RecordingProtocol', options, RECORDING_OPTIONS);
     this.#options = options;
   }
 
@@ -40,6 +51,12 @@ export class RecordingProtocol implements Protocol {
     if (this.lostCount > 0) this.violations.push('connectionMade after connectionLost');
     this.transport = transport;
     this.events.push('made');
+    this.#inMade = true;
+    try {
+      this.#options.onMade?.(transport);
+    } finally {
+      this.#inMade = false;
+    }
     this.#notify();
   }
 
@@ -61,12 +78,14 @@ export class RecordingProtocol implements Protocol {
     if (this.lostCount > 0) this.violations.push('eofReceived after connectionLost');
     this.eofCount++;
     this.events.push('eof');
+    this.#options.onEof?.(this.transport!);
     this.#notify();
     return this.#options.keepOpenOnEof === true;
   }
 
   connectionLost(error: Error | null): void {
     if (this.lostCount > 0) this.violations.push('connectionLost called twice');
+    if (this.#inMade) this.violations.push('connectionLost before connectionMade returned');
     this.lostCount++;
     this.lostError = error;
     this.events.push(error ? `lost:${(error as { code?: string }).code ?? error.name}` : 'lost');

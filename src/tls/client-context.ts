@@ -13,6 +13,7 @@ import {
 } from './defaults.js';
 import { ContextError } from './errors.js';
 import type { LazyChain } from './info.js';
+import { OPTION_NAMES } from './option-names.js';
 import { crlDer, type PemInput, pemList, readCredentials, readCrls, readTrust } from './pem.js';
 
 /** Whom a client trusts: `'system'` (Node's default CA store) or CA certificates in PEM. */
@@ -56,22 +57,6 @@ export interface ClientContextOptions {
   /** How long `close()` waits for the peer's close_notify, in milliseconds (default 5000). */
   closeTimeout?: number;
 }
-
-const KNOWN = [
-  'trust',
-  'cert',
-  'key',
-  'passphrase',
-  'alpn',
-  'pins',
-  'crl',
-  'minVersion',
-  'maxVersion',
-  'sessionCache',
-  'allowTruncation',
-  'handshakeTimeout',
-  'closeTimeout',
-] as const;
 
 /** @internal A resumable session, with the chain that was verified when it was made. */
 export interface SavedSession {
@@ -147,15 +132,8 @@ export class ClientContext {
     if (typeof options !== 'object' || options === null) {
       throw new ContextError('ERR_CONTEXT_TRUST_REQUIRED', 'trust', trustRequired(where));
     }
-    if ('rejectUnauthorized' in options || 'checkServerIdentity' in options) {
-      throw new ContextError(
-        'ERR_CONTEXT_OPTION',
-        'rejectUnauthorized' in options ? 'rejectUnauthorized' : 'checkServerIdentity',
-        `${where}: verification cannot be configured away here. For a test against a server you cannot ` +
-          "trust, use insecureClientContext({ reason }) from 'tlskit/danger'",
-      );
-    }
-    checkKnownOptions(where, options, KNOWN);
+    // insecureClientContext checked its caller's options itself: it adds `trust` of its own.
+    if (internals.insecureReason === undefined) checkKnownOptions(where, options, OPTION_NAMES.clientContext);
     this.insecureReason = internals.insecureReason ?? null;
     const secure: tls.SecureContextOptions = {
       ciphers: CIPHERS,

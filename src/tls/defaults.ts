@@ -1,4 +1,10 @@
 import { constants } from 'node:crypto';
+import {
+  checkOptionNames,
+  checkMilliseconds as checkPositiveMilliseconds,
+  type OptionError,
+  type OptionNames,
+} from '../transport/options.js';
 import { ContextError } from './errors.js';
 
 /**
@@ -81,17 +87,13 @@ export function checkVersions(
   return { minVersion, maxVersion };
 }
 
-/** Checks an optional positive number of milliseconds. */
+/** A refused context option: a ContextError with the field, ERR_CONTEXT_OPTION. */
+export const contextOption: OptionError = (field, message) =>
+  new ContextError('ERR_CONTEXT_OPTION', field, message);
+
+/** Checks an optional positive number of milliseconds, as a context option. */
 export function checkMilliseconds(where: string, field: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ContextError(
-      'ERR_CONTEXT_OPTION',
-      field,
-      `${where}: \`${field}\` must be a positive number of milliseconds, got ${String(value)}`,
-    );
-  }
-  return value;
+  return checkPositiveMilliseconds(where, field, value, contextOption);
 }
 
 /** Checks an ALPN list: non-empty strings of at most 255 bytes. */
@@ -127,16 +129,7 @@ export function alpnWire(names: readonly string[] | undefined): Buffer | undefin
   );
 }
 
-/** Rejects options this context does not know, naming the closest known one. */
-export function checkKnownOptions(where: string, options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      const close = known.find((name) => name.toLowerCase() === key.toLowerCase());
-      throw new ContextError(
-        'ERR_CONTEXT_OPTION',
-        key,
-        `${where}: unknown option \`${key}\`${close ? ` (did you mean \`${close}\`?)` : ''}; known options: ${known.join(', ')}`,
-      );
-    }
-  }
+/** Rejects options this context does not know, saying where they belong (see option-names.ts). */
+export function checkKnownOptions(where: string, options: object, names: OptionNames): void {
+  checkOptionNames(where, options, names, contextOption);
 }

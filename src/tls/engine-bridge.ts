@@ -43,6 +43,7 @@ export class EngineBridge extends EventEmitter {
   #flowScheduled = false;
   #unshifted: Buffer[] | null = null;
   #ended = false;
+  #endPending = false;
   #lost = false;
   #destroyed = false;
   #writePaused = false;
@@ -56,7 +57,7 @@ export class EngineBridge extends EventEmitter {
     transport.setProtocol(this.#protocol());
   }
 
-  /** True once the transport below reported its peer's end of stream. */
+  /** True once the peer's end of stream was passed on (`'end'` emitted). */
   get readableEnded(): boolean {
     return this.#ended;
   }
@@ -96,6 +97,7 @@ export class EngineBridge extends EventEmitter {
       this.#unshifted = null;
     }
     if (!this.#lost && !this.#paused) this.#transport.resumeReading();
+    if (this.#endPending) process.nextTick(() => this.#emitEnd());
   }
 
   /** Puts bytes in front of everything the transport will deliver (before the first resume). */
@@ -194,8 +196,19 @@ export class EngineBridge extends EventEmitter {
     };
   }
 
+  /**
+   * The end of stream reaches the shim a tick after the data before it, as a Readable's 'end'
+   * would: a fatal alert among that data must fail the handshake with its own error before the
+   * end that follows could be read as the peer hanging up. While paused it waits for the resume.
+   */
   #endOfStream(): void {
-    if (this.#ended) return;
+    if (this.#ended || this.#endPending) return;
+    this.#endPending = true;
+    process.nextTick(() => this.#emitEnd());
+  }
+
+  #emitEnd(): void {
+    if (this.#ended || this.#paused || this.#destroyed) return;
     this.#ended = true;
     this.emit('end');
   }

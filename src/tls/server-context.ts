@@ -13,6 +13,7 @@ import {
   type TlsVersion,
 } from './defaults.js';
 import { ContextError, TlsError } from './errors.js';
+import { OPTION_NAMES } from './option-names.js';
 import {
   crlDer,
   type PemInput,
@@ -86,25 +87,6 @@ export interface ServerContextOptions {
   closeTimeout?: number;
 }
 
-const KNOWN = [
-  'cert',
-  'key',
-  'passphrase',
-  'pfx',
-  'sni',
-  'resolveSni',
-  'clientAuth',
-  'trust',
-  'crl',
-  'alpn',
-  'ticketKeys',
-  'minVersion',
-  'maxVersion',
-  'allowTruncation',
-  'handshakeTimeout',
-  'closeTimeout',
-] as const;
-
 type Shared = Pick<tls.SecureContextOptions, 'ca' | 'crl' | 'minVersion' | 'maxVersion'>;
 
 /**
@@ -136,7 +118,7 @@ export class ServerContext {
     if (token !== kContextToken) throw new TypeError('use serverContext(options) to make a ServerContext');
     const where = 'serverContext';
     if (typeof options !== 'object' || options === null) throw missingCredentials(where);
-    checkKnownOptions(where, options, KNOWN);
+    checkKnownOptions(where, options, OPTION_NAMES.serverContext);
     const clientAuth = options.clientAuth ?? 'none';
     if (clientAuth !== 'none' && clientAuth !== 'optional' && clientAuth !== 'required') {
       throw new ContextError(
@@ -206,6 +188,7 @@ export class ServerContext {
    */
   reload(update: ReloadOptions): void {
     const where = 'serverContext.reload';
+    checkKnownOptions(where, update, OPTION_NAMES['serverContext.reload']);
     const hasOwn = update.cert !== undefined || update.key !== undefined || update.pfx !== undefined;
     if (!hasOwn && update.sni === undefined) {
       throw new ContextError(

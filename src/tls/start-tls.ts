@@ -16,16 +16,18 @@ import {
   StateError,
   TimeoutError,
 } from '../transport/errors.js';
+import { checkMilliseconds, checkOptionNames } from '../transport/options.js';
 import type { Protocol } from '../transport/protocol.js';
 import { kDetachStream, StreamTransport } from '../transport/stream.js';
 import type { Transport } from '../transport/transport.js';
 import { ClientContext, type SavedSession } from './client-context.js';
-import { checkMilliseconds, DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { EngineBridge } from './engine-bridge.js';
 import { watchTlsEof } from './eof.js';
 import { StartTlsError } from './errors.js';
 import { derChain, LazyChain, readTlsInfo } from './info.js';
 import { tlsErrorFrom } from './openssl-errors.js';
+import { OPTION_NAMES } from './option-names.js';
 import { ServerContext } from './server-context.js';
 import { TlsTransport } from './tls-transport.js';
 import { verifyClient, verifyServer } from './verify.js';
@@ -51,6 +53,14 @@ export interface StartTlsOptions {
    * the ClientHello right behind the upgrade command.
    */
   pendingPlaintext?: 'reject' | 'handshake';
+}
+
+/**
+ * @internal What tlskit's own callers may pass on top: connect() and serve() take a
+ * `closeTimeout` for the whole connection, TLS included, which wins over the context's.
+ */
+export interface UpgradeOptions extends StartTlsOptions {
+  closeTimeout?: number;
 }
 
 const noop = () => {};
@@ -105,6 +115,9 @@ function checkOptions(transport: Transport, options: StartTlsOptions): void {
     throw new InvalidArgumentError('startTls: `unconsumed` must be a Uint8Array');
   }
   checkMilliseconds('startTls', 'handshakeTimeout', options.handshakeTimeout);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('startTls: `signal` must be an AbortSignal');
+  }
   if (transport.closing) {
     throw new StateError('ERR_TRANSPORT_CLOSED', 'startTls: the transport is already closing');
   }
@@ -162,6 +175,16 @@ function connectClient(stream: Duplex, context: ClientContext, check: ClientChec
  * `connectionLost` with the same error the promise rejects with.
  */
 export function startTls(transport: Transport, options: StartTlsOptions): Promise<TlsTransport> {
+  try {
+    checkOptionNames('startTls', options, OPTION_NAMES.startTls);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return upgrade(transport, options);
+}
+
+/** @internal `startTls` for callers inside tlskit, which checked the option names themselves. */
+export function upgrade(transport: Transport, options: UpgradeOptions): Promise<TlsTransport> {
   try {
     checkOptions(transport, options);
   } catch (error) {
@@ -334,7 +357,7 @@ export function startTls(transport: Transport, options: StartTlsOptions): Promis
       const tlsTransport = new TlsTransport(socket, {
         tls: tlsInfo,
         allowTruncation: context.allowTruncation,
-        closeTimeout: context.closeTimeout,
+        closeTimeout: options.closeTimeout ?? context.closeTimeout,
         lower: transport,
         lowerOwned,
         stream: taken,

@@ -66,6 +66,13 @@ export abstract class BaseTransport implements Transport {
   #lostListeners: LostListener | LostListener[] | null = null;
   #upgradedTo: TransportOwner | null = null;
   #ownerView: Transport | null = null;
+  /**
+   * The protocol whose `connectionMade` is running. A connection it ends there (an allow-list
+   * refusing a peer, a throw) owes it `connectionLost`, delivered once `connectionMade` returns:
+   * never inside it, and never skipped.
+   */
+  #making: Protocol | null = null;
+  #lostOwed = false;
 
   constructor(options: BaseTransportOptions = {}) {
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
@@ -111,8 +118,18 @@ export abstract class BaseTransport implements Transport {
       }
       return;
     }
-    this.#call(protocol.connectionMade, this);
-    if (this.#protocol !== protocol || this.#lost) return;
+    const outer = this.#making;
+    this.#making = protocol;
+    try {
+      this.#call(protocol.connectionMade, this);
+    } finally {
+      this.#making = outer;
+    }
+    if (this.#protocol !== protocol) return;
+    if (this.#lost) {
+      if (this.#lostOwed) this.#deliverLost(protocol);
+      return;
+    }
     if (!this.#started) {
       this.#started = true;
       if (!this.#readPaused) this._resumeSource();
@@ -429,7 +446,9 @@ export abstract class BaseTransport implements Transport {
     try {
       this._destroy(error, hard);
     } finally {
-      if (this.#protocol && this.#started) this.#deliverLost(this.#protocol);
+      const protocol = this.#protocol;
+      if (protocol === this.#making) this.#lostOwed = protocol !== null;
+      else if (protocol) this.#deliverLost(protocol);
       this.#notifyLost(error);
     }
   }
@@ -442,6 +461,7 @@ export abstract class BaseTransport implements Transport {
   }
 
   #deliverLost(protocol: Protocol): void {
+    this.#lostOwed = false;
     if (!protocol.connectionLost) return;
     try {
       protocol.connectionLost(this.#lostError);

@@ -2,8 +2,11 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { BaseTransportOptions } from './base.js';
 import { InvalidArgumentError } from './errors.js';
+import { checkMilliseconds, checkOptionNames, type OptionNames } from './options.js';
 import { StreamTransport } from './stream.js';
 import type { TcpAddress, Transport } from './transport.js';
+
+export const FROM_DUPLEX_OPTIONS: OptionNames = { known: ['closeTimeout'] };
 
 /**
  * Makes any Node Duplex a Transport: `dataReceived` gets the stream's chunks, `write` writes to it,
@@ -21,7 +24,9 @@ export function fromDuplex(stream: Duplex, options: BaseTransportOptions = {}): 
       'fromDuplex: `stream` must be a Node Duplex stream (readable and writable)',
     );
   }
-  return new StreamTransport(stream, { kind: 'duplex', closeTimeout: options.closeTimeout });
+  checkOptionNames('fromDuplex', options, FROM_DUPLEX_OPTIONS);
+  const closeTimeout = checkMilliseconds('fromDuplex', 'closeTimeout', options.closeTimeout);
+  return new StreamTransport(stream, { kind: 'duplex', closeTimeout });
 }
 
 /**

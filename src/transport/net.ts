@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { BaseTransport, kOnLost } from './base.js';
 import { AbortError, InvalidArgumentError, TimeoutError, toTransportError } from './errors.js';
+import { checkMilliseconds } from './options.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
 import { StreamTransport } from './stream.js';
 import type { Address, TcpAddress, Transport, UnixAddress } from './transport.js';
@@ -10,6 +11,11 @@ import type { Address, TcpAddress, Transport, UnixAddress } from './transport.js
  * `127.0.0.1` to listen), or a Unix socket `path`.
  */
 export type Endpoint = { host?: string; port: number } | UnixAddress;
+
+/** The option names of an endpoint, of opening a socket and of listening. */
+export const ENDPOINT_OPTIONS = ['host', 'port', 'path'] as const;
+export const SOCKET_CONNECT_OPTIONS = ['signal', 'timeout', 'closeTimeout'] as const;
+export const SOCKET_LISTEN_OPTIONS = ['closeTimeout', 'backlog'] as const;
 
 /** Options for opening a connection. */
 export interface SocketConnectOptions {
@@ -52,6 +58,12 @@ export function checkEndpoint(
   forListen: boolean,
 ): TcpAddress | UnixAddress {
   const value = (endpoint ?? {}) as Partial<TcpAddress & UnixAddress>;
+  if (value.path !== undefined && (value.host !== undefined || value.port !== undefined)) {
+    throw new InvalidArgumentError(
+      `${where}: give \`path\` (a Unix socket) or \`host\` and \`port\` (TCP), not both: with \`path\`, ` +
+        `\`${value.host !== undefined ? 'host' : 'port'}\` would be ignored`,
+    );
+  }
   if (value.path !== undefined) {
     if (typeof value.path !== 'string' || value.path === '') {
       throw new InvalidArgumentError(
@@ -74,10 +86,16 @@ export function checkEndpoint(
   return { host: host ?? (forListen ? '127.0.0.1' : 'localhost'), port: port as number };
 }
 
-function checkTimeout(where: string, name: string, value: unknown): void {
-  if (value !== undefined && (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value))) {
+function checkSignal(where: string, signal: unknown): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(`${where}: \`signal\` must be an AbortSignal, got ${typeof signal}`);
+  }
+}
+
+function checkBacklog(where: string, backlog: unknown): void {
+  if (backlog !== undefined && !(Number.isInteger(backlog) && (backlog as number) >= 0)) {
     throw new InvalidArgumentError(
-      `${where}: \`${name}\` must be a positive number of milliseconds, got ${String(value)}`,
+      `${where}: \`backlog\` must be a non-negative integer (pending connections the OS queues), got ${String(backlog)}`,
     );
   }
 }
@@ -117,8 +135,9 @@ export function openSocket(
   options: SocketConnectOptions = {},
 ): Promise<StreamTransport> {
   const endpoint = checkEndpoint(where, endpointOptions, false);
-  checkTimeout(where, 'timeout', options.timeout);
-  checkTimeout(where, 'closeTimeout', options.closeTimeout);
+  checkMilliseconds(where, 'timeout', options.timeout);
+  checkMilliseconds(where, 'closeTimeout', options.closeTimeout);
+  checkSignal(where, options.signal);
   const { signal, timeout } = options;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -198,7 +217,8 @@ export async function listen<E extends Endpoint>(
   onTransport: (transport: StreamTransport) => void,
 ): Promise<Server<AddressOf<E>>> {
   const endpoint = checkEndpoint(where, endpointOptions, true);
-  checkTimeout(where, 'closeTimeout', options.closeTimeout);
+  checkMilliseconds(where, 'closeTimeout', options.closeTimeout);
+  checkBacklog(where, options.backlog);
   const open = new Set<Transport>();
   let closing: Promise<void> | null = null;
   let lastConnectionGone: (() => void) | null = null;

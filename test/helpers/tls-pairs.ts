@@ -58,3 +58,20 @@ export async function afterStartTls(pair: [Transport, Transport]): Promise<[Tran
   const clientSide = startTls(a, { context: client, serverName: 'localhost' });
   return Promise.all([clientSide, serverSide]);
 }
+
+/** How a handshake attempt ended: the TLS transport, or the error startTls rejected with. */
+export type Attempt = { transport: Transport; error?: undefined } | { transport?: undefined; error: Error };
+
+/** Starts both handshakes over a connected pair; each result settles, never rejects. */
+export function startBoth([a, b]: [Transport, Transport]): [Promise<Attempt>, Promise<Attempt>] {
+  const { client, server } = contexts();
+  const settle = (attempt: Promise<Transport>): Promise<Attempt> =>
+    attempt.then(
+      (transport) => ({ transport }),
+      (error: Error) => ({ error }),
+    );
+  return [
+    settle(startTls(a, { context: client, serverName: 'localhost' })),
+    settle(startTls(b, { context: server })),
+  ];
+}

@@ -67,7 +67,7 @@ describe('Connection reads with a signal or a timeout', () => {
   it('refuses unknown options and bad values, naming them', async () => {
     const { conn } = setup();
     await expect(conn.read({ timout: 5 } as never)).rejects.toThrow(
-      /^read: unknown option `timout` \(it takes `signal`, `timeout`\)/,
+      /^read: unknown option `timout`; did you mean `timeout`\?/,
     );
     await expect(conn.readLine({ timeout: -1 })).rejects.toThrow(
       /readLine: `timeout` must be a positive number of milliseconds, got -1/,

@@ -65,7 +65,10 @@ describe('clientContext', () => {
     ).toMatch(/`minVersion` 'TLSv1' is not allowed; tlskit speaks TLS 1.2 and 1.3 only. Use 'TLSv1.2'/);
     expect(
       contextError(() => clientContext({ trust: 'system', alpnProtocols: ['h2'] } as never)).message,
-    ).toMatch(/unknown option `alpnProtocols`; known options: trust, cert, key/);
+    ).toMatch(/unknown option `alpnProtocols`; tlskit calls it `alpn`/);
+    expect(contextError(() => clientContext({ trust: 'system', colour: 'red' } as never)).message).toMatch(
+      /unknown option `colour`; known options: trust, cert, key/,
+    );
   });
 
   it('refuses a minVersion above maxVersion, on either side', async () => {

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import {
   AbortError,
   ConnectionError,
@@ -14,6 +12,7 @@ import {
 } from 'tlskit';
 import { memoryPair, RecordingProtocol } from 'tlskit/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { blackhole } from '../helpers/blackhole.js';
 import { unixPath } from '../helpers/pairs.js';
 
 /** The echo protocol from the foundation issue, typed. */
@@ -155,36 +154,12 @@ describe('createConnection and createServer', () => {
 });
 
 describe('connect deadlines against a listener that never accepts', () => {
-  // A Python listener with a backlog of one, filled by a first connection: further SYNs are
-  // dropped, so a connect neither succeeds nor fails until our own deadline.
-  let child: ReturnType<typeof spawn> | undefined;
-  let port = 0;
-
-  async function blackhole(): Promise<number> {
-    if (port) return port;
-    child = spawn('python3', [
-      '-c',
-      [
-        'import socket, sys, time',
-        's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
-        'f = socket.create_connection(s.getsockname())',
-        'g = socket.socket(); g.setblocking(False)',
-        'g.connect_ex(s.getsockname())',
-        'print(s.getsockname()[1], flush=True)',
-        'sys.stdin.read()',
-      ].join('\n'),
-    ]);
-    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-    port = Number(line.toString().trim());
-    return port;
-  }
-
-  afterAll(() => {
-    child?.kill();
-  });
+  const listener = blackhole();
+  const blackholePort = listener.port;
+  afterAll(() => listener.stop());
 
   it('times out with ERR_TIMEOUT', async () => {
-    const target = await blackhole();
+    const target = await blackholePort();
     const error = await createConnection(echo, { host: '127.0.0.1', port: target, timeout: 200 }).catch(
       (e: unknown) => e,
     );
@@ -194,7 +169,7 @@ describe('connect deadlines against a listener that never accepts', () => {
   });
 
   it('aborts with ABORT_ERR when the signal fires mid-connect', async () => {
-    const target = await blackhole();
+    const target = await blackholePort();
     const controller = new AbortController();
     const attempt = createConnection(echo, { host: '127.0.0.1', port: target, signal: controller.signal });
     setImmediate(() => controller.abort());

@@ -1,0 +1,95 @@
+/**
+ * The option names of connect/createConnection and serve/createServer, and where the names users
+ * give them by mistake belong. These objects mix endpoint, socket, TLS and listener options, so
+ * each function lists all it takes; the layers below (openSocket, listen, startTls) read only
+ * their own and check nothing more, because tlskit's callers hand them the whole object.
+ */
+import { CLIENT_CONTEXT_OPTIONS, NO_OPT_OUT, SERVER_CONTEXT_OPTIONS } from '../tls/option-names.js';
+import { ENDPOINT_OPTIONS, SOCKET_CONNECT_OPTIONS, SOCKET_LISTEN_OPTIONS } from '../transport/net.js';
+import { belongIn, type OptionNames } from '../transport/options.js';
+import { SERVER_LIMIT_OPTIONS } from './server-limits.js';
+
+const CONNECT_OPTIONS = [
+  ...ENDPOINT_OPTIONS,
+  ...SOCKET_CONNECT_OPTIONS,
+  'tls',
+  'serverName',
+  'handshakeTimeout',
+] as const;
+
+const LISTEN_OPTIONS = [
+  ...ENDPOINT_OPTIONS,
+  ...SOCKET_LISTEN_OPTIONS,
+  ...SERVER_LIMIT_OPTIONS,
+  'tls',
+  'onHandshakeError',
+] as const;
+
+/** Options of the context, put on the connection by mistake. */
+function contextHints(context: 'clientContext' | 'serverContext', names: readonly string[]) {
+  const mine: readonly string[] = [...CONNECT_OPTIONS, ...LISTEN_OPTIONS];
+  return belongIn(
+    names.filter((name) => !mine.includes(name) && name !== 'trust'),
+    (name) => `\`${name}\` belongs in ${context}({ ${name} }), passed as \`tls\``,
+  );
+}
+
+const STARTTLS_ONLY = belongIn(
+  ['protocol', 'unconsumed', 'pendingPlaintext'],
+  (name) => `\`${name}\` is an option of startTls()`,
+);
+
+const CONNECT: OptionNames = {
+  known: CONNECT_OPTIONS,
+  elsewhere: {
+    ...contextHints('clientContext', CLIENT_CONTEXT_OPTIONS),
+    ...belongIn(['trust', 'ca'], () => 'trust belongs in clientContext({ trust }), passed as `tls`'),
+    context: 'the context goes in `tls`',
+    rejectUnauthorized: NO_OPT_OUT,
+    checkServerIdentity: NO_OPT_OUT,
+    ...belongIn(
+      ['backlog', 'onHandshakeError', 'onError'],
+      (name) =>
+        `\`${name}\` is an option of ${name === 'onError' ? 'serve()' : 'createServer() and serve()'}`,
+    ),
+    ...STARTTLS_ONLY,
+  },
+};
+
+const CREATE_SERVER: OptionNames = {
+  known: LISTEN_OPTIONS,
+  elsewhere: {
+    ...contextHints('serverContext', SERVER_CONTEXT_OPTIONS),
+    ...belongIn(
+      ['trust', 'ca'],
+      () => 'trust for client certificates belongs in serverContext({ clientAuth, trust }), passed as `tls`',
+    ),
+    ...belongIn(
+      ['requestCert', 'rejectUnauthorized'],
+      () => 'ask for client certificates with serverContext({ clientAuth, trust }), passed as `tls`',
+    ),
+    context: 'the context goes in `tls`',
+    ...belongIn(
+      ['signal', 'serverName'],
+      (name) => `\`${name}\` is an option of connect() and createConnection()`,
+    ),
+    timeout:
+      '`timeout` is the connect deadline of connect(); a server bounds its handshakes with `handshakeTimeout`',
+    onError: '`onError` is an option of serve(); a createServer protocol hears errors in connectionLost',
+    ...STARTTLS_ONLY,
+  },
+};
+
+const { onError: _takenByServe, ...notForServe } = CREATE_SERVER.elsewhere!;
+
+const SERVE: OptionNames = {
+  known: [...LISTEN_OPTIONS, 'onError'],
+  elsewhere: notForServe,
+};
+
+export const OPEN_OPTION_NAMES = {
+  connect: CONNECT,
+  createConnection: CONNECT,
+  createServer: CREATE_SERVER,
+  serve: SERVE,
+} as const satisfies Record<string, OptionNames>;

@@ -1,0 +1,217 @@
+/**
+ * createServer and serve take the same listening options (serve adds onError); each effect runs
+ * through both, by way of a starter whose accepted connections are closed by the server at once.
+ */
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
+import {
+  connect,
+  createConnection,
+  createServer,
+  type Endpoint,
+  type ListenOptions,
+  type Server,
+  serve,
+  type TcpAddress,
+  type TransportInfo,
+} from 'tlskit';
+import { RecordingProtocol } from 'tlskit/testing';
+import { expect, vi } from 'vitest';
+import { unixPath } from '../helpers/pairs.js';
+import { type EffectTable, rejectsWith, within, world } from './support.js';
+
+/** A connection the server accepted, and closed at once. */
+interface Accepted {
+  info: TransportInfo;
+  closed: Promise<Error | null>;
+}
+
+type Start = (options: ListenOptions, onAccepted?: (accepted: Accepted) => void) => Promise<Server>;
+
+const viaCreateServer: Start = (options, onAccepted) =>
+  createServer<Endpoint>(() => {
+    let lost!: (error: Error | null) => void;
+    const closed = new Promise<Error | null>((resolve) => {
+      lost = resolve;
+    });
+    return {
+      connectionMade: (transport) => {
+        onAccepted?.({ info: transport.info, closed });
+        transport.close();
+      },
+      connectionLost: (error) => lost(error),
+    };
+  }, options);
+
+const viaServe: Start = (options, onAccepted) =>
+  serve<Endpoint>(options, (connection) => {
+    onAccepted?.({ info: connection.info, closed: connection.closed });
+  });
+
+/** Resolves with the first connection `start` reports. */
+function firstAccepted(): { report: (accepted: Accepted) => void; accepted: Promise<Accepted> } {
+  let report!: (accepted: Accepted) => void;
+  const accepted = new Promise<Accepted>((resolve) => {
+    report = resolve;
+  });
+  return { report, accepted };
+}
+
+const loopback = { host: '127.0.0.1', port: 0 };
+
+/** The port of a server listening on TCP. */
+const portOf = (server: Server) => (server.address as TcpAddress).port;
+
+/** What the kernel reports as a listening socket's backlog (ss's Send-Q), or null without ss. */
+function kernelBacklog(port: number): number | null {
+  try {
+    const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+    return Number(line.split(/\s+/)[2]);
+  } catch {
+    return null;
+  }
+}
+
+/** A raw TCP client that connects and then says `hello` or nothing; resolves once closed. */
+async function rawClient(port: number, send?: string): Promise<void> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  if (send) socket.write(send);
+  await new Promise((resolve) => socket.once('close', resolve));
+}
+
+function listenEffects(start: Start): EffectTable {
+  return {
+    async host() {
+      // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding to it must fail, which
+      // shows the host reaches the listener; nothing is sent anywhere.
+      await rejectsWith(start({ host: '192.0.2.1', port: 0 }), 'EADDRNOTAVAIL');
+      const server = await start(loopback);
+      expect(server.address).toMatchObject({ host: '127.0.0.1' });
+      await server.close();
+    },
+    async port() {
+      const first = await start(loopback);
+      await rejectsWith(start({ host: '127.0.0.1', port: portOf(first) }), 'EADDRINUSE');
+      await first.close();
+    },
+    async path() {
+      const path = unixPath();
+      const { report, accepted } = firstAccepted();
+      const server = await start({ path }, report);
+      expect(server.address).toEqual({ path });
+      const client = await connect({ path });
+      expect((await accepted).info).toMatchObject({ kind: 'unix', local: { path } });
+      await client.close();
+      await server.close();
+    },
+    async closeTimeout() {
+      // The client never finishes its side: the server's close ends at the deadline, not after
+      // the default 5 s, over TCP and over TLS.
+      const { serverContext, clientContext } = await world();
+      for (const tls of [undefined, serverContext]) {
+        const { report, accepted } = firstAccepted();
+        const server = await start({ ...loopback, tls, closeTimeout: 100 }, report);
+        const client = new RecordingProtocol({ keepOpenOnEof: true });
+        await createConnection(() => client, {
+          ...loopback,
+          port: portOf(server),
+          tls: tls && clientContext,
+          serverName: 'localhost',
+        });
+        const { closed } = await accepted;
+        expect(
+          await within(1_500, closed, `the server's close() ${tls ? 'over TLS' : 'over TCP'}`),
+        ).toBeNull();
+        await server.close();
+      }
+    },
+    async backlog() {
+      const listen = vi.spyOn(net.Server.prototype, 'listen');
+      try {
+        const server = await start({ ...loopback, backlog: 7 });
+        expect(listen.mock.calls.some(([options]) => (options as { backlog?: number }).backlog === 7)).toBe(
+          true,
+        );
+        const queued = kernelBacklog(portOf(server));
+        if (queued !== null) expect(queued).toBe(7);
+        await server.close();
+      } finally {
+        listen.mockRestore();
+      }
+    },
+    async tls() {
+      const { serverContext, clientContext } = await world();
+      const { report, accepted } = firstAccepted();
+      const server = await start({ ...loopback, tls: serverContext }, report);
+      const client = await connect({ ...loopback, port: portOf(server), tls: clientContext });
+      expect((await accepted).info.kind).toBe('tls');
+      await client.close();
+      await server.close();
+    },
+    async onHandshakeError() {
+      const { serverContext } = await world();
+      let failed!: (failure: [Error, unknown]) => void;
+      const failure = new Promise<[Error, unknown]>((resolve) => {
+        failed = resolve;
+      });
+      const server = await start({
+        ...loopback,
+        tls: serverContext,
+        onHandshakeError: (error, peer) => failed([error, peer]),
+      });
+      void rawClient(portOf(server), 'GET / HTTP/1.1\r\n\r\n');
+      const [error, peer] = await failure;
+      expect(error).toMatchObject({ code: 'ERR_TLS_HANDSHAKE' });
+      expect(peer).toMatchObject({ host: '127.0.0.1' });
+      await server.close();
+    },
+    async handshakeTimeout() {
+      // A client that connects and says nothing is cut off at the server's deadline (the issue:
+      // it used to stay for the context's 30 s).
+      const { serverContext } = await world();
+      const errors: Error[] = [];
+      const server = await start({
+        ...loopback,
+        tls: serverContext,
+        handshakeTimeout: 100,
+        onHandshakeError: (error) => errors.push(error),
+      });
+      await within(1_500, rawClient(portOf(server)), 'the idle client being cut off');
+      expect(errors).toEqual([expect.objectContaining({ code: 'ERR_TIMEOUT', timeout: 100 })]);
+      await server.close();
+    },
+  };
+}
+
+export const effects = {
+  createServer: listenEffects(viaCreateServer),
+  serve: {
+    ...listenEffects(viaServe),
+    async onError() {
+      const failures: unknown[] = [];
+      let reported!: () => void;
+      const done = new Promise<void>((resolve) => {
+        reported = resolve;
+      });
+      const bug = new Error('handler bug');
+      const server = await serve(
+        {
+          ...loopback,
+          onError: (error) => {
+            failures.push(error);
+            reported();
+          },
+        },
+        () => {
+          throw bug;
+        },
+      );
+      const client = await connect({ ...loopback, port: portOf(server) }).catch(() => null);
+      await done;
+      expect(failures).toEqual([bug]);
+      client?.abort();
+      await server.close();
+    },
+  } satisfies EffectTable,
+};
