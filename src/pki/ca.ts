@@ -5,9 +5,11 @@ import { InvalidArgumentError } from '../transport/errors.js';
 import { IssuedCertificate, type IssueOptions, issueLeaf } from './issued.js';
 import {
   type AnyKeyType,
+  type CryptoKeyPair,
   certificatePem,
   checkKeyType,
   generateKeys,
+  type HashName,
   type KeyType,
   privateKeyPem,
   signingAlgorithm,
@@ -209,7 +211,7 @@ export async function makeCA(
   options: CAOptions,
   parent: CA | null,
   defaultDays: number,
-  internal: { keyType?: AnyKeyType; hash?: 'SHA-1' } = {},
+  internal: { keyType?: AnyKeyType; hash?: HashName; keys?: CryptoKeyPair } = {},
 ): Promise<CA> {
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError(`${where}: options must be an object`);
@@ -227,7 +229,7 @@ export async function makeCA(
     defaultDays,
     parent?.[kSigner].certificate?.notAfter,
   );
-  const keys = await generateKeys(keyType);
+  const keys = internal.keys ?? (await generateKeys(keyType));
   const tag = Math.random().toString(36).slice(2, 8);
   const subject = subjectName(where, options.subject, `tlskit test ${parent ? 'intermediate' : 'CA'} ${tag}`);
   const certificate = await mint({
