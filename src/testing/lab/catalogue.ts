@@ -1,0 +1,69 @@
+/** Every scenario of the lab, and choosing some by name or group. */
+import { generateKeys } from '../../pki/keys.js';
+import { InvalidArgumentError } from '../../transport/errors.js';
+import { certificateScenarios } from './scenarios-certificate.js';
+import { controlScenarios, makeClientPki } from './scenarios-control.js';
+import { hostnameScenarios } from './scenarios-hostname.js';
+import { pkiScenarios } from './scenarios-pki.js';
+import { protocolScenarios } from './scenarios-protocol.js';
+import { GROUPS, type LabMaterials, type Scenario, type ScenarioGroup } from './types.js';
+
+/** All scenarios, in the order they are listed and reported. */
+export const scenarios: readonly Scenario[] = [
+  ...pkiScenarios,
+  ...certificateScenarios,
+  ...hostnameScenarios,
+  ...protocolScenarios,
+  ...controlScenarios,
+];
+
+/** Which scenarios to run: names or groups to keep (`only`) and to leave out (`skip`). */
+export interface Selection {
+  only?: readonly string[];
+  skip?: readonly string[];
+}
+
+function matches(scenario: Scenario, entry: string): boolean {
+  return scenario.name === entry || scenario.group === entry;
+}
+
+/**
+ * The scenarios `selection` picks, in catalogue order. An entry that is neither a scenario nor a
+ * group is an error naming it, since a typo would otherwise quietly select nothing.
+ */
+export function selectScenarios(selection: Selection = {}): Scenario[] {
+  const entries = [...(selection.only ?? []), ...(selection.skip ?? [])];
+  for (const entry of entries) {
+    if (!scenarios.some((scenario) => matches(scenario, entry))) {
+      const near = scenarios
+        .filter((s) => s.name.includes(entry) || entry.includes(s.name))
+        .map((s) => s.name);
+      throw new InvalidArgumentError(
+        `no scenario or group named '${entry}'${near.length ? ` (did you mean ${near.slice(0, 3).join(', ')}?)` : ''}; groups are ${GROUPS.join(', ')}; 'tlskit badtls list' prints every scenario`,
+      );
+    }
+  }
+  const only = selection.only?.length ? selection.only : undefined;
+  return scenarios.filter(
+    (scenario) =>
+      (!only || only.some((entry) => matches(scenario, entry))) &&
+      !(selection.skip ?? []).some((entry) => matches(scenario, entry)),
+  );
+}
+
+/** Shared material, each made on first use and then reused by every scenario that asks. */
+export function labMaterials(): LabMaterials {
+  const once = <T>(make: () => Promise<T>) => {
+    let made: Promise<T> | undefined;
+    return () => {
+      made ??= make();
+      return made;
+    };
+  };
+  // One RSA 2048 key serves the RSA CAs and the RSA leaves of different scenarios: no chain
+  // links them (issuer names differ), and each RSA key costs about 0.1 s of a 2-core start-up.
+  const rsa = once(() => generateKeys('rsa-2048'));
+  return { rsaLeafKeys: rsa, rsaCaKeys: rsa, clientPki: once(makeClientPki) };
+}
+
+export type { ScenarioGroup };
