@@ -42,7 +42,7 @@ Options:
   --json FILE    Write the results as JSON (check)
   --junit FILE   Write the results as JUnit XML (check)
 
-Placeholders ({{ and }} are literal braces):
+Placeholders ({{name}} is a literal {name}):
 ${Object.entries(PLACEHOLDERS)
   .map(([name, meaning]) => `  {${name}}`.padEnd(17) + meaning)
   .join('\n')}

@@ -11,9 +11,24 @@ export const LOCALHOST = 'localhost';
 /** Lab CAs live a month: long enough for any run, short enough to be obviously for tests. */
 const CA_DAYS = 30;
 
+/**
+ * A CA subject unique in the lab. The `{ca}` bundle holds every root and `{crl}` every CA's CRL,
+ * and clients find a CRL's issuer by name: two CAs called the same make gnutls refuse the whole
+ * CRL file, and could make any client check a signature against the wrong key.
+ */
+function unique(label: string): string {
+  return `tlskit lab ${label} ${Math.random().toString(36).slice(2, 8)}`;
+}
+
 /** A lab root CA (ECDSA P-256 unless `options` says otherwise). */
 export function labRoot(options: CAOptions = {}, internal: Parameters<typeof makeCA>[4] = {}): Promise<CA> {
-  return makeCA('lab', { subject: 'tlskit lab root', ...options }, null, CA_DAYS, internal);
+  return makeCA(
+    'lab',
+    { ...options, subject: unique(String(options.subject ?? 'root')) },
+    null,
+    CA_DAYS,
+    internal,
+  );
 }
 
 /** A lab intermediate under `parent`. */
@@ -22,7 +37,8 @@ export function labIntermediate(
   options: CAOptions = {},
   internal: Parameters<typeof makeCA>[4] = {},
 ): Promise<CA> {
-  return makeCA('lab', { subject: 'tlskit lab intermediate', ...options }, parent, CA_DAYS, internal);
+  const label = String(options.subject ?? 'intermediate');
+  return makeCA('lab', { ...options, subject: unique(label) }, parent, CA_DAYS, internal);
 }
 
 /** A server leaf under `ca` for `localhost` unless `options.hosts` says otherwise. */

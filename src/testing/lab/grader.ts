@@ -22,6 +22,7 @@ export const PLACEHOLDERS = {
   name: "the scenario's name",
   ca: 'the CA bundle to trust (PEM file)',
   crl: 'the CRLs of every lab CA (PEM file)',
+  rootcrl: 'the CRLs of the roots in {ca} only (PEM file; gnutls-cli refuses any other)',
   cert: 'the client certificate to present (PEM file)',
   key: "the client certificate's key (PEM file)",
 } as const;
@@ -77,7 +78,11 @@ export interface GradeOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
-const TOKEN = /\{\{|\}\}|\{([^{}]*)\}/g;
+/**
+ * `{name}` is a placeholder; `{{name}}` stands for a literal `{name}`. Braces around anything else
+ * (code in a `node -e` or `python -c` argument) are left alone.
+ */
+const TOKEN = /\{\{([A-Za-z_][\w-]*)\}\}|\{([A-Za-z_][\w-]*)\}/g;
 
 /**
  * Checks a command template: not empty, every `{x}` a known placeholder (`{{` and `}}` are
@@ -109,11 +114,9 @@ export function checkCommand(command: readonly string[]): void {
 }
 
 function fill(arg: string, values: Partial<Record<Placeholder, string>>): string {
-  return arg.replace(TOKEN, (token, name: string | undefined) => {
-    if (token === '{{') return '{';
-    if (token === '}}') return '}';
-    return values[name as Placeholder] ?? token;
-  });
+  return arg.replace(TOKEN, (token, literal: string | undefined, name: string | undefined) =>
+    literal !== undefined ? `{${literal}}` : (values[name as Placeholder] ?? token),
+  );
 }
 
 /** The command for one scenario, placeholders filled in. */
@@ -126,6 +129,7 @@ export function fillCommand(command: readonly string[], scenario: LabScenario): 
     name: scenario.name,
     ca: scenario.files.ca,
     crl: scenario.files.crl,
+    rootcrl: scenario.files.rootCrl,
     cert: scenario.files.cert,
     key: scenario.files.key,
   };

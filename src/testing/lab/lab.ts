@@ -26,6 +26,11 @@ export interface LabFiles {
   ca: string;
   /** A CRL for every CA of every scenario (`{crl}`); the revoked leaf is listed in its CA's. */
   crl: string;
+  /**
+   * Only the CRLs the roots in `ca` signed (`{rootcrl}`), for clients that check every CRL against
+   * their trust list as they load it and refuse a file holding any other (gnutls-cli).
+   */
+  rootCrl: string;
   /** The client certificate (and key) to present (`{cert}`, `{key}`). */
   cert: string;
   key: string;
@@ -73,11 +78,16 @@ const bracketed = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
 type Built = { scenario: Scenario; setup: ScenarioSetup | Unavailable };
 
-/** One CRL per distinct CA, signed now: `{crl}` covers every chain, as CRL_CHECK_ALL wants. */
-async function crlBundle(built: readonly Built[]): Promise<string> {
+/**
+ * One CRL per distinct CA, signed now: all of them for `{crl}` (covering every chain, as OpenSSL's
+ * CRL_CHECK_ALL wants), and those of the trusted roots alone for `{rootcrl}`.
+ */
+async function crlBundles(built: readonly Built[], trusted: string): Promise<{ all: string; roots: string }> {
   const cas = new Set<CA>();
   for (const { setup } of built) if ('cas' in setup) for (const ca of setup.cas) cas.add(ca);
-  return (await Promise.all([...cas].map((ca) => ca.crlPem()))).join('');
+  const signed = await Promise.all([...cas].map(async (ca) => ({ ca, pem: await ca.crlPem() })));
+  const roots = signed.filter(({ ca }) => ca.parent === null && trusted.includes(ca.certPem));
+  return { all: signed.map(({ pem }) => pem).join(''), roots: roots.map(({ pem }) => pem).join('') };
 }
 
 function unique(pems: string[]): string {
@@ -114,10 +124,12 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     };
     const client = await materials.clientPki();
     const caPem = unique(built.flatMap(({ setup }) => ('trustPem' in setup ? [setup.trustPem] : [])));
-    const crlPem = await crlBundle(built);
+    const crls = await crlBundles(built, caPem);
+    const crlPem = crls.all;
     const shared = {
       ca: file('ca.pem', caPem),
       crl: file('crl.pem', crlPem),
+      rootCrl: file('root-crl.pem', crls.roots),
       cert: file('client.pem', client.good.certPem),
       key: file('client-key.pem', client.good.keyPem, 0o600),
     };

@@ -14,7 +14,7 @@ import { modpGroup } from './weak-tls.js';
 async function ladder(depth: number): Promise<CA[]> {
   const cas = [await labRoot()];
   for (let i = 0; i < depth; i++)
-    cas.push(await labIntermediate(cas.at(-1)!, { subject: `tlskit lab intermediate ${i + 1}` }));
+    cas.push(await labIntermediate(cas.at(-1)!, { subject: `intermediate ${i + 1}` }));
   return cas;
 }
 
@@ -126,7 +126,7 @@ export const controlScenarios: readonly Scenario[] = [
 
 /** The lab's client CA and its two client certificates (made once per lab). */
 export async function makeClientPki() {
-  const ca = await labRoot({ subject: 'tlskit lab client CA' });
+  const ca = await labRoot({ subject: 'client CA' });
   const good = await issueLeaf(ca, ca[kSigner], { hosts: [], subject: 'tlskit lab client', usage: 'client' });
   const expired = await issueLeaf(ca, ca[kSigner], {
     hosts: [],
