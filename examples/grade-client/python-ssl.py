@@ -16,5 +16,5 @@ context.load_verify_locations(cafile=crl)
 context.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
 context.load_cert_chain(cert, key)
 with socket.create_connection((addr, int(port)), timeout=5) as raw:
-    with context.wrap_socket(raw, server_hostname=host) as tls:
-        tls.recv(1)
+    with context.wrap_socket(raw, server_hostname=host):
+        pass

@@ -99,6 +99,10 @@ async function check(values: Record<string, unknown>, command: string[], out: (l
   const jobs = positiveNumber('jobs', values.jobs as string | undefined, true);
   const seconds = positiveNumber('timeout', values.timeout as string | undefined, false);
   const lab = await startLab(selection);
+  const unavailable = lab.scenarios.filter((s) => s.unavailable).length;
+  err(
+    `tlskit badtls: ${lab.scenarios.length - unavailable} scenarios served from ${lab.dir}${unavailable ? ` (${unavailable} unavailable here)` : ''}; running ${command[0]}`,
+  );
   const controller = new AbortController();
   const removeHandlers = stopOnSignals(lab, (signal) => {
     controller.abort();
