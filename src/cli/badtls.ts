@@ -78,38 +78,61 @@ function positiveNumber(name: string, value: string | undefined, whole: boolean)
   return number;
 }
 
-/** Stops the lab on SIGINT/SIGTERM, then runs `onSignal`; returns a function that removes the handlers. */
-function stopOnSignals(lab: Lab, onSignal: (signal: NodeJS.Signals) => void): () => void {
+/**
+ * SIGINT and SIGTERM handling for a command that runs a lab. The handlers are installed before the
+ * lab starts (a Ctrl-C during start-up must not leave its directory behind) and before any output
+ * (whoever reads it may press Ctrl-C at once). On a signal the lab is stopped, now or as soon as it
+ * exists, and `signalled` resolves with the signal.
+ */
+function signals() {
+  let lab: Lab | undefined;
+  let received: NodeJS.Signals | undefined;
+  let report!: (signal: NodeJS.Signals) => void;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    report = resolve;
+  });
   const handler = (signal: NodeJS.Signals) => {
-    void lab.stop().then(() => onSignal(signal));
+    received ??= signal;
+    if (lab) void lab.stop().then(() => report(signal));
   };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
-  return () => {
-    process.off('SIGINT', handler);
-    process.off('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signalled,
+    /** Hands over the started lab; true if a signal came during start-up (the lab is then stopped). */
+    started(started: Lab): boolean {
+      lab = started;
+      if (received) handler(received);
+      return received !== undefined;
+    },
+    remove() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
   };
 }
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
+const exitCodeFor = (signal: NodeJS.Signals) => (signal === 'SIGINT' ? 130 : 143);
 
 async function check(values: Record<string, unknown>, command: string[], out: (line: string) => void) {
   checkCommand(command);
   const selection = { only: list(values.only as string[]), skip: list(values.skip as string[]) };
   const jobs = positiveNumber('jobs', values.jobs as string | undefined, true);
   const seconds = positiveNumber('timeout', values.timeout as string | undefined, false);
-  const lab = await startLab(selection);
-  const unavailable = lab.scenarios.filter((s) => s.unavailable).length;
-  err(
-    `tlskit badtls: ${lab.scenarios.length - unavailable} scenarios served from ${lab.dir}${unavailable ? ` (${unavailable} unavailable here)` : ''}; running ${command[0]}`,
-  );
+  selectScenarios(selection);
+  const handling = signals();
   const controller = new AbortController();
-  const removeHandlers = stopOnSignals(lab, (signal) => {
-    controller.abort();
-    process.exitCode = signal === 'SIGINT' ? 130 : 143;
-  });
-  const tty = process.stderr.isTTY === true;
+  const lab = await startLab(selection);
   try {
+    if (handling.started(lab)) return exitCodeFor(await handling.signalled);
+    // A signal stops the lab (above); this kills the running clients and starts no more.
+    void handling.signalled.then(() => controller.abort());
+    const unavailable = lab.scenarios.filter((s) => s.unavailable).length;
+    err(
+      `tlskit badtls: ${lab.scenarios.length - unavailable} scenarios served from ${lab.dir}${unavailable ? ` (${unavailable} unavailable here)` : ''}; running ${command[0]}`,
+    );
+    const tty = process.stderr.isTTY === true;
     const report = await gradeClient(lab, command, {
       jobs,
       timeoutMs: seconds === undefined ? undefined : seconds * 1000,
@@ -120,8 +143,9 @@ async function check(values: Record<string, unknown>, command: string[], out: (l
     });
     if (tty) process.stderr.write('\r\x1b[K');
     if (controller.signal.aborted) {
-      err('tlskit badtls: stopped; the lab is closed');
-      return process.exitCode as number;
+      const received = await handling.signalled;
+      err(`tlskit badtls: ${received}; the clients were killed and the lab is closed`);
+      return exitCodeFor(received);
     }
     out(formatTable(report, palette(process.stdout)));
     out('');
@@ -130,25 +154,31 @@ async function check(values: Record<string, unknown>, command: string[], out: (l
     if (values.junit) writeFileSync(values.junit as string, toJUnit(report));
     return report.failed > 0 ? 1 : 0;
   } finally {
-    removeHandlers();
     await lab.stop();
+    handling.remove();
   }
 }
 
 async function serve(values: Record<string, unknown>, out: (line: string) => void): Promise<number> {
-  const lab = await startLab({ only: list(values.only as string[]), skip: list(values.skip as string[]) });
-  out(formatLab(lab.scenarios));
-  out('');
-  out(`CA bundle: ${lab.ca.path}`);
-  out(`CRLs:      ${lab.crl.path}`);
-  out(`client:    ${lab.client.certPath} ${lab.client.keyPath}`);
-  out('Connect to 127.0.0.1:PORT and verify HOST. Ctrl-C stops the lab.');
-  return new Promise((resolve) => {
-    stopOnSignals(lab, (signal) => {
-      err(`tlskit badtls: ${signal}; every server is closed and ${lab.dir} removed`);
-      resolve(0);
-    });
-  });
+  const selection = { only: list(values.only as string[]), skip: list(values.skip as string[]) };
+  selectScenarios(selection);
+  const handling = signals();
+  const lab = await startLab(selection);
+  try {
+    if (handling.started(lab)) return exitCodeFor(await handling.signalled);
+    out(formatLab(lab.scenarios));
+    out('');
+    out(`CA bundle: ${lab.ca.path}`);
+    out(`CRLs:      ${lab.crl.path}`);
+    out(`client:    ${lab.client.certPath} ${lab.client.keyPath}`);
+    out('Connect to 127.0.0.1:PORT and verify HOST. Ctrl-C stops the lab.');
+    const signal = await handling.signalled;
+    err(`tlskit badtls: ${signal}; every server is closed and ${lab.dir} removed`);
+    return 0;
+  } finally {
+    await lab.stop();
+    handling.remove();
+  }
 }
 
 /** Runs `tlskit badtls ...`; returns the exit code. */

@@ -23,6 +23,19 @@ export interface Selection {
   skip?: readonly string[];
 }
 
+/** Levenshtein distance, for suggesting the scenario a typo meant. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length]!;
+}
+
 function matches(scenario: Scenario, entry: string): boolean {
   return scenario.name === entry || scenario.group === entry;
 }
@@ -35,9 +48,7 @@ export function selectScenarios(selection: Selection = {}): Scenario[] {
   const entries = [...(selection.only ?? []), ...(selection.skip ?? [])];
   for (const entry of entries) {
     if (!scenarios.some((scenario) => matches(scenario, entry))) {
-      const near = scenarios
-        .filter((s) => s.name.includes(entry) || entry.includes(s.name))
-        .map((s) => s.name);
+      const near = [...scenarios.map((s) => s.name), ...GROUPS].filter((name) => distance(name, entry) <= 2);
       throw new InvalidArgumentError(
         `no scenario or group named '${entry}'${near.length ? ` (did you mean ${near.slice(0, 3).join(', ')}?)` : ''}; groups are ${GROUPS.join(', ')}; 'tlskit badtls list' prints every scenario`,
       );

@@ -95,12 +95,12 @@ export function checkCommand(command: readonly string[]): void {
     );
   }
   for (const arg of command) {
-    for (const [, name] of arg.matchAll(TOKEN)) {
+    for (const [, , name] of arg.matchAll(TOKEN)) {
       if (name !== undefined && !(name in PLACEHOLDERS)) {
         throw new InvalidArgumentError(
           `unknown placeholder {${name}} in '${arg}'; the placeholders are ${Object.keys(PLACEHOLDERS)
             .map((p) => `{${p}}`)
-            .join(' ')} (write {{ and }} for literal braces)`,
+            .join(' ')} (write {{${name}}} for a literal {${name}})`,
         );
       }
     }
