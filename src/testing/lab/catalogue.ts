@@ -1,6 +1,7 @@
 /** Every scenario of the lab, and choosing some by name or group. */
 import { generateKeys } from '../../pki/keys.js';
 import { InvalidArgumentError } from '../../transport/errors.js';
+import { labRoot } from './chains.js';
 import { certificateScenarios } from './scenarios-certificate.js';
 import { controlScenarios, makeClientPki } from './scenarios-control.js';
 import { hostnameScenarios } from './scenarios-hostname.js';
@@ -71,10 +72,15 @@ export function labMaterials(): LabMaterials {
       return made;
     };
   };
-  // One RSA 2048 key serves the RSA CAs and the RSA leaves of different scenarios: no chain
-  // links them (issuer names differ), and each RSA key costs about 0.1 s of a 2-core start-up.
+  // One RSA 2048 key serves the RSA root and the RSA leaves of other scenarios: no chain links
+  // them (issuer names differ), and each RSA key costs 0.1 to 0.5 s of a core at start-up.
   const rsa = once(() => generateKeys('rsa-2048'));
-  return { rsaLeafKeys: rsa, rsaCaKeys: rsa, clientPki: once(makeClientPki) };
+  return {
+    rsaLeafKeys: rsa,
+    root: once(() => labRoot()),
+    rsaRoot: once(async () => labRoot({ keyType: 'rsa-2048', subject: 'RSA root' }, { keys: await rsa() })),
+    clientPki: once(makeClientPki),
+  };
 }
 
 export type { ScenarioGroup };

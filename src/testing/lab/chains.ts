@@ -64,8 +64,10 @@ export function served(
   const { chain, ...rest } = extra;
   return {
     host: LOCALHOST,
-    chainPem: leaf.certPem + (chain ? chain.join('') : leaf.issuer.chainPem),
-    keyPem: leaf.keyPem,
+    credentials: {
+      chainPem: leaf.certPem + (chain ? chain.join('') : leaf.issuer.chainPem),
+      keyPem: leaf.keyPem,
+    },
     trustPem: leaf.issuer.trust,
     cas: ancestry(leaf.issuer),
     ...rest,

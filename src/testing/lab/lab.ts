@@ -66,6 +66,12 @@ export interface Lab {
   readonly crl: { path: string; pem: string };
   /** The lab's client certificate for the mTLS scenarios, as files and PEM. */
   readonly client: { certPath: string; keyPath: string; certPem: string; keyPem: string };
+  /**
+   * Settles when every server can complete a handshake. `startLab` resolves as soon as every
+   * server listens and every file is written; a key that takes long to make (the RSA 4096 leaf)
+   * may still be in the making then, and a handshake with that server waits for it.
+   */
+  readonly ready: Promise<void>;
   /** The scenario called `name`, or an error naming it. */
   scenario(name: string): LabScenario;
   /** Closes every server and connection and removes the directory. Safe to call twice. */
@@ -168,6 +174,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     return {
       scenarios,
       dir,
+      ready: Promise.all(servers.map((server) => server.ready)).then(() => {}),
       ca: { path: shared.ca, pem: caPem },
       crl: { path: shared.crl, pem: crlPem },
       client: {

@@ -4,16 +4,17 @@
  * DNS names and IP addresses (the kinds of case bettertls generates).
  */
 import type { NameConstraintsOptions } from '../../pki/names.js';
-import { LOCALHOST, labIntermediate, labLeaf, labRoot, served } from './chains.js';
-import type { Expectation, Scenario, ScenarioSetup } from './types.js';
+import { LOCALHOST, labIntermediate, labLeaf, served } from './chains.js';
+import type { Expectation, LabMaterials, Scenario, ScenarioSetup } from './types.js';
 
 /** A leaf under an intermediate constrained to `constraints`, reached as `host`. */
 async function constrained(
+  materials: LabMaterials,
   constraints: NameConstraintsOptions,
   hosts: string[],
   host = hosts[0]!,
 ): Promise<ScenarioSetup> {
-  const root = await labRoot();
+  const root = await materials.root();
   const intermediate = await labIntermediate(root, { nameConstraints: constraints });
   return served(await labLeaf(intermediate, { hosts }), { host });
 }
@@ -25,7 +26,13 @@ function nameConstraint(
   constraints: NameConstraintsOptions,
   hosts: string[],
 ): Scenario {
-  return { name, group: 'certificate', expected, description, build: () => constrained(constraints, hosts) };
+  return {
+    name,
+    group: 'certificate',
+    expected,
+    description,
+    build: (materials) => constrained(materials, constraints, hosts),
+  };
 }
 
 export const certificateScenarios: readonly Scenario[] = [
@@ -36,7 +43,7 @@ export const certificateScenarios: readonly Scenario[] = [
     description:
       'the root signed the intermediate with SHA-1 (RSA); SHA-1 collisions are practical (SHAttered, 2017), so no SHA-1 signature below the root is trusted',
     async build(materials) {
-      const root = await labRoot({ keyType: 'rsa-2048' }, { keys: await materials.rsaCaKeys() });
+      const root = await materials.rsaRoot();
       const intermediate = await labIntermediate(root, {}, { hash: 'SHA-1' });
       return served(await labLeaf(intermediate));
     },
@@ -47,7 +54,7 @@ export const certificateScenarios: readonly Scenario[] = [
     expected: 'reject',
     description: 'the CA signed the leaf with MD5 (RSA); MD5 collisions forged a CA in 2008',
     async build(materials) {
-      const ca = await labRoot({ keyType: 'rsa-2048' }, { keys: await materials.rsaCaKeys() });
+      const ca = await materials.rsaRoot();
       return served(await labLeaf(ca, {}, { hash: 'MD5' }));
     },
   },
@@ -57,8 +64,8 @@ export const certificateScenarios: readonly Scenario[] = [
     expected: 'reject',
     description:
       "the leaf's key is RSA with 512 bits, factored in hours on rented machines (TLS 1.2: a key that small cannot make TLS 1.3's RSA-PSS signatures)",
-    async build() {
-      const leaf = await labLeaf(await labRoot(), {}, { keyType: 'rsa-512' });
+    async build(materials) {
+      const leaf = await labLeaf(await materials.root(), {}, { keyType: 'rsa-512' });
       return served(leaf, { tls: { maxVersion: 'TLSv1.2' } });
     },
   },
@@ -68,8 +75,8 @@ export const certificateScenarios: readonly Scenario[] = [
     expected: 'reject',
     description:
       'the leaf names localhost only in its subject CN, with no subjectAltName; RFC 9525 (2023) drops the CN fallback RFC 6125 allowed, as browsers did',
-    async build() {
-      return served(await labLeaf(await labRoot(), { hosts: [], subject: LOCALHOST }));
+    async build(materials) {
+      return served(await labLeaf(await materials.root(), { hosts: [], subject: LOCALHOST }));
     },
   },
   nameConstraint(

@@ -3,7 +3,7 @@
  * reserves for loopback (curl and browsers resolve it themselves); a client whose resolver does not
  * connects to `{addr}` and verifies `{host}`. Odd subjectAltNames are written as given, unchecked.
  */
-import { labLeaf, labRoot, served } from './chains.js';
+import { labLeaf, served } from './chains.js';
 import type { Expectation, Scenario } from './types.js';
 
 /** A leaf whose subjectAltName holds exactly `dns` (unchecked) and whose CN matches nothing. */
@@ -19,9 +19,9 @@ function oddName(
     group: 'hostname',
     expected,
     description,
-    async build() {
+    async build(materials) {
       const leaf = await labLeaf(
-        await labRoot(),
+        await materials.root(),
         { hosts: [], subject: 'tlskit lab odd name' },
         { altNames: [{ type: 'dns', value: dns }] },
       );
@@ -37,8 +37,8 @@ export const hostnameScenarios: readonly Scenario[] = [
     expected: 'reject',
     description:
       'the leaf is for *.a.localhost, the client connects to x.y.a.localhost: a wildcard covers one label',
-    async build() {
-      return served(await labLeaf(await labRoot(), { hosts: ['*.a.localhost'] }), {
+    async build(materials) {
+      return served(await labLeaf(await materials.root(), { hosts: ['*.a.localhost'] }), {
         host: 'x.y.a.localhost',
       });
     },
@@ -70,8 +70,8 @@ export const hostnameScenarios: readonly Scenario[] = [
     expected: 'accept',
     description:
       'the leaf is for the address ::1 (an iPAddress entry), reached as [::1] (the server also listens there)',
-    async build() {
-      return served(await labLeaf(await labRoot(), { hosts: ['::1'] }), { host: '::1', ipv6: true });
+    async build(materials) {
+      return served(await labLeaf(await materials.root(), { hosts: ['::1'] }), { host: '::1', ipv6: true });
     },
   },
   {
@@ -80,8 +80,8 @@ export const hostnameScenarios: readonly Scenario[] = [
     expected: 'accept',
     description:
       'the leaf is for localhost, reached as "localhost." (absolute form): the same name, so it matches',
-    async build() {
-      return served(await labLeaf(await labRoot()), { host: 'localhost.' });
+    async build(materials) {
+      return served(await labLeaf(await materials.root()), { host: 'localhost.' });
     },
   },
   {
@@ -90,8 +90,8 @@ export const hostnameScenarios: readonly Scenario[] = [
     expected: 'accept',
     description:
       'the leaf is for xn--bcher-kva.localhost, reached as bücher.localhost: the client must compare the A-label',
-    async build() {
-      return served(await labLeaf(await labRoot(), { hosts: ['bücher.localhost'] }), {
+    async build(materials) {
+      return served(await labLeaf(await materials.root(), { hosts: ['bücher.localhost'] }), {
         host: 'bücher.localhost',
       });
     },

@@ -8,8 +8,7 @@ import type { Scenario, ScenarioSetup } from './types.js';
 function setup(fixture: ChainFixture): ScenarioSetup {
   return {
     host: fixture.serverName,
-    chainPem: fixture.chainPem,
-    keyPem: fixture.keyPem,
+    credentials: { chainPem: fixture.chainPem, keyPem: fixture.keyPem },
     trustPem: fixture.trustPem,
     cas: chainCAs(fixture),
   };

@@ -4,7 +4,7 @@
  * 2048 leaf (one key for all: the key is not the point), so RSA, DHE-RSA and ECDHE-RSA suites can
  * all be offered.
  */
-import { labLeaf, labRoot, served } from './chains.js';
+import { labLeaf, served } from './chains.js';
 import type { Expectation, LabMaterials, Scenario, ServerTls } from './types.js';
 import { cannotServe, dhParamsPem, modpGroup, probePrime512 } from './weak-tls.js';
 
@@ -26,7 +26,7 @@ export function offering(
       const refused = cannotServe(tls);
       if (refused) return { unavailable: refused };
       const keys = materials.rsaLeafKeys();
-      const leaf = await labLeaf(await labRoot(), { keyType: 'rsa-2048' }, { keys: await keys });
+      const leaf = await labLeaf(await materials.root(), { keyType: 'rsa-2048' }, { keys: await keys });
       return served(leaf, { tls });
     },
   };

@@ -43,13 +43,21 @@ export interface ClientCredentials {
   keyPem: string;
 }
 
+/** A server's chain (leaf first) and key. */
+export interface ServerCredentials {
+  chainPem: string;
+  keyPem: string;
+}
+
 /** What one scenario's server needs, built fresh. */
 export interface ScenarioSetup {
   /** The name the client must verify and send as SNI (an address for the IP cases). */
   host: string;
-  /** What the server presents: leaf first. */
-  chainPem: string;
-  keyPem: string;
+  /**
+   * What the server presents, or a promise of it for credentials that take long to make (an RSA
+   * 4096 key): the server then listens at once and starts each handshake when they exist.
+   */
+  credentials: ServerCredentials | Promise<ServerCredentials>;
   /** The root(s) a client should trust for this scenario; the lab's `{ca}` bundle holds them all. */
   trustPem: string;
   /** The CAs of the chain, for the CRLs in the lab's `{crl}` bundle. */
@@ -70,8 +78,14 @@ export interface Unavailable {
 export interface LabMaterials {
   /** An RSA 2048 key pair for leaves whose key is not the point (the protocol cases need RSA). */
   rsaLeafKeys(): Promise<import('node:crypto').webcrypto.CryptoKeyPair>;
-  /** An RSA 2048 key pair for the RSA CAs that sign with SHA-1 or MD5. */
-  rsaCaKeys(): Promise<import('node:crypto').webcrypto.CryptoKeyPair>;
+  /**
+   * The lab's ECDSA root, shared by every scenario whose point is not the root: one CA and one CRL
+   * instead of dozens (each costs a key, a signature and ASN.1 work at start-up). Each scenario's
+   * defect is in its own leaf or intermediate, which vouches only for that scenario's server.
+   */
+  root(): Promise<CA>;
+  /** The lab's RSA root (it signs with SHA-1 or MD5 where a scenario asks). */
+  rsaRoot(): Promise<CA>;
   /** The lab's client CA, a client certificate under it, and an expired one. */
   clientPki(): Promise<{ ca: CA; good: ClientCredentials; expired: ClientCredentials }>;
 }
