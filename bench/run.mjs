@@ -7,17 +7,18 @@
  *
  * npm run bench              full run (under ten minutes)
  * npm run bench -- --quick   a smaller run for development (under a minute)
- * npm run bench -- --only throughput,handshakes,pingpong,idle,mint
+ * npm run bench -- --only throughput,handshakes,pingpong,idle,mint,lab
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createCA } from 'tlskit/pki';
 import { median, mintPki, worker } from './common.mjs';
+import { benchLab } from './lab.mjs';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
 const quick = values.quick === true;
-const sections = new Set((values.only ?? 'throughput,handshakes,pingpong,idle,mint').split(','));
+const sections = new Set((values.only ?? 'throughput,handshakes,pingpong,idle,mint,lab').split(','));
 const MiB = 1024 * 1024;
 
 /**
@@ -277,6 +278,13 @@ if (sections.has('mint')) {
   );
 }
 
+/** @type {Awaited<ReturnType<typeof benchLab>> | undefined} */
+let lab;
+if (sections.has('lab')) {
+  console.log('Bad-TLS lab: start-up in a fresh process, and badtls check with curl (targets 2 s and 20 s)');
+  lab = await benchLab(quick ? 2 : 5);
+}
+
 console.log(
   '\n| section | case | raw node:tls | tlskit | unit | tlskit/raw | CPU raw | CPU tlskit | CPU raw/tlskit | target |',
 );
@@ -301,7 +309,7 @@ console.log(
 
 mkdirSync('.bench-out', { recursive: true });
 const file = `.bench-out/results-${quick ? 'quick' : 'full'}-${machine.date.replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, quick, results, mintTimes }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, quick, results, mintTimes, lab }, null, 2));
 console.log(`Raw numbers: ${file}`);
 
 function evaluate(/** @type {string} */ target, /** @type {number} */ value) {

@@ -6,9 +6,11 @@ import { checkOptionNames } from '../transport/options.js';
 import { IssuedCertificate, type IssueOptions, issueLeaf } from './issued.js';
 import {
   type AnyKeyType,
+  type CryptoKeyPair,
   certificatePem,
   checkKeyType,
   generateKeys,
+  type HashName,
   type KeyType,
   privateKeyPem,
   signingAlgorithm,
@@ -213,7 +215,7 @@ export async function makeCA(
   options: CAOptions,
   parent: CA | null,
   defaultDays: number,
-  internal: { keyType?: AnyKeyType; hash?: 'SHA-1' } = {},
+  internal: { keyType?: AnyKeyType; hash?: HashName; keys?: CryptoKeyPair } = {},
 ): Promise<CA> {
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError(`${where}: options must be an object`);
@@ -232,7 +234,7 @@ export async function makeCA(
     defaultDays,
     parent?.[kSigner].certificate?.notAfter,
   );
-  const keys = await generateKeys(keyType);
+  const keys = internal.keys ?? (await generateKeys(keyType));
   const tag = Math.random().toString(36).slice(2, 8);
   const subject = subjectName(where, options.subject, `tlskit test ${parent ? 'intermediate' : 'CA'} ${tag}`);
   const certificate = await mint({

@@ -1,6 +1,6 @@
 import type { CertificateErrorCode } from '../tls/errors.js';
 import { type CA, kSigner, makeCA } from './ca.js';
-import { type IssueInternals, type IssueOptions, issueLeaf } from './issued.js';
+import { IssuedCertificate, type IssueInternals, type IssueOptions, issueLeaf } from './issued.js';
 import { type AnyKeyType, certificatePem, generateKeys, type KeyType, privateKeyPem, x509 } from './keys.js';
 import { mint, type Signer } from './mint.js';
 import { subjectName } from './names.js';
@@ -47,6 +47,18 @@ export interface Control {
 const DAY = 86_400_000;
 const HOST = 'localhost';
 
+/**
+ * @internal The CAs above a fixture's leaf, issuer first, on a non-enumerable key so the fixture
+ * itself looks as it always did. The bad-TLS lab signs a CRL for each, since a client that checks
+ * revocation (curl --crlfile, Node's `crl`) wants one for every CA in the chain.
+ */
+export const kChainCAs = Symbol('tlskit.chainCAs');
+
+/** The CAs of a fixture's chain, issuer first; empty when its leaf was not issued by a CA object. */
+export function chainCAs(fixture: ChainFixture): readonly CA[] {
+  return (fixture as ChainFixture & { [kChainCAs]?: CA[] })[kChainCAs] ?? [];
+}
+
 function fixture(
   name: string,
   trust: CA | string,
@@ -54,7 +66,9 @@ function fixture(
   chain: string[] = [],
   extra: Partial<ChainFixture> = {},
 ): ChainFixture {
-  return {
+  const cas: CA[] = [];
+  for (let ca = leaf instanceof IssuedCertificate ? leaf.issuer : null; ca; ca = ca.parent) cas.push(ca);
+  const built: ChainFixture = {
     name,
     serverName: HOST,
     trustPem: typeof trust === 'string' ? trust : trust.trust,
@@ -64,6 +78,7 @@ function fixture(
     untrustedPem: chain.join(''),
     ...extra,
   };
+  return Object.defineProperty(built, kChainCAs, { value: cas, enumerable: false });
 }
 
 /** Issues a leaf with knobs the public API does not offer. */

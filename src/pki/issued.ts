@@ -7,6 +7,7 @@ import { checkOptionNames } from '../transport/options.js';
 import type { CA } from './ca.js';
 import {
   type AnyKeyType,
+  type CryptoKeyPair,
   certificatePem,
   checkKeyType,
   generateKeys,
@@ -53,6 +54,13 @@ export interface IssueInternals {
   hash?: HashName;
   basicConstraints?: { ca: boolean; pathLength?: number } | null;
   keyUsage?: x509.KeyUsageFlags;
+  /** A key pair of `keyType` to use instead of a fresh one (where a case is not about the key). */
+  keys?: CryptoKeyPair;
+  /**
+   * subjectAltName entries written as given, unchecked (a wildcard in the middle, an address in a
+   * DNS name, upper case); they replace the entries `hosts` would give.
+   */
+  altNames?: x509.JsonGeneralName[];
 }
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -149,7 +157,7 @@ export async function issueLeaf(
   }
   const keyType = internals.keyType ?? checkKeyType(where, options.keyType, 'ecdsa-p256');
   const { notBefore, notAfter } = validityDates(where, options.validity, 365, signer.certificate?.notAfter);
-  const keys = await generateKeys(keyType);
+  const keys = internals.keys ?? (await generateKeys(keyType));
   const eku = [
     ...(usage === 'client' ? [] : [SERVER_AUTH]),
     ...(usage === 'server' ? [] : [CLIENT_AUTH]),
@@ -168,7 +176,7 @@ export async function issueLeaf(
       internals.keyUsage ??
       (keyType.startsWith('rsa') ? digital | x509.KeyUsageFlags.keyEncipherment : digital),
     extendedKeyUsage: eku,
-    altNames: names.map(generalName),
+    altNames: internals.altNames ?? names.map(generalName),
     hash: internals.hash,
   });
   return new IssuedCertificate(ca, certificate, await privateKeyPem(keys.privateKey), hosts);

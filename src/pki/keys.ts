@@ -14,10 +14,10 @@ type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 type Algorithm = webcrypto.Algorithm;
 
-/** Key types the PKI can mint. `rsa-1024` exists only to build the weak-key defect. */
+/** Key types the PKI can mint. `rsa-1024` and `rsa-512` exist only to build weak-key defects. */
 export type KeyType = 'ecdsa-p256' | 'ecdsa-p384' | 'ed25519' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
 /** @internal Includes deliberately weak keys for defects. */
-export type AnyKeyType = KeyType | 'rsa-1024';
+export type AnyKeyType = KeyType | 'rsa-1024' | 'rsa-512';
 
 export const KEY_TYPES: readonly KeyType[] = [
   'ecdsa-p256',
@@ -28,8 +28,11 @@ export const KEY_TYPES: readonly KeyType[] = [
   'rsa-4096',
 ];
 
-/** Hash for signatures; `SHA-1` exists only for the weak-signature defect. */
-export type HashName = 'SHA-256' | 'SHA-384' | 'SHA-1';
+/**
+ * Hash for signatures; `SHA-1` and `MD5` exist only for weak-signature defects. WebCrypto has no
+ * MD5, so `mint` signs an MD5 certificate itself (RSA only).
+ */
+export type HashName = 'SHA-256' | 'SHA-384' | 'SHA-1' | 'MD5';
 
 function generationAlgorithm(
   type: AnyKeyType,
@@ -107,7 +110,7 @@ export async function keyForHash(
   type: AnyKeyType,
   hash: HashName | undefined,
 ): Promise<CryptoKey> {
-  if (!hash || !type.startsWith('rsa')) return key;
+  if (!hash || hash === 'MD5' || !type.startsWith('rsa')) return key;
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', key);
   return webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'RSASSA-PKCS1-v1_5', hash }, false, ['sign']);
 }

@@ -17,6 +17,7 @@ import {
   signingAlgorithm,
   x509,
 } from './keys.js';
+import { resignWithMd5 } from './md5.js';
 import type { NameConstraintsOptions } from './names.js';
 import { PKI_OPTION_NAMES } from './option-names.js';
 
@@ -155,7 +156,8 @@ export async function mint(params: MintParams): Promise<x509.X509Certificate> {
   const signer = params.issuer;
   if (signer) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(signer.keys.publicKey));
   const signing = signer ?? { name: params.subject, keys: params.keys, keyType: params.keyType };
-  return x509.X509CertificateGenerator.create({
+  const md5 = params.hash === 'MD5';
+  const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: params.serial ?? randomSerial(),
     subject: params.subject,
     // The issuer's name as its certificate holds it: its string form would be parsed again, and
@@ -165,7 +167,8 @@ export async function mint(params: MintParams): Promise<x509.X509Certificate> {
     notAfter: params.notAfter,
     publicKey: params.keys.publicKey,
     signingKey: await keyForHash(signing.keys.privateKey, signing.keyType, params.hash),
-    signingAlgorithm: signingAlgorithm(signing.keyType, params.hash),
+    signingAlgorithm: signingAlgorithm(signing.keyType, md5 ? undefined : params.hash),
     extensions,
   });
+  return md5 ? resignWithMd5(certificate, signing.keys.privateKey, signing.keyType) : certificate;
 }

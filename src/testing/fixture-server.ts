@@ -20,6 +20,11 @@ export interface FixtureServer {
  * against it. It is a plain `node:tls` server at OpenSSL security level 0, because tlskit's own
  * contexts refuse to present weak chains; it greets every client with `hello\n` and then closes.
  * For tests only.
+ *
+ * The server runs on this process's event loop, so a client run with `spawnSync` (or any other
+ * blocking call) from the same process deadlocks: the server cannot answer while the loop is
+ * blocked. Run clients asynchronously (`child_process.spawn`), or let `gradeClient` over
+ * `startLab()` do it: it serves every case at once and runs a client command per case.
  */
 export async function serveFixture(fixture: FixtureCredentials, host = '127.0.0.1'): Promise<FixtureServer> {
   const server = tls.createServer(

@@ -1,6 +1,6 @@
 /**
  * tlskit/testing: an in-memory transport pair with deterministic fragmentation and delays, a
- * recording protocol, and the conformance suite every transport must pass.
+ * recording protocol, the conformance suite every transport must pass, and the bad-TLS lab.
  */
 export {
   type ConformanceCase,
@@ -11,6 +11,7 @@ export {
   turns,
 } from './conformance.js';
 export { type FixtureCredentials, type FixtureServer, serveFixture } from './fixture-server.js';
+export * from './lab/index.js';
 export { type MemoryPairOptions, MemoryTransport, memoryPair } from './memory-pair.js';
 export { seededRandom } from './random.js';
 export { type RecordingOptions, RecordingProtocol } from './recording-protocol.js';

@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PKI_OPTION_NAMES } from '../../src/pki/option-names.js';
 import { READ_LIMIT_OPTIONS, READ_OPTIONS } from '../../src/stream/connection.js';
 import { OPEN_OPTION_NAMES } from '../../src/stream/option-names.js';
+import { SELECTION_OPTIONS } from '../../src/testing/lab/catalogue.js';
+import { GRADE_OPTIONS } from '../../src/testing/lab/grader.js';
 import { MEMORY_PAIR_OPTIONS } from '../../src/testing/memory-pair.js';
 import { RECORDING_OPTIONS } from '../../src/testing/recording-protocol.js';
 import { OPTION_NAMES } from '../../src/tls/option-names.js';
@@ -14,6 +16,7 @@ import { FROM_DUPLEX_OPTIONS } from '../../src/transport/duplex.js';
 import type { OptionNames } from '../../src/transport/options.js';
 import * as connecting from './effects-connect.js';
 import * as contexts from './effects-contexts.js';
+import * as lab from './effects-lab.js';
 import * as pkiEffects from './effects-pki.js';
 import * as listening from './effects-server.js';
 import * as testing from './effects-testing.js';
@@ -40,6 +43,9 @@ const walked: Array<[string, OptionNames, EffectTable]> = [
   ['RecordingProtocol', RECORDING_OPTIONS, testing.effects.RecordingProtocol],
   ['read', READ_OPTIONS, testing.effects.read],
   ['readExactly', READ_OPTIONS, testing.effects.readExactly],
+  ['startLab', SELECTION_OPTIONS, lab.effects.startLab],
+  ['selectScenarios', SELECTION_OPTIONS, lab.effects.selectScenarios],
+  ['gradeClient', GRADE_OPTIONS, lab.effects.gradeClient],
   ['readUntil', READ_LIMIT_OPTIONS, testing.effects.readUntil],
   ['readLine', READ_LIMIT_OPTIONS, testing.effects.readLine],
   ...Object.entries(pkiEffects.effects).map(([name, effects]): [string, OptionNames, EffectTable] => [
@@ -49,7 +55,10 @@ const walked: Array<[string, OptionNames, EffectTable]> = [
   ]),
 ];
 
-afterAll(() => connecting.stopBlackhole());
+afterAll(async () => {
+  connecting.stopBlackhole();
+  await lab.stopLab();
+});
 
 for (const [name, names, effects] of walked) {
   describe(`${name}: every option it takes has an effect`, () => {

@@ -21,11 +21,13 @@ import {
 } from 'tlskit';
 import { insecureClientContext } from 'tlskit/danger';
 import { createCA, exportPkcs12, loadCA } from 'tlskit/pki';
-import { memoryPair, RecordingProtocol } from 'tlskit/testing';
+import { gradeClient, memoryPair, RecordingProtocol, selectScenarios, startLab } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
 import { PKI_OPTION_NAMES } from '../../src/pki/option-names.js';
 import { READ_LIMIT_OPTIONS, READ_OPTIONS } from '../../src/stream/connection.js';
 import { OPEN_OPTION_NAMES } from '../../src/stream/option-names.js';
+import { SELECTION_OPTIONS } from '../../src/testing/lab/catalogue.js';
+import { GRADE_OPTIONS } from '../../src/testing/lab/grader.js';
 import { MEMORY_PAIR_OPTIONS } from '../../src/testing/memory-pair.js';
 import { RECORDING_OPTIONS } from '../../src/testing/recording-protocol.js';
 import { OPTION_NAMES } from '../../src/tls/option-names.js';
@@ -52,6 +54,8 @@ interface Subject {
 /** Stops whatever a call that was wrongly accepted started, so the failure stays readable. */
 function release(result: unknown): void {
   if (result instanceof Connection) result.abort();
+  else if (result && typeof (result as { stop?: unknown }).stop === 'function')
+    void (result as { stop(): unknown }).stop();
   else if (result && typeof (result as Server).close === 'function' && 'address' in (result as object))
     void (result as Server).close();
   else if (result && typeof (result as Transport).abort === 'function') (result as Transport).abort();
@@ -135,6 +139,22 @@ async function subjects(): Promise<Subject[]> {
     },
     { where: 'readLine', names: READ_LIMIT_OPTIONS, call: (x) => new Connection(lower()).readLine(x) },
     ...(await pkiSubjects()),
+    ...labSubjects(),
+  ];
+}
+
+/** The lab's options; gradeClient's lab is one that starts no server. */
+function labSubjects(): Subject[] {
+  const asPromise = (run: () => unknown) => Promise.resolve().then(run);
+  const emptyLab = { scenarios: [] } as unknown as Parameters<typeof gradeClient>[0];
+  return [
+    { where: 'startLab', names: SELECTION_OPTIONS, call: (x) => startLab({ only: ['ecdsa'], ...x }) },
+    {
+      where: 'selectScenarios',
+      names: SELECTION_OPTIONS,
+      call: (x) => asPromise(() => selectScenarios({ only: ['ecdsa'], ...x })),
+    },
+    { where: 'gradeClient', names: GRADE_OPTIONS, call: (x) => gradeClient(emptyLab, ['true'], x) },
   ];
 }
 

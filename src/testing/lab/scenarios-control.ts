@@ -1,0 +1,148 @@
+/**
+ * Good controls (a strict client must accept each: a client that rejects them is broken the other
+ * way) and client-certificate cases.
+ */
+import { type CA, kSigner } from '../../pki/ca.js';
+import { issueLeaf } from '../../pki/issued.js';
+import { generateKeys } from '../../pki/keys.js';
+import { labIntermediate, labLeaf, labRoot, served } from './chains.js';
+import { offering } from './scenarios-protocol.js';
+import type { LabMaterials, Scenario } from './types.js';
+import { modpGroup } from './weak-tls.js';
+
+/** A root and `depth` intermediates below it, top first. */
+async function ladder(materials: LabMaterials, depth: number): Promise<CA[]> {
+  const cas = [await materials.root()];
+  for (let i = 0; i < depth; i++)
+    cas.push(await labIntermediate(cas.at(-1)!, { subject: `intermediate ${i + 1}` }));
+  return cas;
+}
+
+export const controlScenarios: readonly Scenario[] = [
+  {
+    name: 'rsa-4096',
+    group: 'control',
+    expected: 'accept',
+    description: 'an RSA 4096 leaf under an ECDSA root',
+    async build(materials) {
+      // The slowest key of the lab: 0.5 to 3 s of one core's time, varying with the prime search.
+      // The root and its CRL are ready at once; the server listens at once too, and its handshakes
+      // wait for the leaf (see ScenarioSetup.credentials), so the rest of the lab need not.
+      const keys = generateKeys('rsa-4096');
+      const root = await materials.root();
+      const leaf = keys.then((made) => labLeaf(root, { keyType: 'rsa-4096' }, { keys: made }));
+      return {
+        ...served({ certPem: '', keyPem: '', issuer: root }),
+        credentials: leaf.then((l) => served(l).credentials),
+      };
+    },
+  },
+  {
+    name: 'ecdsa-p384',
+    group: 'control',
+    expected: 'accept',
+    description: 'ECDSA P-384 root and leaf, signed with SHA-384',
+    async build() {
+      return served(await labLeaf(await labRoot({ keyType: 'ecdsa-p384' }), { keyType: 'ecdsa-p384' }));
+    },
+  },
+  {
+    name: 'tls1.2-only',
+    group: 'control',
+    expected: 'accept',
+    description: 'the server speaks only TLS 1.2, with its usual ECDHE and AEAD suites',
+    async build(materials) {
+      return served(await labLeaf(await materials.root()), {
+        tls: { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' },
+      });
+    },
+  },
+  {
+    name: 'tls1.3-only',
+    group: 'control',
+    expected: 'accept',
+    description: 'the server speaks only TLS 1.3',
+    async build(materials) {
+      return served(await labLeaf(await materials.root()), {
+        tls: { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' },
+      });
+    },
+  },
+  offering(
+    'dhe-2048',
+    'control',
+    'accept',
+    'the server offers only DHE with the 2048-bit RFC 3526 group: finite-field DH of a safe size is fine',
+    () => ({
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.2',
+      ciphers: 'DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384',
+      dhparam: modpGroup(2048),
+    }),
+  ),
+  {
+    name: 'chain-4-deep',
+    group: 'control',
+    expected: 'accept',
+    description: 'leaf, three intermediates and the root (at depth 4); the server sends the intermediates',
+    async build(materials) {
+      const cas = await ladder(materials, 3);
+      return served(await labLeaf(cas.at(-1)!));
+    },
+  },
+  {
+    name: 'chain-out-of-order',
+    group: 'control',
+    expected: 'accept',
+    description:
+      'the server sends leaf, then the top intermediate before the one that issued the leaf; RFC 8446 4.4.2 asks clients to cope',
+    async build(materials) {
+      const [, top, bottom] = await ladder(materials, 2);
+      return served(await labLeaf(bottom!), { chain: [top!.certPem, bottom!.certPem] });
+    },
+  },
+  {
+    name: 'mtls-required',
+    group: 'mtls',
+    expected: 'accept',
+    description:
+      'the server requires a client certificate from the lab client CA; a client presenting {cert} and {key} gets in (TLS 1.2, so a refusal comes inside the handshake)',
+    async build(materials) {
+      const client = await materials.clientPki();
+      return served(await labLeaf(await materials.root()), {
+        tls: { maxVersion: 'TLSv1.2' },
+        clientAuth: { trustPem: client.ca.certPem, present: client.good },
+      });
+    },
+  },
+  {
+    name: 'mtls-expired-client',
+    group: 'mtls',
+    expected: 'reject',
+    description:
+      'the server requires a client certificate and refuses the expired one handed as {cert} and {key}: the connection must fail (TLS 1.2, so it fails inside the handshake)',
+    async build(materials) {
+      const client = await materials.clientPki();
+      return served(await labLeaf(await materials.root()), {
+        tls: { maxVersion: 'TLSv1.2' },
+        clientAuth: { trustPem: client.ca.certPem, present: client.expired },
+      });
+    },
+  },
+];
+
+/** The lab's client CA and its two client certificates (made once per lab). */
+export async function makeClientPki() {
+  const ca = await labRoot({ subject: 'client CA' });
+  const good = await issueLeaf(ca, ca[kSigner], { hosts: [], subject: 'tlskit lab client', usage: 'client' });
+  const expired = await issueLeaf(ca, ca[kSigner], {
+    hosts: [],
+    subject: 'tlskit lab expired client',
+    usage: 'client',
+    validity: {
+      notBefore: new Date(Date.now() - 10 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    },
+  });
+  return { ca, good, expired };
+}
