@@ -25,6 +25,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { EngineBridge } from './engine-bridge.js';
 import { watchTlsEof } from './eof.js';
 import { StartTlsError } from './errors.js';
+import { checkHostname } from './hostname.js';
 import { derChain, LazyChain, readTlsInfo } from './info.js';
 import { tlsErrorFrom } from './openssl-errors.js';
 import { OPTION_NAMES } from './option-names.js';
@@ -154,7 +155,7 @@ function connectClient(stream: Duplex, context: ClientContext, check: ClientChec
     session: check.offered?.session,
     rejectUnauthorized: false, // verified after the handshake, with precise errors
     checkServerIdentity: (_host, certificate) => {
-      if (serverName !== null) check.identityError = tls.checkServerIdentity(serverName, certificate);
+      if (serverName !== null) check.identityError = checkHostname(serverName, certificate);
       check.peerChain = new LazyChain(derChain(certificate as DetailedPeerCertificate));
       return undefined;
     },

@@ -1,0 +1,54 @@
+/**
+ * tlskit's host name check (src/tls/hostname.ts): stricter than Node's checkServerIdentity, and
+ * the same on every Node line. Each row is a certificate's subjectAltName as Node prints it.
+ */
+import type { PeerCertificate } from 'node:tls';
+import { describe, expect, it } from 'vitest';
+import { checkHostname, parseAltNames } from '../../src/tls/hostname.js';
+
+const cert = (subjectaltname: string | undefined, cn = 'cn.example') =>
+  ({ subject: { CN: cn }, subjectaltname }) as unknown as PeerCertificate;
+const ok = (name: string, sans: string | undefined) => checkHostname(name, cert(sans)) === undefined;
+
+describe('host names tlskit accepts and refuses', () => {
+  it.each([
+    ['api.example', 'DNS:api.example', true],
+    ['API.Example', 'DNS:api.EXAMPLE', true],
+    ['api.example.', 'DNS:api.example', true], // one trailing dot: the same fully qualified name
+    ['api.example', 'DNS:api.example.', true],
+    ['x.a.example', 'DNS:*.a.example', true],
+    ['x.y.a.example', 'DNS:*.a.example', false], // a wildcard stands for exactly one label
+    ['a.example', 'DNS:*.a.example', false],
+    ['foo.a.example', 'DNS:f*.a.example', false], // partial wildcards: Node accepts, RFC 9525 does not
+    ['x.y.example', 'DNS:x.*.example', false], // only the left-most label may be a wildcard
+    ['x.example', 'DNS:*.example', false], // a wildcard needs two labels after it
+    ['bücher.example', 'DNS:xn--bcher-kva.example', true], // compared as A-labels, on every Node line
+    ['xn--bcher-kva.example', 'DNS:xn--bcher-kva.example', true],
+    ['cn.example', undefined, false], // no subjectAltName: the CN is not a fallback
+    ['cn.example', 'email:a@cn.example', false],
+    ['127.0.0.1', 'IP Address:127.0.0.1', true],
+    ['127.0.0.1', 'DNS:127.0.0.1', false], // an address matches only an address entry
+    ['::1', 'IP Address:0:0:0:0:0:0:0:1', true],
+    ['0:0::1', 'IP Address:::1', true],
+    ['::2', 'IP Address:0:0:0:0:0:0:0:1', false],
+    ['localhost', 'IP Address:127.0.0.1', false],
+  ])('%s against %s: %s', (name, sans, expected) => {
+    expect(ok(name, sans)).toBe(expected);
+  });
+
+  it('reads entries Node quotes because they hold a separator', () => {
+    expect(parseAltNames('DNS:"a, b.example", DNS:c.example, IP Address:10.0.0.1, URI:"x:y"')).toEqual({
+      dns: ['a, b.example', 'c.example'],
+      ip: ['10.0.0.1'],
+    });
+    expect(ok('c.example', 'DNS:"a, b.example", DNS:c.example')).toBe(true);
+    expect(ok('b.example', 'DNS:"a, b.example"')).toBe(false);
+  });
+
+  it('says which name or address did not match', () => {
+    expect(checkHostname('10.0.0.2', cert('IP Address:10.0.0.1'))?.message).toMatch(
+      /the address 10\.0\.0\.2/,
+    );
+    expect(checkHostname('a.example', cert('DNS:b.example'))?.message).toMatch(/a\.example is not among/);
+  });
+});
