@@ -4,7 +4,7 @@
  * this one first.
  */
 import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { InvalidArgumentError } from '../transport/errors.js';
 
@@ -71,6 +71,19 @@ export async function generateKeys(type: AnyKeyType): Promise<CryptoKeyPair> {
     'sign',
     'verify',
   ])) as CryptoKeyPair;
+}
+
+/** A key pair of `type` from a PKCS#8 PEM private key (its public half derived from it). */
+export async function keysFromPem(pem: string, type: AnyKeyType): Promise<CryptoKeyPair> {
+  const algorithm = generationAlgorithm(type) as webcrypto.RsaHashedImportParams;
+  const privateKey = createPrivateKey(pem);
+  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' });
+  const [publicKey, privateCryptoKey] = await Promise.all([
+    webcrypto.subtle.importKey('spki', spki, algorithm, true, ['verify']),
+    webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, true, ['sign']),
+  ]);
+  return { publicKey, privateKey: privateCryptoKey };
 }
 
 /** The algorithm a key of `type` signs with, using `hash` where the algorithm takes one. */

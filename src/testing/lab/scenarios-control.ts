@@ -4,8 +4,9 @@
  */
 import { type CA, kSigner } from '../../pki/ca.js';
 import { issueLeaf } from '../../pki/issued.js';
-import { generateKeys } from '../../pki/keys.js';
+import { keysFromPem } from '../../pki/keys.js';
 import { labIntermediate, labLeaf, labRoot, served } from './chains.js';
+import { RSA_4096_TEST_KEY } from './rsa-4096-key.js';
 import { offering } from './scenarios-protocol.js';
 import type { LabMaterials, Scenario } from './types.js';
 import { modpGroup } from './weak-tls.js';
@@ -25,10 +26,10 @@ export const controlScenarios: readonly Scenario[] = [
     expected: 'accept',
     description: 'an RSA 4096 leaf under an ECDSA root',
     async build(materials) {
-      // The slowest key of the lab: 0.5 to 3 s of one core's time, varying with the prime search.
-      // The root and its CRL are ready at once; the server listens at once too, and its handshakes
-      // wait for the leaf (see ScenarioSetup.credentials), so the rest of the lab need not.
-      const keys = generateKeys('rsa-4096');
+      // A fixed key (rsa-4096-key.ts): generating one would cost more than the rest of the lab.
+      // Its certificate and CA are fresh. The server listens at once and its handshakes wait for
+      // the leaf (see ScenarioSetup.credentials), so the rest of the lab need not.
+      const keys = keysFromPem(RSA_4096_TEST_KEY, 'rsa-4096');
       const root = await materials.root();
       const leaf = keys.then((made) => labLeaf(root, { keyType: 'rsa-4096' }, { keys: made }));
       return {
