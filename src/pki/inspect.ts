@@ -1,7 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { spkiPin } from '../tls/client-context.js';
 import { certificateFacts } from '../tls/der.js';
-import { formatIp, ipBytes } from './ip.js';
+import { formatIp, ipBytes } from '../transport/ip.js';
 import { x509 } from './keys.js';
 import { readCertificates, readPeculiar } from './parse.js';
 

@@ -8,8 +8,8 @@ import {
   RelativeDistinguishedName,
 } from '@peculiar/asn1-x509';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { encodableIp, formatIp, ipBytes } from '../transport/ip.js';
 import { checkOptionNames } from '../transport/options.js';
-import { encodableIp, formatIp, ipBytes } from './ip.js';
 import { x509 } from './keys.js';
 import { PKI_OPTION_NAMES } from './option-names.js';
 
@@ -129,6 +129,13 @@ export function classifyHost(where: string, host: unknown): HostName {
   } else {
     const wildcard = host.startsWith('*.');
     const ascii = domainToASCII(wildcard ? host.slice(2) : host);
+    if (!wildcard && isIP(ascii) !== 0) {
+      // `127.1`, `2130706433`, `0x7f.0.0.1`: URL host parsing, and clients with it, read these as
+      // an address, so as a DNS name they would be an address spelt out in a DNS entry.
+      throw new InvalidArgumentError(
+        `${where}: \`hosts\` entry ${JSON.stringify(host)} is read as the IP address ${ascii}; give it as ${JSON.stringify(ascii)}`,
+      );
+    }
     if (ascii.length > 0 && ascii.split('.').every((label) => DNS_LABEL.test(label))) {
       return { type: 'dns', value: wildcard ? `*.${ascii}` : ascii };
     }

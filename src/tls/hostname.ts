@@ -13,14 +13,17 @@
  *   them; Node 20 compares a Unicode name as given, Node 22 and later convert it, so the result
  *   would otherwise depend on the Node line.
  * - An IP address matches only an IP address entry (never a DNS entry spelling it out), compared
- *   as an address, so `::1` and `0:0:0:0:0:0:0:1` are equal.
+ *   as an address, so `::1` and `0:0:0:0:0:0:0:1` are equal. A name that URL host parsing turns
+ *   into an address (`127.1`, `2130706433`, `0x7f.0.0.1`, `127.0.0.1.`) is that address too: it
+ *   is where the connection goes, and it must not match a DNS entry that spells the address out.
  *
  * It reads Node's already parsed `subjectaltname` text, so the check costs no second parse of
  * the certificate on the handshake path.
  */
-import { isIP, SocketAddress } from 'node:net';
+import { isIP } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import { domainToASCII } from 'node:url';
+import { formatIp, ipBytes, sameIp } from '../transport/ip.js';
 
 interface AltNames {
   dns: string[];
@@ -29,12 +32,13 @@ interface AltNames {
 
 /**
  * The subjectAltName entries in Node's text: `DNS:a.example, IP Address:10.0.0.1`, where Node
- * writes any value holding a separator or a quote as a JSON string (`DNS:"a, b"`).
+ * writes any value holding a separator or a quote as a JSON string (`DNS:"a, b"`), and kinds it
+ * cannot print as `X400Name:<unsupported>`.
  */
 export function parseAltNames(text: string | undefined): AltNames {
   const names: AltNames = { dns: [], ip: [] };
   if (!text) return names;
-  const entry = /\s*([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:,|$)/y;
+  const entry = /\s*([A-Za-z0-9 ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:,|$)/y;
   for (let match = entry.exec(text); match !== null && match[0] !== ''; match = entry.exec(text)) {
     const [, kind, raw = ''] = match;
     const value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
@@ -44,18 +48,25 @@ export function parseAltNames(text: string | undefined): AltNames {
   return names;
 }
 
-/** The form names are compared in: lower case, ASCII (A-labels), no trailing dot; '' if invalid. */
-function asciiName(name: string): string {
-  const trimmed = name.endsWith('.') ? name.slice(0, -1) : name;
-  return domainToASCII(trimmed.toLowerCase());
+/** What a client checks the certificate for: an address, or a DNS name in the form compared. */
+export type ReferenceIdentity = { type: 'ip'; address: string } | { type: 'dns'; name: string };
+
+/**
+ * `serverName` as an address or a DNS name: lower case, ASCII (A-labels), no trailing dot, and an
+ * address whatever way URL host parsing reads it as one; `null` when it is neither.
+ */
+export function referenceIdentity(serverName: string): ReferenceIdentity | null {
+  if (isIP(serverName) !== 0) return { type: 'ip', address: serverName };
+  const trimmed = serverName.endsWith('.') ? serverName.slice(0, -1) : serverName;
+  const ascii = domainToASCII(trimmed.toLowerCase());
+  if (ascii === '') return null;
+  const bytes = isIP(ascii) !== 0 ? ipBytes(ascii) : null;
+  return bytes ? { type: 'ip', address: formatIp(bytes) } : { type: 'dns', name: ascii };
 }
 
-function sameAddress(a: string, b: string): boolean {
-  const family = isIP(a);
-  if (family === 0 || family !== isIP(b)) return false;
-  if (family === 4) return a === b;
-  const canonical = (address: string) => new SocketAddress({ address, family: 'ipv6' }).address;
-  return canonical(a) === canonical(b);
+/** The name to send as SNI, which carries DNS names only (RFC 6066), never an address. */
+export function sniName(serverName: string): string | undefined {
+  return referenceIdentity(serverName)?.type === 'dns' ? serverName : undefined;
 }
 
 function dnsMatches(pattern: string, host: string): boolean {
@@ -68,17 +79,11 @@ function dnsMatches(pattern: string, host: string): boolean {
   return dot > 0 && host.slice(dot + 1) === rest;
 }
 
-/**
- * `undefined` when `certificate` is valid for `serverName`, else an error saying so (verify.ts
- * turns it into a CertificateError that names what the certificate does carry).
- */
-export function checkHostname(serverName: string, certificate: PeerCertificate): Error | undefined {
+/** Whether `certificate` is valid for `serverName` (verify.ts explains a mismatch). */
+export function checkHostname(serverName: string, certificate: PeerCertificate): boolean {
+  const identity = referenceIdentity(serverName);
+  if (identity === null) return false;
   const names = parseAltNames(certificate.subjectaltname);
-  if (isIP(serverName) !== 0) {
-    if (names.ip.some((address) => sameAddress(address, serverName))) return undefined;
-    return new Error(`the address ${serverName} is not among the certificate's IP addresses`);
-  }
-  const host = asciiName(serverName);
-  if (host !== '' && names.dns.some((pattern) => dnsMatches(pattern, host))) return undefined;
-  return new Error(`${serverName} is not among the certificate's DNS names`);
+  if (identity.type === 'ip') return names.ip.some((address) => sameIp(address, identity.address));
+  return names.dns.some((pattern) => dnsMatches(pattern, identity.name));
 }

@@ -16,7 +16,7 @@ import {
   StateError,
   TimeoutError,
 } from '../transport/errors.js';
-import { checkMilliseconds, checkOptionNames } from '../transport/options.js';
+import { checkMilliseconds, checkOptionNames, checkSignal } from '../transport/options.js';
 import type { Protocol } from '../transport/protocol.js';
 import { kDetachStream, StreamTransport } from '../transport/stream.js';
 import type { Transport } from '../transport/transport.js';
@@ -25,7 +25,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { EngineBridge } from './engine-bridge.js';
 import { watchTlsEof } from './eof.js';
 import { StartTlsError } from './errors.js';
-import { checkHostname } from './hostname.js';
+import { checkHostname, sniName } from './hostname.js';
 import { derChain, LazyChain, readTlsInfo } from './info.js';
 import { tlsErrorFrom } from './openssl-errors.js';
 import { OPTION_NAMES } from './option-names.js';
@@ -116,9 +116,7 @@ function checkOptions(transport: Transport, options: StartTlsOptions): void {
     throw new InvalidArgumentError('startTls: `unconsumed` must be a Uint8Array');
   }
   checkMilliseconds('startTls', 'handshakeTimeout', options.handshakeTimeout);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('startTls: `signal` must be an AbortSignal');
-  }
+  checkSignal('startTls', options.signal);
   if (transport.closing) {
     throw new StateError('ERR_TRANSPORT_CLOSED', 'startTls: the transport is already closing');
   }
@@ -127,8 +125,11 @@ function checkOptions(transport: Transport, options: StartTlsOptions): void {
 /** What the client side learns during its handshake. */
 interface ClientCheck {
   readonly serverName: string | null;
-  /** The host name check's verdict, made while Node has the server's certificate parsed anyway. */
-  identityError: Error | undefined;
+  /**
+   * The host name check's verdict, made while Node has the server's certificate parsed anyway;
+   * `null` until made (Node makes it on every full handshake whose chain OpenSSL accepted).
+   */
+  hostMatches: boolean | null;
   /** The saved session offered for resumption. */
   readonly offered: SavedSession | undefined;
   /** The server's chain from the identity check, when Node made one (a full, verified handshake). */
@@ -150,12 +151,12 @@ function connectClient(stream: Duplex, context: ClientContext, check: ClientChec
   const socket = tls.connect({
     socket: stream,
     secureContext: context.secureContext,
-    servername: serverName !== null && net.isIP(serverName) === 0 ? serverName : undefined,
+    servername: serverName !== null ? sniName(serverName) : undefined,
     ALPNProtocols: context.alpnWire,
     session: check.offered?.session,
     rejectUnauthorized: false, // verified after the handshake, with precise errors
     checkServerIdentity: (_host, certificate) => {
-      if (serverName !== null) check.identityError = checkHostname(serverName, certificate);
+      if (serverName !== null) check.hostMatches = checkHostname(serverName, certificate);
       check.peerChain = new LazyChain(derChain(certificate as DetailedPeerCertificate));
       return undefined;
     },
@@ -227,7 +228,7 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
     context instanceof ClientContext
       ? {
           serverName,
-          identityError: undefined,
+          hostMatches: null,
           offered: serverName !== null ? context.session(serverName) : undefined,
           peerChain: null,
           verifiedChain: null,
@@ -328,7 +329,7 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
             ? verifyServer(
                 socket,
                 check!.serverName,
-                check!.identityError,
+                check!.hostMatches,
                 check!.peerChain,
                 context.pins,
                 context.crls,

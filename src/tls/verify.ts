@@ -1,9 +1,9 @@
 import type { X509Certificate } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { spkiPin } from './client-context.js';
 import { certificateFacts, issuerName, revokedSerials, WEAK_SIGNATURE_ALGORITHMS } from './der.js';
 import { CertificateError, type CertificateErrorCode } from './errors.js';
+import { parseAltNames, referenceIdentity } from './hostname.js';
 import { type LazyChain, verifiedChain } from './info.js';
 import { subjectOf } from './pem.js';
 
@@ -234,9 +234,10 @@ function hostnameMismatch(serverName: string | null | undefined, leaf: X509Certi
   const carried =
     names.length > 0 ? `it is valid only for ${names.join(', ')}` : 'it carries no DNS name or IP address';
   if (!serverName) return `${carried}, not for the name you connected to`;
-  const byAddress = isIP(serverName) !== 0;
+  const byAddress = referenceIdentity(serverName)?.type === 'ip';
   const what = byAddress ? `the address ${serverName}` : serverName;
-  const dnsName = names.find((name) => name.startsWith('DNS:'))?.slice(4);
+  // A wildcard entry is no name to connect with; an exact one is.
+  const dnsName = names.find((name) => name.startsWith('DNS:') && !name.startsWith('DNS:*'))?.slice(4);
   const fix =
     byAddress && dnsName
       ? `; you connected by address, so the address was checked: pass \`serverName: '${dnsName}'\` to check the name the server is known by`
@@ -246,13 +247,9 @@ function hostnameMismatch(serverName: string | null | undefined, leaf: X509Certi
 
 /** The DNS names and IP addresses a certificate carries (`DNS:x`, `IP:y`), or its CN without SANs. */
 function certificateNames(certificate: X509Certificate): string[] {
-  const sans = certificate.subjectAltName;
-  if (sans) {
-    return sans
-      .split(/,\s*/)
-      .filter((entry) => entry.startsWith('DNS:') || entry.startsWith('IP Address:'))
-      .map((entry) => entry.replace(/^IP Address:/, 'IP:'));
-  }
+  const { dns, ip } = parseAltNames(certificate.subjectAltName);
+  if (dns.length > 0 || ip.length > 0) return [...dns.map((n) => `DNS:${n}`), ...ip.map((a) => `IP:${a}`)];
+  if (certificate.subjectAltName) return [];
   const cn = /(?:^|\n)CN=([^\n]*)/.exec(certificate.subject)?.[1];
   return cn ? [`CN=${cn} (no subjectAltName; clients ignore the CN)`] : [];
 }
@@ -284,8 +281,8 @@ export function certificateError(
 }
 
 /**
- * Who said so, in OpenSSL's words. The host name check is Node's, whose text (`IP: ... is not in
- * the cert's list: `) the explanation already says better.
+ * Who said so, in OpenSSL's words. The host name check is tlskit's own (hostname.ts), and the
+ * explanation is all there is to say about it.
  */
 function source(code: string, detail: string): string {
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return '';
@@ -305,13 +302,13 @@ function chainVerdict(socket: TLSSocket): { code: string; message: string } | nu
 
 /**
  * Verifies the server we connected to: chain, host name, pins. Returns the failure, or `null`.
- * `identity` is the host name check's result and `chain` the chain it saw, both taken while Node
- * had the peer's certificates parsed anyway (see `startTls`).
+ * `hostMatches` is the host name check's result and `chain` the chain it saw, both taken while
+ * Node had the peer's certificates parsed anyway (see `startTls`); a check never made fails.
  */
 export function verifyServer(
   socket: TLSSocket,
   serverName: string | null,
-  identity: Error | undefined,
+  hostMatches: boolean | null,
   chain: LazyChain | null,
   pins: ReadonlySet<string> | null,
   crls: readonly Uint8Array[],
@@ -329,14 +326,10 @@ export function verifyServer(
   // A resumed session was saved only by a connection that passed all of this for the same server
   // name under this context (see startTls), and the server proved it holds the session's secret.
   if (socket.isSessionReused()) return null;
-  if (identity) {
-    return certificateError(
-      'ERR_TLS_CERT_ALTNAME_INVALID',
-      identity.message,
-      verifiedChain(socket),
-      'server',
-      { serverName },
-    );
+  if (hostMatches !== true) {
+    return certificateError('ERR_TLS_CERT_ALTNAME_INVALID', '', verifiedChain(socket), 'server', {
+      serverName,
+    });
   }
   if (pins) {
     const certificates = chain?.certificates ?? verifiedChain(socket);

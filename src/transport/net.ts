@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { BaseTransport, kOnLost } from './base.js';
 import { AbortError, InvalidArgumentError, TimeoutError, toTransportError } from './errors.js';
-import { checkMilliseconds } from './options.js';
+import { checkMilliseconds, checkSignal } from './options.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
 import { StreamTransport } from './stream.js';
 import type { Address, TcpAddress, Transport, UnixAddress } from './transport.js';
@@ -84,12 +84,6 @@ export function checkEndpoint(
     throw new InvalidArgumentError(`${where}: \`host\` must be a non-empty string, got ${String(host)}`);
   }
   return { host: host ?? (forListen ? '127.0.0.1' : 'localhost'), port: port as number };
-}
-
-function checkSignal(where: string, signal: unknown): void {
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError(`${where}: \`signal\` must be an AbortSignal, got ${typeof signal}`);
-  }
 }
 
 function checkBacklog(where: string, backlog: unknown): void {

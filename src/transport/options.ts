@@ -119,3 +119,10 @@ export function checkFunction(where: string, field: string, value: unknown): voi
     throw new InvalidArgumentError(`${where}: \`${field}\` must be a function, got ${typeof value}`);
   }
 }
+
+/** Checks an optional `signal`. */
+export function checkSignal(where: string, signal: unknown): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(`${where}: \`signal\` must be an AbortSignal, got ${typeof signal}`);
+  }
+}

@@ -36,6 +36,19 @@ describe('IP addresses in subjectAltName', () => {
     );
   });
 
+  it('refuses an address spelt as a name (127.1, 2130706433), which clients read as the address', async () => {
+    const ca = await createCA();
+    for (const [given, address] of [
+      ['127.1', '127.0.0.1'],
+      ['2130706433', '127.0.0.1'],
+      ['0x7f.0.0.1', '127.0.0.1'],
+    ]) {
+      await expect(ca.issue({ hosts: [given!] })).rejects.toThrow(
+        `\`hosts\` entry "${given}" is read as the IP address ${address}; give it as "${address}"`,
+      );
+    }
+  });
+
   it('encodes IPv4-in-IPv6 ranges in name constraints', async () => {
     const ca = await createCA({ nameConstraints: { permitted: ['::ffff:10.0.0.0/104', '192.168.0.0/16'] } });
     const text = await certificateText(ca.certPem);

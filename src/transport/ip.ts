@@ -1,8 +1,10 @@
 /**
- * IP addresses to and from the bytes a certificate holds. @peculiar/x509 parses address text itself
- * and gets forms with an IPv4 tail wrong (`::ffff:1.2.3.4` became `0:0:0:0:0:0:ffff:1`, silently),
- * so addresses are parsed here and handed over only in the one form it reads correctly: dotted
- * quads for IPv4, all eight hex groups for IPv6.
+ * IP addresses to and from their bytes: for comparing two spellings of one address (host name
+ * checks), for the PROXY protocol's binary addresses, and for what a certificate holds.
+ * @peculiar/x509 parses address text itself and gets forms with an IPv4 tail wrong
+ * (`::ffff:1.2.3.4` became `0:0:0:0:0:0:ffff:1`, silently), so the PKI hands it addresses only in
+ * the one form it reads correctly (`encodableIp`): dotted quads for IPv4, all eight hex groups for
+ * IPv6.
  */
 import { isIP } from 'node:net';
 
@@ -63,7 +65,8 @@ export function encodableIp(bytes: Uint8Array): string {
 
 /**
  * An address as people write it (RFC 5952): IPv4 dotted; IPv6 in lowercase with the longest run of
- * two or more zero groups (the first, on a tie) as `::`, and IPv4-mapped addresses as `::ffff:a.b.c.d`.
+ * two or more zero groups (the first, on a tie) as `::`, and IPv4-mapped addresses as `::ffff:a.b.c.d`
+ * (which is also how Node prints a socket's address).
  */
 export function formatIp(bytes: Uint8Array): string {
   if (bytes.length === 4) return bytes.join('.');
@@ -79,4 +82,11 @@ export function formatIp(bytes: Uint8Array): string {
   }
   if (best.start < 0) return words.join(':');
   return `${words.slice(0, best.start).join(':')}::${words.slice(best.start + best.length).join(':')}`;
+}
+
+/** Whether two texts spell the same IP address (`::1` and `0:0:0:0:0:0:0:1`); false if either is none. */
+export function sameIp(a: string, b: string): boolean {
+  const x = ipBytes(a);
+  const y = ipBytes(b);
+  return x !== null && y !== null && x.length === y.length && x.every((byte, i) => byte === y[i]);
 }
