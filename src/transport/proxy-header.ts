@@ -16,8 +16,10 @@
  * cannot make it hold memory, and every way a header can be wrong fails with a ProxyHeaderError
  * whose message says what was wrong where.
  */
-import { isIPv4, isIPv6, SocketAddress } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { InvalidArgumentError, TlskitError } from './errors.js';
+import { formatIp, ipBytes } from './ip.js';
+import { checkOptionNames, type OptionNames } from './options.js';
 import type { Address } from './transport.js';
 
 /** What the balancer relayed: the transport it received the client over. */
@@ -130,6 +132,11 @@ function startsLike(bytes: Uint8Array, prefix: Uint8Array): boolean {
 /** What `ProxyHeaderParser.push` found: more bytes needed, or the header and the bytes after it. */
 export type ProxyParse = { done: false } | { done: true; header: ProxyHeader; rest: Uint8Array };
 
+const PARSER_OPTIONS: OptionNames = { known: ['versions', 'maxSize'] };
+const ENCODE_OPTIONS: OptionNames = {
+  known: ['version', 'command', 'source', 'destination', 'tlvs', 'checksum'],
+};
+
 /** Options of ProxyHeaderParser. */
 export interface ProxyParserOptions {
   /** The versions to accept (default both). A header of another version is refused. */
@@ -145,10 +152,13 @@ export interface ProxyParserOptions {
 export class ProxyHeaderParser {
   readonly #versions: ReadonlySet<number>;
   readonly #maxSize: number;
-  #buffer: Uint8Array = new Uint8Array(0);
+  /** The bytes of an incomplete header: `#store`'s first `#length` bytes. */
+  #store: Uint8Array = new Uint8Array(0);
+  #length = 0;
   #finished = false;
 
   constructor(options: ProxyParserOptions = {}) {
+    checkOptionNames('ProxyHeaderParser', options, PARSER_OPTIONS);
     const versions = options.versions ?? [1, 2];
     if (!Array.isArray(versions) || versions.length === 0 || versions.some((v) => v !== 1 && v !== 2)) {
       throw new InvalidArgumentError(
@@ -167,14 +177,39 @@ export class ProxyHeaderParser {
 
   /** Bytes held while the header is incomplete. */
   get bufferedBytes(): number {
-    return this.#buffer.length;
+    return this.#length;
+  }
+
+  /**
+   * The bytes so far: `chunk` itself when nothing was held (the usual case, a header arriving in
+   * one read), else the held bytes with `chunk` appended. The store grows by doubling, so bytes
+   * arriving one at a time cost linear time; the parsers refuse a header past `maxSize` before it
+   * can grow further.
+   */
+  #append(chunk: Uint8Array): Uint8Array {
+    if (this.#length === 0) return chunk;
+    const length = this.#length + chunk.length;
+    if (length > this.#store.length) {
+      const grown = new Uint8Array(Math.max(length, this.#store.length * 2));
+      grown.set(this.#store.subarray(0, this.#length));
+      this.#store = grown;
+    }
+    this.#store.set(chunk, this.#length);
+    return this.#store.subarray(0, length);
+  }
+
+  #hold(bytes: Uint8Array): void {
+    if (bytes.buffer !== this.#store.buffer) {
+      this.#store = Uint8Array.from(bytes); // a copy: the caller's chunk is not ours to keep
+    }
+    this.#length = bytes.length;
   }
 
   /** Feeds the next bytes. Throws a ProxyHeaderError as soon as the bytes cannot be a header. */
   push(chunk: Uint8Array): ProxyParse {
     if (this.#finished) throw new InvalidArgumentError('ProxyHeaderParser: the header was already read');
-    this.#buffer = this.#buffer.length === 0 ? chunk : concat(this.#buffer, chunk);
-    const buffer = this.#buffer;
+    if (chunk.length === 0) return { done: false };
+    const buffer = this.#append(chunk);
     if (!mayBeProxyHeader(buffer)) {
       throw new ProxyHeaderError(
         'ERR_PROXY_MALFORMED',
@@ -189,9 +224,13 @@ export class ProxyHeaderParser {
       );
     }
     const result = v2 ? parseV2(buffer, this.#maxSize) : parseV1(buffer, this.#maxSize);
-    if (result === null) return { done: false };
+    if (result === null) {
+      this.#hold(buffer);
+      return { done: false };
+    }
     this.#finished = true;
-    this.#buffer = new Uint8Array(0);
+    this.#store = new Uint8Array(0);
+    this.#length = 0;
     return { done: true, header: result.header, rest: buffer.subarray(result.length) };
   }
 
@@ -202,7 +241,7 @@ export class ProxyHeaderParser {
   truncated(why = 'the connection ended'): ProxyHeaderError {
     return new ProxyHeaderError(
       'ERR_PROXY_TRUNCATED',
-      `${why} after ${this.#buffer.length} bytes of an incomplete PROXY header`,
+      `${why} after ${this.#length} bytes of an incomplete PROXY header`,
     );
   }
 }
@@ -264,7 +303,7 @@ function v1Header(line: string): ProxyHeader {
     ['source', sourceHost],
     ['destination', destinationHost],
   ] as const) {
-    if (!valid(host))
+    if (!valid(host) || ipBytes(host) === null)
       throw malformed(
         `version 1 ${what} address ${JSON.stringify(host)} is not an ${protocol === 'TCP4' ? 'IPv4' : 'IPv6'} address`,
       );
@@ -279,12 +318,9 @@ function v1Header(line: string): ProxyHeader {
   };
 }
 
-/**
- * IPv6 text in the form Node gives `socket.remoteAddress` (libuv's, after RFC 5952), so that a
- * header's address compares equal to the same address seen on a socket; IPv4 unchanged.
- */
+/** An address in one form whatever the spelling (RFC 5952, as Node prints a socket's address). */
 function canonical(host: string): string {
-  return isIPv6(host) ? new SocketAddress({ address: host, family: 'ipv6' }).address : host;
+  return formatIp(ipBytes(host)!);
 }
 
 function v1Port(what: string, text: string): number {
@@ -310,6 +346,12 @@ function parseV2(buffer: Uint8Array, maxSize: number): { header: ProxyHeader; le
     );
   }
   if (buffer.length < length) return null;
+  // LOCAL (a health check from the balancer itself) and an UNSPEC family carry nothing to read:
+  // the specification has the receiver discard the block, family included, and use the real ends.
+  if (command === 0 || buffer[13] === 0x00) {
+    const unknown = { transport: 'unknown' as const, source: null, destination: null, tlvs: { all: [] } };
+    return { header: { version: 2, command: command === 1 ? 'proxy' : 'local', ...unknown }, length };
+  }
   const header = buffer.subarray(0, length);
   const { transport, addressLength } = v2Family(buffer[13]!);
   if (16 + addressLength > length) {
@@ -317,16 +359,12 @@ function parseV2(buffer: Uint8Array, maxSize: number): { header: ProxyHeader; le
       `version 2 header of ${length} bytes is too short for its ${transport} addresses (${addressLength} bytes)`,
     );
   }
-  const addresses = command === 1 ? v2Addresses(header, transport) : { source: null, destination: null };
+  const addresses = v2Addresses(header, transport);
   const tlvs = v2Tlvs(header, 16 + addressLength);
-  return {
-    header: { version: 2, command: command === 1 ? 'proxy' : 'local', transport, ...addresses, tlvs },
-    length,
-  };
+  return { header: { version: 2, command: 'proxy', transport, ...addresses, tlvs }, length };
 }
 
 const FAMILIES: Record<number, { transport: ProxyTransport; addressLength: number }> = {
-  0: { transport: 'unknown', addressLength: 0 },
   17: { transport: 'tcp4', addressLength: 12 },
   18: { transport: 'udp4', addressLength: 12 },
   33: { transport: 'tcp6', addressLength: 36 },
@@ -357,8 +395,8 @@ function v2Addresses(
   }
   if (transport === 'tcp6' || transport === 'udp6') {
     return {
-      source: { host: ipv6(header.subarray(16, 32)), port: view.getUint16(48) },
-      destination: { host: ipv6(header.subarray(32, 48)), port: view.getUint16(50) },
+      source: { host: formatIp(header.slice(16, 32)), port: view.getUint16(48) },
+      destination: { host: formatIp(header.slice(32, 48)), port: view.getUint16(50) },
     };
   }
   if (transport === 'unix-stream' || transport === 'unix-dgram') {
@@ -377,7 +415,8 @@ function v2Tlvs(header: Uint8Array, start: number): ProxyTlvs {
       throw malformed(`version 2 TLV at byte ${offset} is cut off in its type or length`);
     const type = header[offset]!;
     const size = (header[offset + 1]! << 8) | header[offset + 2]!;
-    const value = header.subarray(offset + 3, offset + 3 + size);
+    // A copy: a header may be kept long after the read it came in.
+    const value = header.slice(offset + 3, offset + 3 + size);
     if (value.length !== size)
       throw malformed(
         `version 2 TLV 0x${type.toString(16)} at byte ${offset} says ${size} bytes, ${value.length} remain`,
@@ -449,6 +488,7 @@ export interface ProxyHeaderInit {
 
 /** Writes a PROXY header: for tests, and for proxies and clients written with tlskit. */
 export function encodeProxyHeader(init: ProxyHeaderInit): Uint8Array {
+  checkOptionNames('encodeProxyHeader', init, ENCODE_OPTIONS);
   const { version, command = 'proxy', source, destination } = init;
   if (version !== 1 && version !== 2)
     throw new InvalidArgumentError(`proxyHeader: \`version\` must be 1 or 2, got ${String(version)}`);
@@ -492,9 +532,9 @@ function proxiedFamily({ command = 'proxy', source, destination }: ProxyHeaderIn
     throw new InvalidArgumentError('proxyHeader: give both `source` and `destination`, or neither');
   const family = isIPv4(source.host) ? 4 : isIPv6(source.host) ? 6 : 0;
   const same = family === 4 ? isIPv4(destination.host) : isIPv6(destination.host);
-  if (family === 0 || !same) {
+  if (family === 0 || !same || ipBytes(source.host) === null || ipBytes(destination.host) === null) {
     throw new InvalidArgumentError(
-      `proxyHeader: \`source\` and \`destination\` must be IP addresses of one family, got ${source.host} and ${destination.host}`,
+      `proxyHeader: \`source\` and \`destination\` must be IP addresses of one family (no zone index), got ${source.host} and ${destination.host}`,
     );
   }
   for (const { port } of [source, destination]) {
@@ -511,8 +551,8 @@ function v2AddressBytes(
 ): Uint8Array {
   const size = family === 4 ? 4 : 16;
   const bytes = new Uint8Array(size * 2 + 4);
-  bytes.set(ipBytes(source.host, family), 0);
-  bytes.set(ipBytes(destination.host, family), size);
+  bytes.set(ipBytes(source.host)!, 0);
+  bytes.set(ipBytes(destination.host)!, size);
   const view = new DataView(bytes.buffer);
   view.setUint16(size * 2, source.port);
   view.setUint16(size * 2 + 2, destination.port);
@@ -527,39 +567,6 @@ function tlvRecord(type: number, value: Uint8Array): Uint8Array {
   new DataView(record.buffer).setUint16(1, value.length);
   record.set(value, 3);
   return record;
-}
-
-function ipBytes(host: string, family: 4 | 6): Uint8Array {
-  if (family === 4) return Uint8Array.from(host.split('.').map(Number));
-  const [head = '', tail] = host.split('::') as [string, string | undefined];
-  const groups = (text: string) => (text === '' ? [] : text.split(':'));
-  let parts = groups(head);
-  if (tail !== undefined) {
-    const right = groups(tail);
-    const last = right.at(-1) ?? parts.at(-1);
-    const embedded = last?.includes('.') ? 1 : 0; // an IPv4 tail counts as two groups
-    parts = [...parts, ...Array(8 - parts.length - right.length - embedded).fill('0'), ...right];
-  }
-  const bytes = new Uint8Array(16);
-  let at = 0;
-  for (const part of parts) {
-    if (part.includes('.')) {
-      bytes.set(ipBytes(part, 4), at);
-      at += 4;
-    } else {
-      const value = Number.parseInt(part, 16);
-      bytes[at++] = value >> 8;
-      bytes[at++] = value & 0xff;
-    }
-  }
-  return bytes;
-}
-
-/** The text of 16 address bytes, as Node prints a socket's address (`::ffff:1.2.3.4`, `2001:db8::1`). */
-function ipv6(bytes: Uint8Array): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  return canonical(groups.join(':'));
 }
 
 function unixPath(bytes: Uint8Array): string {

@@ -1,6 +1,7 @@
-import { isIPv6, SocketAddress } from 'node:net';
+import { isIPv6 } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ipBytes } from '../../src/transport/ip.js';
 import {
   crc32c,
   encodeProxyHeader,
@@ -102,6 +103,8 @@ describe('PROXY protocol version 1', () => {
   });
 });
 
+const tcp4 = { source: { host: '1.2.3.4', port: 1 }, destination: { host: '5.6.7.8', port: 2 } };
+
 describe('PROXY protocol version 2', () => {
   it('reads addresses and the well-known TLVs, and checks the CRC-32C', () => {
     const header = encodeProxyHeader({
@@ -132,7 +135,7 @@ describe('PROXY protocol version 2', () => {
     expect(refusal(damaged).code).toBe('ERR_PROXY_CHECKSUM');
   });
 
-  it('reads LOCAL (a health check) with no addresses, and the SSL TLV with its sub-TLVs', () => {
+  it('reads the SSL TLV with its sub-TLVs', () => {
     const ssl = Uint8Array.from([
       0x07,
       0,
@@ -148,11 +151,42 @@ describe('PROXY protocol version 2', () => {
       5,
       ...Buffer.from('alice'),
     ]);
-    const { header } = parsed(
-      encodeProxyHeader({ version: 2, command: 'local', tlvs: [{ type: 0x20, value: ssl }] }),
-    );
-    expect(header).toMatchObject({ command: 'local', transport: 'unknown', source: null, destination: null });
+    const { header } = parsed(encodeProxyHeader({ version: 2, ...tcp4, tlvs: [{ type: 0x20, value: ssl }] }));
     expect(header.tlvs.ssl).toEqual({ client: 7, verified: true, version: 'TLSv1.3', commonName: 'alice' });
+  });
+
+  it('LOCAL (a health check) and an UNSPEC family: the block is discarded, family and TLVs included', () => {
+    const local = encodeProxyHeader({ version: 2, command: 'local' });
+    expect(parsed(local).header).toEqual({
+      version: 2,
+      command: 'local',
+      transport: 'unknown',
+      source: null,
+      destination: null,
+      tlvs: { all: [] },
+    });
+    // LOCAL with a family no one defines, and an address block too short for tcp4: still fine.
+    const odd = Uint8Array.from([...local.subarray(0, 13), 0x41, 0, 2, 0xaa, 0xbb]);
+    expect(parsed(odd).header).toMatchObject({ command: 'local', transport: 'unknown' });
+    const unspec = Uint8Array.from([...encodeProxyHeader({ version: 2 }).subarray(0, 14), 0, 2, 0xaa, 0xbb]);
+    expect(parsed(unspec).header).toMatchObject({ command: 'proxy', transport: 'unknown', source: null });
+  });
+
+  it('an empty piece is no verdict, and TLV values do not keep the read they came in alive', () => {
+    const parser = new ProxyHeaderParser();
+    expect(parser.push(new Uint8Array(0))).toEqual({ done: false });
+    const wire = encodeProxyHeader({ version: 2, ...tcp4, tlvs: [{ type: 0x05, value: 'id-1' }] });
+    const result = parser.push(wire);
+    expect(result.done && result.header.tlvs.uniqueId?.buffer).not.toBe(wire.buffer);
+  });
+
+  it('refuses options it does not take, naming them', () => {
+    expect(() => new ProxyHeaderParser({ maxsize: 64 } as never)).toThrow(
+      /ProxyHeaderParser: unknown option `maxsize`; did you mean `maxSize`\?/,
+    );
+    expect(() => encodeProxyHeader({ version: 2, tlv: [] } as never)).toThrow(
+      /encodeProxyHeader: unknown option `tlv`; did you mean `tlvs`\?/,
+    );
   });
 
   it('refuses bad versions, commands, families, lengths and TLVs, each by name', () => {
@@ -172,11 +206,15 @@ describe('PROXY protocol version 2', () => {
     expect(refusal(change(13, 0x41)).message).toMatch(/byte 0x41 is not one the specification defines/);
     expect(refusal(change(13, 0x21)).message).toMatch(/too short for its tcp6 addresses/);
     expect(refusal(change(30, 0x09)).message).toMatch(/TLV 0x1 at byte 28 says 9 bytes, 2 remain/);
-    const huge = encodeProxyHeader({ version: 2, tlvs: [{ type: 0xe0, value: new Uint8Array(5000) }] });
-    expect(refusal(huge).message).toMatch(/header of 5019 bytes \(at most 4096\)/);
+    const huge = encodeProxyHeader({
+      version: 2,
+      ...tcp4,
+      tlvs: [{ type: 0xe0, value: new Uint8Array(5000) }],
+    });
+    expect(refusal(huge).message).toMatch(/header of 5031 bytes \(at most 4096\)/);
     expect(refusal(good, { versions: [1] })).toMatchObject({ code: 'ERR_PROXY_VERSION' });
-    const id = encodeProxyHeader({ version: 2, tlvs: [{ type: 0x05, value: new Uint8Array(129) }] });
-    expect(refusal(id).message).toMatch(/unique id at byte 16 has 129 bytes \(at most 128\)/);
+    const id = encodeProxyHeader({ version: 2, ...tcp4, tlvs: [{ type: 0x05, value: new Uint8Array(129) }] });
+    expect(refusal(id).message).toMatch(/unique id at byte 28 has 129 bytes \(at most 128\)/);
   });
 
   it('reports an incomplete header as truncated, with how much arrived', () => {
@@ -241,17 +279,14 @@ describe('PROXY headers, any header in any split', () => {
         const result = feed(input, sizes);
         expect(result.done).toBe(true);
         if (!result.done) return;
-        // The same addresses, in the form Node prints a socket's address.
-        const normal = (host: string) =>
-          isIPv6(host) ? new SocketAddress({ address: host, family: 'ipv6' }).address : host;
-        expect(result.header.source).toEqual({
-          host: normal(header.source!.host),
-          port: header.source!.port,
-        });
-        expect(result.header.destination).toEqual({
-          host: normal(header.destination!.host),
-          port: header.destination!.port,
-        });
+        // The same addresses, compared as addresses.
+        const same = (got: unknown, sent: { host: string; port: number }) => {
+          const { host, port } = got as { host: string; port: number };
+          expect(port).toBe(sent.port);
+          expect([...ipBytes(host)!], `${host} for ${sent.host}`).toEqual([...ipBytes(sent.host)!]);
+        };
+        same(result.header.source, header.source!);
+        same(result.header.destination, header.destination!);
         // What was fed beyond the header comes back untouched.
         expect([...result.rest]).toEqual([...input.subarray(wire.length, result.fed)]);
       }),
