@@ -123,7 +123,10 @@ async function check(values: Record<string, unknown>, command: string[], out: (l
   selectScenarios(selection);
   const handling = signals();
   const controller = new AbortController();
-  const lab = await startLab(selection);
+  const lab = await startLab(selection).catch((error: unknown) => {
+    handling.remove();
+    throw error;
+  });
   try {
     if (handling.started(lab)) return exitCodeFor(await handling.signalled);
     // A signal stops the lab (above); this kills the running clients and starts no more.
@@ -163,7 +166,10 @@ async function serve(values: Record<string, unknown>, out: (line: string) => voi
   const selection = { only: list(values.only as string[]), skip: list(values.skip as string[]) };
   selectScenarios(selection);
   const handling = signals();
-  const lab = await startLab(selection);
+  const lab = await startLab(selection).catch((error: unknown) => {
+    handling.remove();
+    throw error;
+  });
   try {
     if (handling.started(lab)) return exitCodeFor(await handling.signalled);
     out(formatLab(lab.scenarios));

@@ -4,13 +4,14 @@
  * unavailable and why, and that stopping it leaves nothing behind.
  */
 import { execFile } from 'node:child_process';
+import { webcrypto } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { controls, defects } from 'tlskit/pki';
 import { GROUPS, type Lab, scenarios, selectScenarios, startLab } from 'tlskit/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const run = promisify(execFile);
 let lab: Lab;
@@ -206,5 +207,58 @@ describe('stopping', () => {
         .once('connect', () => resolve('connected'));
     });
     expect(refused).toBe('ECONNREFUSED');
+  });
+});
+
+describe('failures while starting', () => {
+  it('credentials that fail to build are reported by lab.ready, never as an unhandled rejection', async () => {
+    // The RSA 4096 leaf is built beside the servers; make its key import fail.
+    const subtle = webcrypto.subtle;
+    const importKey = subtle.importKey.bind(subtle);
+    const spy = vi
+      .spyOn(subtle, 'importKey')
+      .mockImplementation(((...args: Parameters<typeof importKey>) =>
+        (args[2] as { modulusLength?: number }).modulusLength === 4096
+          ? Promise.reject(new Error('simulated: key import refused'))
+          : importKey(...args)) as typeof importKey);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const failing = await startLab({ only: ['rsa-4096', 'ecdsa'] });
+      await expect(failing.ready).rejects.toThrow('simulated: key import refused');
+      await failing.stop();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      spy.mockRestore();
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('a server that cannot listen fails startLab and leaves no other server listening', async () => {
+    const listen = net.Server.prototype.listen;
+    const started: net.Server[] = [];
+    const spy = vi.spyOn(net.Server.prototype, 'listen').mockImplementation(function (
+      this: net.Server,
+      ...args: unknown[]
+    ) {
+      if (args[1] === '::1') {
+        const error = Object.assign(new Error('listen EADDRNOTAVAIL'), { code: 'EADDRNOTAVAIL' });
+        process.nextTick(() => this.emit('error', error));
+        return this;
+      }
+      started.push(this);
+      return (listen as (...a: unknown[]) => net.Server).apply(this, args);
+    });
+    try {
+      await expect(startLab({ only: ['ipv6-san', 'ecdsa', 'trailing-dot'] })).rejects.toMatchObject({
+        code: 'EADDRNOTAVAIL',
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(started.length).toBeGreaterThanOrEqual(3); // ipv6-san's 127.0.0.1 listener among them
+    expect(started.filter((server) => server.listening)).toEqual([]);
   });
 });

@@ -147,7 +147,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
             cert: file(`${name}-client.pem`, present.certPem),
             key: file(`${name}-client-key.pem`, present.keyPem, 0o600),
           };
-    const scenarios = await Promise.all(
+    // allSettled, not all: when one server fails to start, the others may still be starting, and
+    // each must be in `servers` before stop() closes them.
+    const settled = await Promise.allSettled(
       built.map(async ({ scenario, setup }): Promise<LabScenario> => {
         const about = {
           name: scenario.name,
@@ -171,10 +173,15 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         };
       }),
     );
+    const failed = settled.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const scenarios = settled.map((result) => (result as PromiseFulfilledResult<LabScenario>).value);
+    const ready = Promise.all(servers.map((server) => server.ready)).then(() => {});
+    ready.catch(() => {}); // a caller who never awaits it must not get an unhandled rejection
     return {
       scenarios,
       dir,
-      ready: Promise.all(servers.map((server) => server.ready)).then(() => {}),
+      ready,
       ca: { path: shared.ca, pem: caPem },
       crl: { path: shared.crl, pem: crlPem },
       client: {

@@ -29,13 +29,14 @@ export const controlScenarios: readonly Scenario[] = [
       // A fixed key (rsa-4096-key.ts): generating one would cost more than the rest of the lab.
       // Its certificate and CA are fresh. The server listens at once and its handshakes wait for
       // the leaf (see ScenarioSetup.credentials), so the rest of the lab need not.
-      const keys = keysFromPem(RSA_4096_TEST_KEY, 'rsa-4096');
-      const root = await materials.root();
-      const leaf = keys.then((made) => labLeaf(root, { keyType: 'rsa-4096' }, { keys: made }));
-      return {
-        ...served({ certPem: '', keyPem: '', issuer: root }),
-        credentials: leaf.then((l) => served(l).credentials),
-      };
+      const root = materials.root();
+      const credentials = Promise.all([keysFromPem(RSA_4096_TEST_KEY, 'rsa-4096'), root])
+        .then(([keys, issuer]) => labLeaf(issuer, { keyType: 'rsa-4096' }, { keys }))
+        .then((leaf) => served(leaf).credentials);
+      // Awaited only once its server starts: a failure before then is reported by lab.ready and
+      // on each connection, never as an unhandled rejection.
+      credentials.catch(() => {});
+      return { ...served({ certPem: '', keyPem: '', issuer: await root }), credentials };
     },
   },
   {

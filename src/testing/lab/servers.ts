@@ -72,18 +72,26 @@ export async function startServer(scenario: Scenario, setup: ScenarioSetup): Pro
       );
     });
   const listeners = [front()];
-  const port = await listen(listeners[0]!, 0, '127.0.0.1');
-  if (setup.ipv6) {
-    listeners.push(front());
-    await listen(listeners[1]!, port, '::1');
-  }
-  return {
-    port,
-    ready: secure.then(() => {}),
-    close: async () => {
-      const closed = listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
-      for (const socket of sockets) socket.destroy();
-      await Promise.all(closed);
-    },
+  const close = async () => {
+    const closed = listeners.map(
+      (server) =>
+        new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
+    );
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(closed);
   };
+  let port: number;
+  try {
+    port = await listen(listeners[0]!, 0, '127.0.0.1');
+    if (setup.ipv6) {
+      listeners.push(front());
+      await listen(listeners[1]!, port, '::1');
+    }
+  } catch (error) {
+    await close(); // a listener that did start (127.0.0.1, when [::1] failed) must not stay open
+    throw error;
+  }
+  const ready = secure.then(() => {});
+  ready.catch(() => {}); // reported through lab.ready
+  return { port, ready, close };
 }
