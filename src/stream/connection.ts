@@ -27,6 +27,8 @@ export interface ReadLimitOptions extends ReadOptions {
   limit?: number;
 }
 
+const NO_OPTIONS: ReadOptions = {};
+
 /** What `read` and `readExactly` take. */
 export const READ_OPTIONS: OptionNames = { known: ['signal', 'timeout'] };
 /** What `readUntil` and `readLine` take. */
@@ -85,9 +87,10 @@ export class Connection implements AsyncIterable<Uint8Array> {
   }
 
   /** Reads the next chunk as it arrived, or `null` once the peer finished sending. */
-  async read(options: ReadOptions = {}): Promise<Uint8Array | null> {
-    checkReadOptions('read', options, READ_OPTIONS);
-    await this.#waitFor('read', () => this.#buffer.length > 0, 1, options);
+  async read(options?: ReadOptions): Promise<Uint8Array | null> {
+    // Unchecked when there are none: `for await` reads this way, chunk after chunk.
+    if (options !== undefined) checkReadOptions('read', options, READ_OPTIONS);
+    await this.#waitFor('read', () => this.#buffer.length > 0, 1, options ?? NO_OPTIONS);
     const chunk = this.#buffer.shiftChunk();
     this.#consumed();
     return chunk;

@@ -112,15 +112,16 @@ async function accept<E extends Endpoint>(
   checkFunction(where, 'onError', (options as ServeOptions | undefined)?.onError);
   const limits = serverLimits(where, options ?? {});
   const { tls: context, closeTimeout, onHandshakeError } = options ?? {};
+  // The same for every connection, so made once.
+  const upgrading = context ? { context, handshakeTimeout: limits.handshakeTimeout, closeTimeout } : null;
   return listen(where, options, options ?? {}, (transport) => {
-    if (!context) {
+    if (!upgrading) {
       onTransport(transport);
       return;
     }
     // startTls reads the peer's address before a failed handshake closes the socket.
-    upgrade(transport, { context, handshakeTimeout: limits.handshakeTimeout, closeTimeout }).then(
-      onTransport,
-      (error: Error) => onHandshakeError?.(error, transport.info.peer),
+    upgrade(transport, upgrading).then(onTransport, (error: Error) =>
+      onHandshakeError?.(error, transport.info.peer),
     );
   });
 }

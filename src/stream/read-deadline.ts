@@ -1,5 +1,5 @@
 import { AbortError, InvalidArgumentError, TimeoutError } from '../transport/errors.js';
-import { checkOptionNames, type OptionNames } from '../transport/options.js';
+import { checkMilliseconds, checkOptionNames, checkSignal, type OptionNames } from '../transport/options.js';
 
 /**
  * How long a read may wait. A read that is cancelled or times out rejects (with an `AbortError` or a
@@ -65,13 +65,6 @@ export function checkReadOptions(where: string, options: unknown, names: OptionN
     throw new InvalidArgumentError(`${where}: options must be an object, got ${String(options)}`);
   }
   checkOptionNames(where, options, names);
-  const { signal, timeout } = options as ReadOptions;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError(`${where}: \`signal\` must be an AbortSignal`);
-  }
-  if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0) || !Number.isFinite(timeout))) {
-    throw new InvalidArgumentError(
-      `${where}: \`timeout\` must be a positive number of milliseconds, got ${String(timeout)}`,
-    );
-  }
+  checkSignal(where, (options as ReadOptions).signal);
+  checkMilliseconds(where, 'timeout', (options as ReadOptions).timeout);
 }

@@ -132,8 +132,7 @@ export class ClientContext {
     if (typeof options !== 'object' || options === null) {
       throw new ContextError('ERR_CONTEXT_TRUST_REQUIRED', 'trust', trustRequired(where));
     }
-    // insecureClientContext checked its caller's options itself: it adds `trust` of its own.
-    if (internals.insecureReason === undefined) checkKnownOptions(where, options, OPTION_NAMES.clientContext);
+    checkKnownOptions(where, options, OPTION_NAMES.clientContext);
     this.insecureReason = internals.insecureReason ?? null;
     const secure: tls.SecureContextOptions = {
       ciphers: CIPHERS,

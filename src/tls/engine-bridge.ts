@@ -31,6 +31,11 @@ import type { Transport } from '../transport/transport.js';
 
 type Callback = (error?: Error | null) => void;
 
+/** One function for every bridge's deferred resume, rather than a closure per resume. */
+function flowSoon(bridge: EngineBridge): void {
+  bridge.flow();
+}
+
 /** The stream `node:tls` drives over a Transport without a socket of its own. */
 export class EngineBridge extends EventEmitter {
   /** Read by node:tls (TLSSocket copies it); half-open connections are part of the contract. */
@@ -81,12 +86,13 @@ export class EngineBridge extends EventEmitter {
     // constructor, before the TLS engine is attached to it, and would drop what came now.
     if (!this.#flowScheduled) {
       this.#flowScheduled = true;
-      process.nextTick(() => this.#flow());
+      process.nextTick(flowSoon, this);
     }
     return this;
   }
 
-  #flow(): void {
+  /** @internal The deferred part of `resume`. */
+  flow(): void {
     this.#flowScheduled = false;
     if (this.#paused) return;
     const unshifted = this.#unshifted;
@@ -97,7 +103,7 @@ export class EngineBridge extends EventEmitter {
       this.#unshifted = null;
     }
     if (!this.#lost && !this.#paused) this.#transport.resumeReading();
-    if (this.#endPending) process.nextTick(() => this.#emitEnd());
+    if (this.#endPending && !this.#ended) process.nextTick(() => this.#emitEnd());
   }
 
   /** Puts bytes in front of everything the transport will deliver (before the first resume). */
@@ -190,7 +196,7 @@ export class EngineBridge extends EventEmitter {
       },
       resumeWriting: () => {
         this.#writePaused = false;
-        for (const callback of this.#waitingWrites.splice(0)) callback();
+        if (this.#waitingWrites.length > 0) for (const callback of this.#waitingWrites.splice(0)) callback();
         if (this.#endCallback && this.#transport.writeBufferSize === 0) this.#release();
       },
     };

@@ -25,7 +25,6 @@ export interface Selection {
   skip?: readonly string[];
 }
 
-/** Levenshtein distance, for suggesting the scenario a typo meant. */
 /** What `startLab` and `selectScenarios` take. */
 export const SELECTION_OPTIONS: OptionNames = { known: ['only', 'skip'] };
 

@@ -10,7 +10,13 @@ import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { InvalidArgumentError } from '../../transport/errors.js';
-import { checkMilliseconds, checkOptionNames, type OptionNames } from '../../transport/options.js';
+import {
+  checkFunction,
+  checkMilliseconds,
+  checkOptionNames,
+  checkSignal,
+  type OptionNames,
+} from '../../transport/options.js';
 import type { Lab, LabScenario } from './lab.js';
 import type { Expectation, ScenarioGroup } from './types.js';
 
@@ -300,10 +306,8 @@ export async function gradeClient(
   const timeoutMs = checkMilliseconds('gradeClient', 'timeoutMs', options.timeoutMs) ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new InvalidArgumentError(`gradeClient: \`jobs\` must be a whole number, 1 or more, got ${jobs}`);
-  if (options.onResult !== undefined && typeof options.onResult !== 'function')
-    throw new InvalidArgumentError('gradeClient: `onResult` must be a function');
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
-    throw new InvalidArgumentError('gradeClient: `signal` must be an AbortSignal');
+  checkFunction('gradeClient', 'onResult', options.onResult);
+  checkSignal('gradeClient', options.signal);
   const started = performance.now();
   const results: GradeResult[] = new Array(lab.scenarios.length);
   let next = 0;
