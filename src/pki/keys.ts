@@ -96,13 +96,18 @@ export function signingAlgorithm(
   return { name: 'RSASSA-PKCS1-v1_5', hash } as webcrypto.RsaHashedImportParams;
 }
 
-/** A private key as PKCS#8 PEM, newline-terminated. */
-export async function privateKeyPem(key: CryptoKey): Promise<string> {
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der
+/** DER as PEM with `label` (`CERTIFICATE`, `PRIVATE KEY`, ...): 64-column base64, newline-terminated. */
+export function pemEncode(label: string, der: Uint8Array): string {
+  const body = Buffer.from(der)
     .toString('base64')
     .replace(/(.{64})/g, '$1\n')
-    .replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
+    .replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+}
+
+/** A private key as PKCS#8 PEM, newline-terminated. */
+export async function privateKeyPem(key: CryptoKey): Promise<string> {
+  return pemEncode('PRIVATE KEY', new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', key)));
 }
 
 /**

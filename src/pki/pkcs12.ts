@@ -10,6 +10,7 @@ import { createHash, createPrivateKey } from 'node:crypto';
 import forge from 'node-forge';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { checkOptionNames } from '../transport/options.js';
+import { pemEncode } from './keys.js';
 import { PKI_OPTION_NAMES } from './option-names.js';
 import { readCertificate, readCertificates, readPrivateKey } from './parse.js';
 
@@ -170,14 +171,6 @@ export function exportPkcs12(input: Pkcs12Input): Buffer {
   return Buffer.from(asn1.toDer(pfx).getBytes(), 'binary');
 }
 
-function pem(kind: string, der: Uint8Array): string {
-  const body = Buffer.from(der)
-    .toString('base64')
-    .replace(/(.{64})/g, '$1\n')
-    .replace(/\n$/, '');
-  return `-----BEGIN ${kind}-----\n${body}\n-----END ${kind}-----\n`;
-}
-
 /** Unpacks a PKCS#12 bundle (ours, OpenSSL's, or another tool's) into PEM. */
 export function importPkcs12(bytes: Uint8Array, password: string): Pkcs12Contents {
   const where = 'importPkcs12';
@@ -232,8 +225,8 @@ export function importPkcs12(bytes: Uint8Array, password: string): Pkcs12Content
   }
   ordered.push(...rest);
   return {
-    certPem: pem('CERTIFICATE', leaf.raw),
-    chainPem: ordered.map((certificate) => pem('CERTIFICATE', certificate.raw)).join(''),
+    certPem: pemEncode('CERTIFICATE', leaf.raw),
+    chainPem: ordered.map((certificate) => pemEncode('CERTIFICATE', certificate.raw)).join(''),
     keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
   };
 }

@@ -8,7 +8,7 @@ import { keysFromPem } from '../../pki/keys.js';
 import { labIntermediate, labLeaf, labRoot, served } from './chains.js';
 import { RSA_4096_TEST_KEY } from './rsa-4096-key.js';
 import { offering } from './scenarios-protocol.js';
-import type { LabMaterials, Scenario } from './types.js';
+import type { ClientCredentials, LabMaterials, Scenario } from './types.js';
 import { modpGroup } from './weak-tls.js';
 
 /** A root and `depth` intermediates below it, top first. */
@@ -17,6 +17,31 @@ async function ladder(materials: LabMaterials, depth: number): Promise<CA[]> {
   for (let i = 0; i < depth; i++)
     cas.push(await labIntermediate(cas.at(-1)!, { subject: `intermediate ${i + 1}` }));
   return cas;
+}
+
+/**
+ * A server requiring a client certificate from the lab's client CA, handing the client the one
+ * `present` picks. Capped at TLS 1.2, where a refused certificate fails inside the handshake.
+ */
+function mtls(
+  name: string,
+  expected: Scenario['expected'],
+  description: string,
+  present: (client: Awaited<ReturnType<LabMaterials['clientPki']>>) => ClientCredentials,
+): Scenario {
+  return {
+    name,
+    group: 'mtls',
+    expected,
+    description,
+    async build(materials) {
+      const client = await materials.clientPki();
+      return served(await labLeaf(await materials.root()), {
+        tls: { maxVersion: 'TLSv1.2' },
+        clientAuth: { trustPem: client.ca.certPem, present: present(client) },
+      });
+    },
+  };
 }
 
 export const controlScenarios: readonly Scenario[] = [
@@ -103,34 +128,18 @@ export const controlScenarios: readonly Scenario[] = [
       return served(await labLeaf(bottom!), { chain: [top!.certPem, bottom!.certPem] });
     },
   },
-  {
-    name: 'mtls-required',
-    group: 'mtls',
-    expected: 'accept',
-    description:
-      'the server requires a client certificate from the lab client CA; a client presenting {cert} and {key} gets in (TLS 1.2, so a refusal comes inside the handshake)',
-    async build(materials) {
-      const client = await materials.clientPki();
-      return served(await labLeaf(await materials.root()), {
-        tls: { maxVersion: 'TLSv1.2' },
-        clientAuth: { trustPem: client.ca.certPem, present: client.good },
-      });
-    },
-  },
-  {
-    name: 'mtls-expired-client',
-    group: 'mtls',
-    expected: 'reject',
-    description:
-      'the server requires a client certificate and refuses the expired one handed as {cert} and {key}: the connection must fail (TLS 1.2, so it fails inside the handshake)',
-    async build(materials) {
-      const client = await materials.clientPki();
-      return served(await labLeaf(await materials.root()), {
-        tls: { maxVersion: 'TLSv1.2' },
-        clientAuth: { trustPem: client.ca.certPem, present: client.expired },
-      });
-    },
-  },
+  mtls(
+    'mtls-required',
+    'accept',
+    'the server requires a client certificate from the lab client CA; a client presenting {cert} and {key} gets in (TLS 1.2, so a refusal comes inside the handshake)',
+    (client) => client.good,
+  ),
+  mtls(
+    'mtls-expired-client',
+    'reject',
+    'the server requires a client certificate and refuses the expired one handed as {cert} and {key}: the connection must fail (TLS 1.2, so it fails inside the handshake)',
+    (client) => client.expired,
+  ),
 ];
 
 /** The lab's client CA and its two client certificates (made once per lab). */

@@ -5,6 +5,7 @@
  */
 import { generatePrimeSync, getDiffieHellman } from 'node:crypto';
 import tls from 'node:tls';
+import { pemEncode } from '../../pki/keys.js';
 import type { ServerTls } from './types.js';
 
 function derLength(length: number): Buffer {
@@ -22,11 +23,7 @@ function derInteger(value: Buffer): Buffer {
 export function dhParamsPem(prime: Buffer): string {
   const body = Buffer.concat([derInteger(prime), derInteger(Buffer.from([2]))]);
   const der = Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
-  const base64 = der
-    .toString('base64')
-    .replace(/(.{64})/g, '$1\n')
-    .replace(/\n$/, '');
-  return `-----BEGIN DH PARAMETERS-----\n${base64}\n-----END DH PARAMETERS-----\n`;
+  return pemEncode('DH PARAMETERS', der);
 }
 
 /** A well-known MODP group by size. */
