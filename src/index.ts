@@ -3,6 +3,19 @@
  * TLS, with an async Connection API on top, and security contexts that cannot be built unsafe.
  */
 
+export type { CloseOptions, CloseResult } from './server/close-result.js';
+export type { ServerLimits } from './server/limits.js';
+export type { ProxyProtocolOptions } from './server/proxy-protocol.js';
+export type { Server, ServerStats } from './server/server.js';
+export type {
+  ConnectionCloseMessage,
+  ConnectionOpenMessage,
+  HandshakeEndMessage,
+  HandshakeErrorMessage,
+  HandshakeStartMessage,
+  LimitMessage,
+  LimitName,
+} from './server/tracing.js';
 export {
   Connection,
   DEFAULT_READ_LIMIT,
@@ -60,11 +73,24 @@ export {
 export type {
   AddressOf,
   Endpoint,
-  Server,
   SocketConnectOptions,
   SocketListenOptions,
 } from './transport/net.js';
 export type { Protocol, ProtocolFactory } from './transport/protocol.js';
+export {
+  encodeProxyHeader,
+  type ProxyHeader,
+  ProxyHeaderError,
+  type ProxyHeaderErrorCode,
+  type ProxyHeaderInit,
+  ProxyHeaderParser,
+  type ProxyInfo,
+  type ProxyParse,
+  type ProxyParserOptions,
+  type ProxySslTlv,
+  type ProxyTlvs,
+  type ProxyTransport,
+} from './transport/proxy-header.js';
 export type {
   Address,
   TcpAddress,

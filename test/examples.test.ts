@@ -48,6 +48,18 @@ describe('examples', () => {
     ]);
   });
 
+  it('production: PROXY addresses, tracing, and a SIGTERM drain that finishes the conversation', async () => {
+    // Its own process: the example sends itself SIGTERM.
+    const { stdout } = await run(process.execPath, ['examples/production/main.mjs'], { timeout: 30_000 });
+    expect(stdout.trim().split('\n')).toEqual([
+      'handshake: TLSv1.3 from 203.0.113.7',
+      'server said: hello (to 203.0.113.7:40001, via 127.0.0.1)',
+      'server said: goodbye: the server is shutting down',
+      'then: close_notify',
+      'SIGTERM: drained 1, aborted 0, dropped 0',
+    ]);
+  });
+
   it('mtls: a client with a certificate is greeted by name; one without is refused', async () => {
     expect(await lines(mtlsMain)).toEqual([
       'with a certificate: hello CN=alice',

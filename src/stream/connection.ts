@@ -57,6 +57,8 @@ export class Connection implements AsyncIterable<Uint8Array> {
   #writePaused = false;
   #writeWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   readonly #closed: Promise<Error | null>;
+  /** Made when first asked for, or when the server starts closing. */
+  #serverClosing: AbortController | null = null;
   #resolveClosed!: (error: Error | null) => void;
 
   /** Wraps `transport`, binding the Connection's own protocol to it. */
@@ -76,6 +78,18 @@ export class Connection implements AsyncIterable<Uint8Array> {
   /** What the connection runs over and where its ends are. */
   get info(): TransportInfo {
     return this.#transport.info;
+  }
+
+  /**
+   * Aborts when the server that accepted this connection begins a graceful shutdown
+   * (`server.close()`): finish the request in progress and return from the handler, which then
+   * closes the connection cleanly; the server aborts it at its deadline otherwise. Pass it to a
+   * read that waits for the next request, `connection.readLine({ signal: connection.serverClosing })`,
+   * so that an idle connection ends at once. It never aborts on a client's connection.
+   */
+  get serverClosing(): AbortSignal {
+    this.#serverClosing ??= new AbortController();
+    return this.#serverClosing.signal;
   }
 
   /**
@@ -353,6 +367,12 @@ export class Connection implements AsyncIterable<Uint8Array> {
       resumeWriting: () => {
         this.#writePaused = false;
         for (const waiter of this.#writeWaiters.splice(0)) waiter.resolve();
+      },
+      serverClosing: () => {
+        this.#serverClosing ??= new AbortController();
+        this.#serverClosing.abort(
+          new AbortError('the server is closing: finish what is in progress and return from the handler'),
+        );
       },
     };
   }

@@ -1,4 +1,10 @@
+import { type ServerLimits, serverLimits } from '../server/limits.js';
+import { type ProxyProtocolOptions, proxyPolicy } from '../server/proxy-protocol.js';
+import { type Server, startServer } from '../server/server.js';
+import { isShutdownAbort } from '../server/shutdown.js';
+import { traceHandshake } from '../server/tracing.js';
 import { ClientContext } from '../tls/client-context.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT } from '../tls/defaults.js';
 import { ServerContext } from '../tls/server-context.js';
 import { upgrade } from '../tls/start-tls.js';
 import { InvalidArgumentError } from '../transport/errors.js';
@@ -7,9 +13,7 @@ import {
   bindNewProtocol,
   checkFactory,
   type Endpoint,
-  listen,
   openSocket,
-  type Server,
   type SocketConnectOptions,
   type SocketListenOptions,
 } from '../transport/net.js';
@@ -20,10 +24,10 @@ import {
   type OptionNames,
 } from '../transport/options.js';
 import type { ProtocolFactory } from '../transport/protocol.js';
+import { encodeProxyHeader, type ProxyHeaderInit } from '../transport/proxy-header.js';
 import type { Address, Transport } from '../transport/transport.js';
 import { Connection } from './connection.js';
 import { OPEN_OPTION_NAMES } from './option-names.js';
-import { type ServerLimits, serverLimits } from './server-limits.js';
 
 /** Options for opening a connection: where, deadlines, cancellation, and optionally TLS. */
 export type ConnectOptions = Endpoint &
@@ -34,6 +38,11 @@ export type ConnectOptions = Endpoint &
     serverName?: string;
     /** TLS handshake deadline in milliseconds (default: the context's, else 30000). */
     handshakeTimeout?: number;
+    /**
+     * Send this PROXY protocol header first, before TLS: for tests of servers behind a proxy,
+     * and for proxies written with tlskit.
+     */
+    proxyHeader?: ProxyHeaderInit;
   };
 
 /** Options for listening, optionally with TLS, and the limits put on each connection. */
@@ -42,8 +51,18 @@ export type ListenOptions = Endpoint &
   ServerLimits & {
     /** Speak TLS on every accepted connection, with this server context. */
     tls?: ServerContext;
-    /** Called when a client's TLS handshake fails (default: ignored, as scanners cause many). */
+    /**
+     * Read a PROXY protocol header (v1 or v2) from the trusted proxies in front of the server:
+     * `info.peer` and `info.local` then hold the client's addresses, `info.proxy` the rest.
+     */
+    proxyProtocol?: ProxyProtocolOptions;
+    /**
+     * Called when a client's PROXY header or TLS handshake fails (default: ignored, as scanners
+     * cause many). Refusals by a limit are not errors: they are counted in `server.stats`.
+     */
     onHandshakeError?: (error: Error, peer: Address | null) => void;
+    /** Closes the server gracefully when it aborts, as `server.close()` does. */
+    signal?: AbortSignal;
   };
 
 /** Options of `serve`. */
@@ -78,8 +97,17 @@ async function open(where: 'connect' | 'createConnection', options: ConnectOptio
   checkOptionNames(where, options, OPEN_OPTION_NAMES[where]);
   checkContext(where, options?.tls, 'client');
   checkMilliseconds(where, 'handshakeTimeout', options?.handshakeTimeout);
+  const header = options.proxyHeader;
+  if (header !== undefined && (typeof header !== 'object' || header === null)) {
+    throw new InvalidArgumentError(
+      `${where}: \`proxyHeader\` must be a PROXY header to send, e.g. { version: 2, source, destination }, got ${String(header)}`,
+    );
+  }
   const transport = await openSocket(where, options, options);
-  if (!options.tls) return transport;
+  if (!options.tls) {
+    if (header !== undefined) transport.write(encodeProxyHeader(header));
+    return transport;
+  }
   const serverName = options.serverName ?? ('host' in options ? (options.host ?? 'localhost') : undefined);
   if (serverName === undefined) {
     transport.abort();
@@ -87,18 +115,23 @@ async function open(where: 'connect' | 'createConnection', options: ConnectOptio
       `${where}: TLS over a Unix socket needs \`serverName\`, the name the server's certificate must carry`,
     );
   }
-  return upgrade(transport, {
-    context: options.tls,
-    serverName,
-    signal: options.signal,
-    handshakeTimeout: options.handshakeTimeout,
-    closeTimeout: options.closeTimeout,
-  });
+  if (options.proxyHeader !== undefined) transport.write(encodeProxyHeader(options.proxyHeader));
+  return traceHandshake(
+    { role: 'client', peer: null, serverName },
+    upgrade(transport, {
+      context: options.tls,
+      serverName,
+      signal: options.signal,
+      handshakeTimeout: options.handshakeTimeout,
+      closeTimeout: options.closeTimeout,
+    }),
+  );
 }
 
 /**
- * Accepts connections; with `tls`, hands each one over only after its handshake succeeded, within
- * the server's limits. `closeTimeout` applies to the TLS connection as well as the socket.
+ * Accepts connections through a production server (src/server/): limits, the PROXY protocol,
+ * with `tls` the handshake, graceful shutdown. `closeTimeout` applies to the TLS connection as
+ * well as the socket.
  */
 async function accept<E extends Endpoint>(
   where: 'createServer' | 'serve',
@@ -111,19 +144,40 @@ async function accept<E extends Endpoint>(
   checkFunction(where, 'onHandshakeError', options?.onHandshakeError);
   checkFunction(where, 'onError', (options as ServeOptions | undefined)?.onError);
   const limits = serverLimits(where, options ?? {});
-  const { tls: context, closeTimeout, onHandshakeError } = options ?? {};
+  const proxy = proxyPolicy(where, options?.proxyProtocol);
+  const { tls: context, closeTimeout, onHandshakeError, signal } = options ?? {};
   // The same for every connection, so made once.
-  const upgrading = context ? { context, handshakeTimeout: limits.handshakeTimeout, closeTimeout } : null;
-  return listen(where, options, options ?? {}, (transport) => {
-    if (!upgrading) {
-      onTransport(transport);
-      return;
-    }
-    // startTls reads the peer's address before a failed handshake closes the socket.
-    upgrade(transport, upgrading).then(onTransport, (error: Error) =>
-      onHandshakeError?.(error, transport.info.peer),
-    );
-  });
+  // Behind a PROXY header, the bytes read with it that follow it are the ClientHello.
+  const upgrading = context
+    ? {
+        context,
+        handshakeTimeout: limits.handshakeTimeout,
+        closeTimeout,
+        pendingPlaintext: proxy ? ('handshake' as const) : undefined,
+      }
+    : null;
+  const handshake = upgrading
+    ? (transport: Transport) =>
+        traceHandshake(
+          () => ({ role: 'server' as const, peer: transport.info.peer, serverName: null }),
+          upgrade(transport, upgrading),
+        )
+    : null;
+  return startServer(
+    options,
+    options ?? {},
+    {
+      where,
+      limits,
+      proxy,
+      headerTimeout: limits.handshakeTimeout ?? context?.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+      closeTimeout,
+      handshake,
+      onHandshakeError,
+      signal,
+    },
+    onTransport,
+  );
 }
 
 /**
@@ -190,7 +244,8 @@ function runHandler(transport: Transport, handler: ConnectionHandler, onError = 
       (error: unknown) => {
         void connection.info.peer; // for the report: a closed socket forgets its addresses
         connection.abort(error instanceof Error ? error : new Error(String(error)));
-        onError(error, connection);
+        // The server's own shutdown deadline cut the connection: no failure of the handler.
+        if (!isShutdownAbort(error)) onError(error, connection);
       },
     );
 }

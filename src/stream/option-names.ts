@@ -4,10 +4,11 @@
  * each function lists all it takes; the layers below (openSocket, listen, startTls) read only
  * their own and check nothing more, because tlskit's callers hand them the whole object.
  */
+
+import { SERVER_LIMIT_OPTIONS } from '../server/limits.js';
 import { CLIENT_CONTEXT_OPTIONS, NO_OPT_OUT, SERVER_CONTEXT_OPTIONS } from '../tls/option-names.js';
 import { ENDPOINT_OPTIONS, SOCKET_CONNECT_OPTIONS, SOCKET_LISTEN_OPTIONS } from '../transport/net.js';
 import { belongIn, type OptionNames } from '../transport/options.js';
-import { SERVER_LIMIT_OPTIONS } from './server-limits.js';
 
 const CONNECT_OPTIONS = [
   ...ENDPOINT_OPTIONS,
@@ -15,6 +16,7 @@ const CONNECT_OPTIONS = [
   'tls',
   'serverName',
   'handshakeTimeout',
+  'proxyHeader',
 ] as const;
 
 const LISTEN_OPTIONS = [
@@ -22,7 +24,9 @@ const LISTEN_OPTIONS = [
   ...SOCKET_LISTEN_OPTIONS,
   ...SERVER_LIMIT_OPTIONS,
   'tls',
+  'proxyProtocol',
   'onHandshakeError',
+  'signal',
 ] as const;
 
 /** Options of the context, put on the connection by mistake. */
@@ -48,7 +52,7 @@ const CONNECT: OptionNames = {
     rejectUnauthorized: NO_OPT_OUT,
     checkServerIdentity: NO_OPT_OUT,
     ...belongIn(
-      ['backlog', 'onHandshakeError', 'onError'],
+      ['backlog', 'onHandshakeError', 'onError', 'proxyProtocol', 'maxConnections', 'idleTimeout'],
       (name) =>
         `\`${name}\` is an option of ${name === 'onError' ? 'serve()' : 'createServer() and serve()'}`,
     ),
@@ -69,10 +73,9 @@ const CREATE_SERVER: OptionNames = {
       () => 'ask for client certificates with serverContext({ clientAuth, trust }), passed as `tls`',
     ),
     context: 'the context goes in `tls`',
-    ...belongIn(
-      ['signal', 'serverName'],
-      (name) => `\`${name}\` is an option of connect() and createConnection()`,
-    ),
+    serverName: '`serverName` is an option of connect() and createConnection()',
+    proxyHeader:
+      '`proxyHeader` is sent by connect() and createConnection(); a server reads headers with `proxyProtocol`',
     timeout:
       '`timeout` is the connect deadline of connect(); a server bounds its handshakes with `handshakeTimeout`',
     onError: '`onError` is an option of serve(); a createServer protocol hears errors in connectionLost',

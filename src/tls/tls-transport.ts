@@ -243,5 +243,6 @@ const lowerAddresses: PropertyDescriptorMap = {
 };
 
 function tlsLayerInfo(tls: TlsInfo, lower: TransportInfo): TlsTransportInfo {
-  return Object.defineProperties({ kind: 'tls', tls, lower }, lowerAddresses) as TlsTransportInfo;
+  const info = lower.proxy ? { kind: 'tls', proxy: lower.proxy, tls, lower } : { kind: 'tls', tls, lower };
+  return Object.defineProperties(info, lowerAddresses) as TlsTransportInfo;
 }

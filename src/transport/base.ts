@@ -14,6 +14,7 @@ export const kPendingBytes = Symbol('tlskit.pendingBytes');
 export const kTakePending = Symbol('tlskit.takePending');
 export const kUpgradedTo = Symbol('tlskit.upgradedTo');
 export const kHandOver = Symbol('tlskit.handOver');
+export const kTopmost = Symbol('tlskit.topmost');
 
 type LostListener = (error: Error | null) => void;
 
@@ -260,6 +261,13 @@ export abstract class BaseTransport implements Transport {
       clearTimeout(this.#closeTimer);
       this.#notifyLost(error);
     });
+  }
+
+  /** The transport the connection speaks through now: this one, or the TLS layer it became. */
+  [kTopmost](): Transport {
+    let transport: BaseTransport = this;
+    while (transport.#upgradedTo instanceof BaseTransport) transport = transport.#upgradedTo;
+    return transport;
   }
 
   /** Registers a listener for the end of the connection (servers track their connections). */

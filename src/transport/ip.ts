@@ -90,3 +90,13 @@ export function sameIp(a: string, b: string): boolean {
   const y = ipBytes(b);
   return x !== null && y !== null && x.length === y.length && x.every((byte, i) => byte === y[i]);
 }
+
+/** An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, how a dual-stack socket reports IPv4) as IPv4. */
+export function unmappedIp(bytes: Uint8Array): Uint8Array {
+  const mapped =
+    bytes.length === 16 &&
+    bytes.slice(0, 10).every((byte) => byte === 0) &&
+    bytes[10] === 0xff &&
+    bytes[11] === 0xff;
+  return mapped ? bytes.slice(12) : bytes;
+}

@@ -1,8 +1,8 @@
 import net from 'node:net';
-import { BaseTransport, kOnLost } from './base.js';
 import { AbortError, InvalidArgumentError, TimeoutError, toTransportError } from './errors.js';
 import { checkMilliseconds, checkSignal } from './options.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
+import type { ProxyInfo } from './proxy-header.js';
 import { StreamTransport } from './stream.js';
 import type { Address, TcpAddress, Transport, UnixAddress } from './transport.js';
 
@@ -37,19 +37,6 @@ export interface SocketListenOptions {
 
 /** The address a server reports for an endpoint: `{ host, port }` for TCP, `{ path }` for Unix. */
 export type AddressOf<E> = E extends { path: string } ? UnixAddress : TcpAddress;
-
-/** A listening server. */
-export interface Server<A extends Address = Address> {
-  /** Where the server listens; with `port: 0` this holds the port the OS chose. */
-  readonly address: A;
-  /** Connections currently open. */
-  readonly connections: number;
-  /**
-   * Stops accepting, closes every open connection gracefully, and resolves once all are gone.
-   * Calling it again returns the same promise.
-   */
-  close(): Promise<void>;
-}
 
 /** Checks an endpoint and returns it normalised, or throws an error naming the bad field. */
 export function checkEndpoint(
@@ -98,25 +85,40 @@ function describe(endpoint: Endpoint): string {
   return 'path' in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
 }
 
-/** Wraps a connected socket. `path` is the Unix socket path, when there is one. */
+/**
+ * Wraps a connected socket. `path` is the Unix socket path, when there is one. `proxy` is what a
+ * trusted proxy said in a PROXY header: its addresses replace the socket's.
+ */
 export function socketTransport(
   socket: net.Socket,
   unix: { path: string; side: 'client' | 'server' } | null,
   closeTimeout?: number,
+  proxy?: ProxyInfo,
 ): StreamTransport {
+  const kind = unix ? 'unix' : 'tcp';
+  if (!unix) socket.setNoDelay(true);
+  if (proxy?.source && proxy.destination) {
+    return new StreamTransport(socket, {
+      kind,
+      local: proxy.destination,
+      peer: proxy.source,
+      proxy,
+      closeTimeout,
+    });
+  }
   if (unix) {
     // A Unix socket has one name: the path the server listens on. The client's end is unnamed.
     const named = { path: unix.path };
     return new StreamTransport(socket, {
-      kind: 'unix',
+      kind,
       local: unix.side === 'server' ? named : null,
       peer: unix.side === 'client' ? named : null,
+      proxy,
       closeTimeout,
     });
   }
-  socket.setNoDelay(true);
   // Addresses cost two system calls; most connections never ask, so they are read on demand.
-  return new StreamTransport(socket, { kind: 'tcp', local: 'socket', peer: 'socket', closeTimeout });
+  return new StreamTransport(socket, { kind, local: 'socket', peer: 'socket', proxy, closeTimeout });
 }
 
 /**
@@ -199,42 +201,30 @@ export function checkFactory(where: string, factory: unknown): void {
   }
 }
 
+/** A listening socket, before any server policy: the layer above decides what to do with each socket. */
+export interface Listener<A extends Address = Address> {
+  /** Where it listens; with `port: 0` this holds the port the OS chose. */
+  readonly address: A;
+  /** Whether it accepts Unix-socket connections (their peers have no address). */
+  readonly unix: boolean;
+  /** Stops accepting; resolves once the listening socket is closed (open connections are not touched). */
+  close(): Promise<void>;
+}
+
 /**
- * Listens on TCP or a Unix socket and hands every accepted connection to `onTransport`. The
- * returned server tracks connections so `close()` can end them (a connection upgraded to TLS is
- * tracked through its TLS transport). Used by `createServer` and by the layers above.
+ * Listens on TCP or a Unix socket and hands every accepted socket, paused, to `onSocket`. What a
+ * server does with them (limits, PROXY headers, TLS, shutdown) is decided above, in src/server/.
  */
-export async function listen<E extends Endpoint>(
+export async function listenSockets<E extends Endpoint>(
   where: string,
   endpointOptions: E,
   options: SocketListenOptions,
-  onTransport: (transport: StreamTransport) => void,
-): Promise<Server<AddressOf<E>>> {
+  onSocket: (socket: net.Socket) => void,
+): Promise<Listener<AddressOf<E>>> {
   const endpoint = checkEndpoint(where, endpointOptions, true);
   checkMilliseconds(where, 'closeTimeout', options.closeTimeout);
   checkBacklog(where, options.backlog);
-  const open = new Set<Transport>();
-  let closing: Promise<void> | null = null;
-  let lastConnectionGone: (() => void) | null = null;
-  const track = (transport: Transport) => {
-    if (!(transport instanceof BaseTransport)) return;
-    if (closing) {
-      transport.close();
-      return;
-    }
-    open.add(transport);
-    transport[kOnLost](() => {
-      open.delete(transport);
-      if (open.size === 0) lastConnectionGone?.();
-    });
-  };
-  const unix = 'path' in endpoint ? { path: endpoint.path, side: 'server' as const } : null;
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
-    const transport = socketTransport(socket, unix, options.closeTimeout);
-    track(transport);
-    if (closing) return;
-    onTransport(transport);
-  });
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onSocket);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(toTransportError(error)));
     const listenOptions =
@@ -247,25 +237,13 @@ export async function listen<E extends Endpoint>(
     typeof bound === 'string' || bound === null
       ? { path: 'path' in endpoint ? endpoint.path : String(bound) }
       : { host: bound.address, port: bound.port };
+  let closed: Promise<void> | null = null;
   return {
     address: address as AddressOf<E>,
-    get connections() {
-      return open.size;
-    },
+    unix: 'path' in endpoint,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        let listenerClosed = false;
-        const maybeDone = () => {
-          if (listenerClosed && open.size === 0) resolve();
-        };
-        lastConnectionGone = maybeDone;
-        server.close(() => {
-          listenerClosed = true;
-          maybeDone();
-        });
-        for (const transport of [...open]) transport.close();
-      });
-      return closing;
+      closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
+      return closed;
     },
   };
 }

@@ -41,6 +41,14 @@ export interface Protocol {
 
   /** The write buffer drained to its low-water mark: writing may continue. */
   resumeWriting?(): void;
+
+  /**
+   * The server that accepted this connection began a graceful shutdown (`server.close()`): finish
+   * what is in progress, then `close()` the transport. The connection is aborted if it is still
+   * open at the server's deadline. A protocol without this callback is closed at once instead
+   * (`close()`: what it already wrote is still flushed). Only server-side protocols hear it.
+   */
+  serverClosing?(): void;
 }
 
 /** Makes a fresh protocol for each connection. */

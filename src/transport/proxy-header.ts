@@ -71,13 +71,20 @@ export interface ProxyHeader {
   tlvs: ProxyTlvs;
 }
 
+/** What a trusted proxy said about a connection, as `info.proxy` reports it. */
+export interface ProxyInfo extends ProxyHeader {
+  /** The proxy's own address (the socket's peer); `null` over a Unix socket. */
+  via: Address | null;
+}
+
 /** Codes of ProxyHeaderError. */
 export type ProxyHeaderErrorCode =
   | 'ERR_PROXY_MALFORMED'
   | 'ERR_PROXY_TOO_LARGE'
   | 'ERR_PROXY_VERSION'
   | 'ERR_PROXY_CHECKSUM'
-  | 'ERR_PROXY_TRUNCATED';
+  | 'ERR_PROXY_TRUNCATED'
+  | 'ERR_PROXY_UNTRUSTED';
 
 /** A PROXY protocol header that could not be read. */
 export class ProxyHeaderError extends TlskitError {

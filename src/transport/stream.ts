@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { BaseTransport, type BaseTransportOptions, kPendingBytes, kTakePending } from './base.js';
 import { ConnectionError, toTransportError } from './errors.js';
+import type { ProxyInfo } from './proxy-header.js';
 import type { Address, TransportInfo, TransportKind } from './transport.js';
 
 /** Internal: takes the Node stream out of a StreamTransport so a TLS layer can wrap it natively. */
@@ -14,6 +15,8 @@ export interface StreamTransportOptions extends BaseTransportOptions {
   local?: Address | null | 'socket';
   /** The peer's address, likewise. */
   peer?: Address | null | 'socket';
+  /** What a trusted proxy said about the connection (`info.proxy`). */
+  proxy?: ProxyInfo;
 }
 
 const noop = () => {};
@@ -177,6 +180,9 @@ export class StreamTransport extends BaseTransport {
   [kDetachStream](keepPending: boolean): Duplex {
     const stream = this.#stream;
     stream.pause();
+    // A server's idle deadline watched this stream; the layer above reads and writes it now, so
+    // its activity would no longer be seen here.
+    if (stream instanceof Socket) stream.setTimeout(0);
     const held = this[kTakePending]();
     if (keepPending) for (let i = held.length - 1; i >= 0; i--) stream.unshift(held[i]);
     stream.off('data', onData);
@@ -234,14 +240,15 @@ function addressGetter(which: 'local' | 'peer') {
 }
 
 function streamInfo(stream: Duplex, options: StreamTransportOptions): StreamInfo {
-  const { kind, local = null, peer = null } = options;
-  if (local !== 'socket' && peer !== 'socket') return { kind, local, peer };
+  const { kind, local = null, peer = null, proxy } = options;
+  if (local !== 'socket' && peer !== 'socket')
+    return proxy ? { kind, local, peer, proxy } : { kind, local, peer };
   if (local !== 'socket' || peer !== 'socket' || !(stream instanceof Socket)) {
     throw new TypeError(
       "StreamTransport: addresses read from the socket need a net.Socket and both set to 'socket'",
     );
   }
-  const info = { kind } as StreamInfo;
+  const info = (proxy ? { kind, proxy } : { kind }) as StreamInfo;
   Object.defineProperty(info, kSocket, { value: stream, enumerable: false, writable: true });
   return Object.defineProperties(info, socketAddresses) as StreamInfo;
 }

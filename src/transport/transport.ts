@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Protocol } from './protocol.js';
+import type { ProxyInfo } from './proxy-header.js';
 
 /** A TCP endpoint. */
 export interface TcpAddress {
@@ -54,6 +55,12 @@ export interface TransportInfo {
   local: Address | null;
   /** The peer's end, when it has an address; read like `local`. */
   peer: Address | null;
+  /**
+   * What a trusted proxy in front of the server said about the connection (the PROXY protocol): on
+   * server transports whose server has `proxyProtocol` set and whose peer sent a header. `peer` and
+   * `local` then hold the client's addresses from the header; `proxy.via` is the proxy's own.
+   */
+  proxy?: ProxyInfo;
   /** TLS details, on TLS transports only. */
   tls?: TlsInfo;
   /** The transport a TLS layer runs over, on TLS transports only. */

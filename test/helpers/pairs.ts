@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { fromDuplex, type Transport, toDuplex } from 'tlskit';
 import { type MemoryPairOptions, memoryPair } from 'tlskit/testing';
 import { type BaseTransport, kOnLost } from '../../src/transport/base.js';
-import { listen, openSocket } from '../../src/transport/net.js';
+import { type Endpoint, listenSockets, openSocket, socketTransport } from '../../src/transport/net.js';
+
+/** Listens and wraps each accepted socket in a bare transport: no server policy in between. */
+function listen(endpoint: Endpoint, onTransport: (transport: Transport) => void) {
+  const unix = 'path' in endpoint ? { path: endpoint.path, side: 'server' as const } : null;
+  return listenSockets('test', endpoint, {}, (socket) => onTransport(socketTransport(socket, unix)));
+}
 
 /** A connected TCP pair on loopback: [client end, server end], no protocols bound. */
 export async function tcpPair(): Promise<[Transport, Transport]> {
@@ -13,7 +19,7 @@ export async function tcpPair(): Promise<[Transport, Transport]> {
   const accepted = new Promise<Transport>((resolve) => {
     accept = resolve;
   });
-  const server = await listen('test', { host: '127.0.0.1', port: 0 }, {}, (transport) => accept(transport));
+  const server = await listen({ host: '127.0.0.1', port: 0 }, (transport) => accept(transport));
   const address = server.address as { host: string; port: number };
   const client = await openSocket('test', { host: '127.0.0.1', port: address.port });
   const serverEnd = await accepted;
@@ -42,7 +48,7 @@ export async function unixPair(): Promise<[Transport, Transport]> {
     accept = resolve;
   });
   const path = unixPath();
-  const server = await listen('test', { path }, {}, (transport) => accept(transport));
+  const server = await listen({ path }, (transport) => accept(transport));
   const client = await openSocket('test', { path });
   const serverEnd = await accepted;
   closeWhenDone(server, serverEnd);

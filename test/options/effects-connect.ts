@@ -165,6 +165,24 @@ function connectEffects(open: Opener): EffectTable {
       expect(error).toMatchObject({ timeout: 100 });
       silent.close();
     },
+    async proxyHeader() {
+      // A server that trusts us reads the header: it sees the address the header names.
+      const peers: unknown[] = [];
+      const server = await createServer(
+        () => ({ connectionMade: (transport) => void peers.push(transport.info.peer) }),
+        { host: '127.0.0.1', port: 0, proxyProtocol: { trusted: ['127.0.0.1'] } },
+      );
+      const source = { host: '203.0.113.9', port: 4242 };
+      const opened = await open({
+        host: '127.0.0.1',
+        port: (server.address as { port: number }).port,
+        proxyHeader: { version: 2, source, destination: { host: '192.0.2.1', port: 443 } },
+      });
+      await expect.poll(() => peers.length).toBe(1);
+      await opened.close();
+      expect(peers).toEqual([source]);
+      await server.close({ timeout: 100 });
+    },
   };
 }
 

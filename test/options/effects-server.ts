@@ -181,6 +181,91 @@ function listenEffects(start: Start): EffectTable {
       expect(errors).toEqual([expect.objectContaining({ code: 'ERR_TIMEOUT', timeout: 100 })]);
       await server.close();
     },
+    async maxConnections() {
+      const server = await start({ ...loopback, maxConnections: 1 });
+      const holder = net.connect(portOf(server), '127.0.0.1');
+      await new Promise((resolve) => holder.once('connect', resolve));
+      await expect.poll(() => server.connections).toBe(1);
+      await rawClient(portOf(server)); // closed at once
+      expect(server.stats.limited.maxConnections).toBe(1);
+      holder.destroy();
+      await server.close({ timeout: 100 });
+    },
+    async maxConnectionsPerAddress() {
+      const server = await start({ ...loopback, maxConnectionsPerAddress: 1 });
+      const holder = net.connect(portOf(server), '127.0.0.1');
+      await new Promise((resolve) => holder.once('connect', resolve));
+      await expect.poll(() => server.connections).toBe(1);
+      await rawClient(portOf(server));
+      expect(server.stats.limited.maxConnectionsPerAddress).toBe(1);
+      holder.destroy();
+      await server.close({ timeout: 100 });
+    },
+    async maxPendingHandshakes() {
+      const { serverContext } = await world();
+      const server = await start({ ...loopback, tls: serverContext, maxPendingHandshakes: 1 });
+      const silent = net.connect(portOf(server), '127.0.0.1');
+      silent.on('error', () => {});
+      await new Promise((resolve) => silent.once('connect', resolve));
+      await expect.poll(() => server.connections).toBe(1);
+      await rawClient(portOf(server));
+      expect(server.stats.limited.maxPendingHandshakes).toBe(1);
+      silent.destroy();
+      await server.close({ timeout: 100 });
+    },
+    async idleTimeout() {
+      // The starter's connections close at once anyway; an idle raw client of a plain server
+      // that holds them is what idleTimeout cuts, so hold one open here.
+      const server = await createServer<Endpoint>(() => ({}), { ...loopback, idleTimeout: 100 });
+      await within(1_500, rawClient(portOf(server)), 'the idle connection being closed');
+      expect(server.stats.limited.idleTimeout).toBe(1);
+      await server.close();
+    },
+    async shutdownTimeout() {
+      const server = await createServer<Endpoint>(() => ({ serverClosing() {} }), {
+        ...loopback,
+        shutdownTimeout: 100,
+      });
+      const client = net.connect(portOf(server), '127.0.0.1');
+      client.on('error', () => {});
+      await expect.poll(() => server.connections).toBe(1);
+      expect(await within(1_500, server.close(), 'the shutdown deadline')).toEqual({
+        drained: 0,
+        aborted: 1,
+        dropped: 0,
+      });
+      client.destroy();
+    },
+    async proxyProtocol() {
+      const { report, accepted } = firstAccepted();
+      const server = await start({ ...loopback, proxyProtocol: { trusted: ['127.0.0.1'] } }, report);
+      const source = { host: '203.0.113.5', port: 5555 };
+      const client = await connect({
+        ...loopback,
+        port: portOf(server),
+        proxyHeader: { version: 1, source, destination: { host: '192.0.2.1', port: 443 } },
+      });
+      expect((await accepted).info.peer).toEqual(source);
+      await client.close();
+      await server.close();
+    },
+    async signal() {
+      const controller = new AbortController();
+      const server = await start({ ...loopback, signal: controller.signal });
+      controller.abort();
+      // Closed: the listener no longer accepts.
+      await expect
+        .poll(() =>
+          connect({ ...loopback, port: portOf(server) }).then(
+            (c) => c.abort(),
+            (e: Error) => e,
+          ),
+        )
+        .toMatchObject({
+          code: 'ECONNREFUSED',
+        });
+      await server.close();
+    },
   };
 }
 
