@@ -114,8 +114,17 @@ function tls13Exporter(hash: string, exporterSecret: Buffer, label: string, cont
   return expandLabel(hash, derived, 'exporter', digest(context), length);
 }
 
-/** The master key of a DER SSL_SESSION (OpenSSL's ASN.1: version, ssl_version, cipher, id, key). */
-function sessionMasterKey(der: Buffer): Buffer {
+/**
+ * The master key of a session from `getSession()`: OpenSSL's DER SSL_SESSION (version,
+ * ssl_version, cipher, id, master key, ...). Node 22 and later put their own head in front
+ * (`\0nodejs:tls:session:1\0`, then the server name with a 16-bit length), which is skipped.
+ */
+function sessionMasterKey(session: Buffer): Buffer {
+  let der = session;
+  if (session[0] === 0) {
+    const nameAt = session.indexOf(0, 1) + 1;
+    der = session.subarray(nameAt + 2 + session.readUInt16BE(nameAt));
+  }
   const element = (at: number) => {
     let length = der[at + 1]!;
     let start = at + 2;
