@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { ClientContext } from '../tls/client-context.js';
-import { registerKeyLog } from '../tls/keylog.js';
+import { checkNoKeyLog, registerKeyLog } from '../tls/keylog.js';
 import { OPTION_NAMES } from '../tls/option-names.js';
 import { ServerContext } from '../tls/server-context.js';
 import { InvalidArgumentError } from '../transport/errors.js';
@@ -137,6 +137,7 @@ export function keyLog(
     (_field, message) => fail(message),
   );
   checkOptionNames('keyLog', options, OPTION_NAMES.keyLog);
+  checkNoKeyLog(context); // before a file is made for nothing
   const writer = writerFor(sink);
   let stopped = false;
   const stop = () => {
@@ -145,22 +146,16 @@ export function keyLog(
     unregister();
     writer.close();
   };
-  let unregister: () => void;
-  try {
-    unregister = registerKeyLog(context, (line) => {
-      try {
-        writer.write(line);
-      } catch (error) {
-        stop();
-        process.emitWarning(`tlskit: the key log to ${writer.name} stopped: ${(error as Error).message}`, {
-          code: 'TLSKIT_KEYLOG_FAILED',
-        });
-      }
-    });
-  } catch (error) {
-    writer.close();
-    throw error;
-  }
+  const unregister = registerKeyLog(context, (line) => {
+    try {
+      writer.write(line);
+    } catch (error) {
+      stop();
+      process.emitWarning(`tlskit: the key log to ${writer.name} stopped: ${(error as Error).message}`, {
+        code: 'TLSKIT_KEYLOG_FAILED',
+      });
+    }
+  });
   warnOnce(
     'TLSKIT_KEYLOG',
     `tlskit: the TLS secrets of a ${context.role} context are being logged to ${writer.name} ` +

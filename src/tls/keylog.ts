@@ -36,16 +36,21 @@ interface Entry {
 
 const logs = new WeakMap<Context, Entry>();
 
-/**
- * Makes every connection of `context` that starts from now on pass its key-log lines to `write`,
- * until the returned function is called. A context has one key log at a time.
- */
-export function registerKeyLog(context: Context, write: (line: Buffer) => void): () => void {
+/** Throws if `context` already has a key log: a context has one at a time. */
+export function checkNoKeyLog(context: Context): void {
   if (logs.has(context)) {
     throw new InvalidArgumentError(
       'keyLog: this context already logs its keys; call stop() on that key log first, or log both to one sink',
     );
   }
+}
+
+/**
+ * Makes every connection of `context` that starts from now on pass its key-log lines to `write`,
+ * until the returned function is called. A context has one key log at a time.
+ */
+export function registerKeyLog(context: Context, write: (line: Buffer) => void): () => void {
+  checkNoKeyLog(context);
   let active = true;
   const entry: Entry = {
     listener: (line) => {

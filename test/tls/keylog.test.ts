@@ -6,7 +6,7 @@
  * connections no listener; the process is warned once. keylog-tshark.test.ts decrypts a capture.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -348,6 +348,9 @@ describe('keyLog', () => {
     expect(call(client, () => {}, reason)).toThrow(
       /already logs its keys; call stop\(\) on that key log first/,
     );
+    const never = freshPath();
+    expect(call(client, never, reason)).toThrow(/already logs its keys/);
+    expect(existsSync(never)).toBe(false); // refused before a file was made
     log.stop();
   });
 
