@@ -1,6 +1,7 @@
 /**
- * The option names of the TLS layer's public functions, and where the names users give them by
- * mistake belong. `checkOptionNames` (src/transport/options.ts) refuses anything else.
+ * The option names of the TLS layer's public functions, tlskit/danger's included, and where the
+ * names users give them by mistake belong. `checkOptionNames` (src/transport/options.ts) refuses
+ * anything else.
  */
 import { belongIn, type OptionNames } from '../transport/options.js';
 
@@ -132,6 +133,19 @@ const INSECURE_CLIENT_CONTEXT: OptionNames = {
   },
 };
 
+/** What tlskit/danger's keyLog takes: the context and the sink are its arguments. */
+const KEY_LOG: OptionNames = {
+  known: ['reason'],
+  elsewhere: {
+    ...belongIn(
+      ['path', 'file', 'sink'],
+      () => "the sink is keyLog's second argument: keyLog(context, 'keys.log', { reason })",
+    ),
+    context: "the context is keyLog's first argument: keyLog(context, sink, { reason })",
+    mode: 'a key-log file is always created with mode 0600, readable by its owner only',
+  },
+};
+
 /** The context a context option belongs in, as a hint: one of them, or either. */
 function contextFor(name: string): string {
   const client = (CLIENT_CONTEXT_OPTIONS as readonly string[]).includes(name);
@@ -183,6 +197,7 @@ export const OPTION_NAMES = {
   serverContext: SERVER_CONTEXT,
   'serverContext.reload': RELOAD,
   insecureClientContext: INSECURE_CLIENT_CONTEXT,
+  keyLog: KEY_LOG,
   startTls: START_TLS,
   'Connection.startTls': CONNECTION_START_TLS,
 } as const satisfies Record<string, OptionNames>;

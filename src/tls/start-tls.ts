@@ -27,6 +27,7 @@ import { watchTlsEof } from './eof.js';
 import { StartTlsError } from './errors.js';
 import { checkHostname, sniName } from './hostname.js';
 import { derChain, LazyChain, readTlsInfo } from './info.js';
+import { attachKeyLog } from './keylog.js';
 import { tlsErrorFrom } from './openssl-errors.js';
 import { OPTION_NAMES } from './option-names.js';
 import { ServerContext } from './server-context.js';
@@ -245,6 +246,7 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
           ALPNProtocols: context.alpnWire,
           SNICallback: context.usesSni ? context.sniCallback : undefined,
         });
+  attachKeyLog(socket, context);
   const eof = watchTlsEof(socket, bridge);
 
   const timeout = options.handshakeTimeout ?? context.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;

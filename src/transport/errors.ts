@@ -82,8 +82,8 @@ export class LimitExceededError extends TlskitError {
 
 /** A function was called with a value it cannot accept. Code `ERR_INVALID_ARGUMENT`. */
 export class InvalidArgumentError extends TlskitError {
-  constructor(message: string) {
-    super('ERR_INVALID_ARGUMENT', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_ARGUMENT', message, options);
   }
 }
 

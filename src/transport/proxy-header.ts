@@ -45,7 +45,11 @@ export interface ProxyTlvs {
 export interface ProxySslTlv {
   /** The PP2_CLIENT_* bits: 1 SSL, 2 a certificate on this connection, 4 one in the session. */
   client: number;
-  /** Whether the client's certificate was verified (`verify` field 0). */
+  /**
+   * Whether the client presented a certificate (bit 2 or 4 of `client`) and it was verified (the
+   * `verify` field is 0). A zero `verify` alone means nothing: HAProxy sends 0 for every
+   * connection that had no certificate, TLS or not.
+   */
   verified: boolean;
   version?: string;
   commonName?: string;
@@ -114,6 +118,9 @@ const TLV = {
   SSL: 0x20,
   NETNS: 0x30,
 };
+/** PP2_TYPE_SSL `client` bits: a certificate on this connection, or one in the resumed session. */
+const PP2_CLIENT_CERT_CONN = 0x02;
+const PP2_CLIENT_CERT_SESS = 0x04;
 const SSL_SUB = {
   33: 'version',
   34: 'commonName',
@@ -452,7 +459,9 @@ function sslTlv(value: Uint8Array, offset: number): ProxySslTlv {
   if (value.length < 5)
     throw malformed(`version 2 SSL TLV at byte ${offset} is shorter than its 5-byte head`);
   const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  const ssl: ProxySslTlv = { client: value[0]!, verified: view.getUint32(1) === 0 };
+  const client = value[0]!;
+  const certificate = (client & (PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS)) !== 0;
+  const ssl: ProxySslTlv = { client, verified: certificate && view.getUint32(1) === 0 };
   for (let at = 5; at < value.length; ) {
     if (at + 3 > value.length) throw malformed(`version 2 SSL sub-TLV at byte ${offset + 3 + at} is cut off`);
     const type = value[at]!;

@@ -166,12 +166,12 @@ export async function killPeers(): Promise<void> {
   await Promise.all([...live].map((peer) => peer.kill()));
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1: listen on port 0, read it, close. */
-export async function freePort(): Promise<number> {
+/** A TCP port that was free a moment ago on `host` (127.0.0.1): listen on port 0, read it, close. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(0, host, resolve);
   });
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -16,6 +16,7 @@ import { FROM_DUPLEX_OPTIONS } from '../../src/transport/duplex.js';
 import type { OptionNames } from '../../src/transport/options.js';
 import * as connecting from './effects-connect.js';
 import * as contexts from './effects-contexts.js';
+import * as danger from './effects-danger.js';
 import * as lab from './effects-lab.js';
 import * as pkiEffects from './effects-pki.js';
 import * as listening from './effects-server.js';
@@ -36,6 +37,7 @@ const walked: Array<[string, OptionNames, EffectTable]> = [
   ['Connection.startTls', OPTION_NAMES['Connection.startTls'], upgrading.effects['Connection.startTls']],
   ['clientContext', OPTION_NAMES.clientContext, contexts.effects.clientContext],
   ['insecureClientContext', OPTION_NAMES.insecureClientContext, contexts.effects.insecureClientContext],
+  ['keyLog', OPTION_NAMES.keyLog, danger.effects.keyLog],
   ['serverContext', OPTION_NAMES.serverContext, contexts.effects.serverContext],
   ['serverContext.reload', OPTION_NAMES['serverContext.reload'], contexts.effects['serverContext.reload']],
   ['memoryPair', MEMORY_PAIR_OPTIONS, testing.effects.memoryPair],

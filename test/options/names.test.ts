@@ -19,7 +19,7 @@ import {
   startTls,
   type Transport,
 } from 'tlskit';
-import { insecureClientContext } from 'tlskit/danger';
+import { insecureClientContext, keyLog } from 'tlskit/danger';
 import { createCA, exportPkcs12, loadCA } from 'tlskit/pki';
 import { gradeClient, memoryPair, RecordingProtocol, selectScenarios, startLab } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
@@ -106,6 +106,11 @@ async function subjects(): Promise<Subject[]> {
       names: OPTION_NAMES.insecureClientContext,
       context: true,
       call: (x) => asPromise(() => insecureClientContext({ reason: 'option tests', ...x })),
+    },
+    {
+      where: 'keyLog',
+      names: OPTION_NAMES.keyLog,
+      call: (x) => asPromise(() => keyLog(client, () => {}, { reason: 'option tests', ...x })),
     },
     {
       where: 'serverContext',

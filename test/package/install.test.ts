@@ -86,11 +86,11 @@ client.write('echo over TLS');
 const pki = require('tlskit/pki');
 const testing = require('tlskit/testing');
 const danger = require('tlskit/danger');
-console.log([typeof tlskit.connect, typeof pki.createCA, typeof testing.memoryPair, typeof danger.insecureClientContext].join(' '));
+console.log([typeof tlskit.connect, typeof pki.createCA, typeof testing.memoryPair, typeof danger.insecureClientContext, typeof danger.keyLog].join(' '));
 `,
     );
     const { stdout } = await run(process.execPath, ['main.cjs'], { cwd: project });
-    expect(stdout.trim()).toBe('function function function function');
+    expect(stdout.trim()).toBe('function function function function function');
   });
 
   for (const resolution of ['nodenext', 'bundler'] as const) {
@@ -117,12 +117,13 @@ console.log([typeof tlskit.connect, typeof pki.createCA, typeof testing.memoryPa
         `import { type ClientContext, clientContext, type Transport } from 'tlskit';
 import { createCA, type IssuedCertificate } from 'tlskit/pki';
 import { memoryPair } from 'tlskit/testing';
-import { insecureClientContext } from 'tlskit/danger';
+import { insecureClientContext, type KeyLog, keyLog } from 'tlskit/danger';
 const ca = await createCA();
 const leaf: IssuedCertificate = await ca.issue({ hosts: ['localhost'] });
 const context: ClientContext = clientContext({ trust: ca.trust });
 const [a]: [Transport, Transport] = memoryPair();
-void [leaf.certPem, context, a.info.kind, insecureClientContext];
+const log: KeyLog = keyLog(context, (line: Buffer) => void line.length, { reason: 'type check' });
+void [leaf.certPem, context, a.info.kind, insecureClientContext, log.stop];
 export {};
 `,
       );

@@ -155,6 +155,21 @@ describe('PROXY protocol version 2', () => {
     expect(header.tlvs.ssl).toEqual({ client: 7, verified: true, version: 'TLSv1.3', commonName: 'alice' });
   });
 
+  it('the SSL TLV says verified only for a certificate that was presented and passed', () => {
+    // HAProxy sends verify = 0 for every connection without a client certificate (seen from
+    // HAProxy 2.6 in test/transport/proxy-haproxy.test.ts): that is no verification.
+    const verdict = (client: number, verify: number) => {
+      const value = Uint8Array.from([client, 0, 0, 0, verify]);
+      const { header } = parsed(encodeProxyHeader({ version: 2, ...tcp4, tlvs: [{ type: 0x20, value }] }));
+      return header.tlvs.ssl!.verified;
+    };
+    expect(verdict(0x00, 0)).toBe(false); // no TLS at all
+    expect(verdict(0x01, 0)).toBe(false); // TLS, no certificate
+    expect(verdict(0x03, 0)).toBe(true); // a certificate on this connection, verified
+    expect(verdict(0x05, 0)).toBe(true); // a certificate in the resumed session, verified
+    expect(verdict(0x07, 20)).toBe(false); // presented, failed (X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY)
+  });
+
   it('LOCAL (a health check) and an UNSPEC family: the block is discarded, family and TLVs included', () => {
     const local = encodeProxyHeader({ version: 2, command: 'local' });
     expect(parsed(local).header).toEqual({
