@@ -1,8 +1,10 @@
 import { type ServerLimits, serverLimits } from '../server/limits.js';
+import type { WorkerOptions } from '../server/options.js';
 import { type ProxyProtocolOptions, proxyPolicy } from '../server/proxy-protocol.js';
 import { type Server, startServer } from '../server/server.js';
 import { isShutdownAbort } from '../server/shutdown.js';
 import { traceHandshake } from '../server/tracing.js';
+import { inWorkers } from '../server/workers.js';
 import { ClientContext } from '../tls/client-context.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from '../tls/defaults.js';
 import { ServerContext } from '../tls/server-context.js';
@@ -48,7 +50,8 @@ export type ConnectOptions = Endpoint &
 /** Options for listening, optionally with TLS, and the limits put on each connection. */
 export type ListenOptions = Endpoint &
   SocketListenOptions &
-  ServerLimits & {
+  ServerLimits &
+  WorkerOptions & {
     /** Speak TLS on every accepted connection, with this server context. */
     tls?: ServerContext;
     /**
@@ -145,6 +148,9 @@ async function accept<E extends Endpoint>(
   checkFunction(where, 'onError', (options as ServeOptions | undefined)?.onError);
   const limits = serverLimits(where, options ?? {});
   const proxy = proxyPolicy(where, options?.proxyProtocol);
+  // With `workers` (or `ticketKeyRotation`), this process may fork, or listen as a worker.
+  const group = inWorkers(where, options, (here) => accept(where, here, names, onTransport));
+  if (group) return group;
   const { tls: context, closeTimeout, onHandshakeError, signal } = options ?? {};
   // The same for every connection, so made once.
   // Behind a PROXY header, the bytes read with it that follow it are the ClientHello.

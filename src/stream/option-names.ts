@@ -6,6 +6,7 @@
  */
 
 import { SERVER_LIMIT_OPTIONS } from '../server/limits.js';
+import { WORKER_OPTIONS } from '../server/options.js';
 import { CLIENT_CONTEXT_OPTIONS, NO_OPT_OUT, SERVER_CONTEXT_OPTIONS } from '../tls/option-names.js';
 import { ENDPOINT_OPTIONS, SOCKET_CONNECT_OPTIONS, SOCKET_LISTEN_OPTIONS } from '../transport/net.js';
 import { belongIn, type OptionNames } from '../transport/options.js';
@@ -23,6 +24,7 @@ const LISTEN_OPTIONS = [
   ...ENDPOINT_OPTIONS,
   ...SOCKET_LISTEN_OPTIONS,
   ...SERVER_LIMIT_OPTIONS,
+  ...WORKER_OPTIONS,
   'tls',
   'proxyProtocol',
   'onHandshakeError',
@@ -52,7 +54,15 @@ const CONNECT: OptionNames = {
     rejectUnauthorized: NO_OPT_OUT,
     checkServerIdentity: NO_OPT_OUT,
     ...belongIn(
-      ['backlog', 'onHandshakeError', 'onError', 'proxyProtocol', 'maxConnections', 'idleTimeout'],
+      [
+        'backlog',
+        'onHandshakeError',
+        'onError',
+        'proxyProtocol',
+        'maxConnections',
+        'idleTimeout',
+        ...WORKER_OPTIONS,
+      ],
       (name) =>
         `\`${name}\` is an option of ${name === 'onError' ? 'serve()' : 'createServer() and serve()'}`,
     ),

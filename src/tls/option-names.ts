@@ -102,7 +102,7 @@ const SERVER_CONTEXT: OptionNames = {
     SNICallback: 'did you mean `resolveSni`? It returns { cert, key } for a server name',
     ...belongIn(CLIENT_ONLY, (name) => `\`${name}\` is an option of clientContext()`),
     ...belongIn(
-      ['host', 'port', 'path', 'backlog'],
+      ['host', 'port', 'path', 'backlog', 'workers', 'ticketKeyRotation'],
       (name) => `\`${name}\` is an option of serve() and createServer()`,
     ),
   },

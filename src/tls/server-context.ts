@@ -43,6 +43,18 @@ export interface ReloadOptions {
   sni?: Record<string, ServerCredentials>;
 }
 
+/**
+ * @internal What changed in a context: its certificates (`reload`) or its ticket keys
+ * (`rotateTicketKeys`). tlskit's workers (src/server/) listen, to pass the change to every process.
+ */
+export type ContextChange = 'reload' | 'ticketKeys';
+
+/** @internal Adds a listener told after every successful change; returns its removal. */
+export const kOnContextChange = Symbol('tlskit.onContextChange');
+
+/** @internal The certificates the context serves now, in the form `reload` takes. */
+export const kCurrentCredentials = Symbol('tlskit.currentCredentials');
+
 /** Returns credentials for a server name the static `sni` map does not cover, or nothing. */
 export type SniResolver = (
   serverName: string,
@@ -112,6 +124,7 @@ export class ServerContext {
   #default!: tls.SecureContext;
   #byName = new Map<string, tls.SecureContext>();
   #resolved = new WeakMap<object, tls.SecureContext>();
+  readonly #changeListeners = new Set<(change: ContextChange) => void>();
 
   /** @internal Use `serverContext(options)`. */
   constructor(token: symbol, options: ServerContextOptions) {
@@ -207,6 +220,7 @@ export class ServerContext {
       this.#sniCredentials = previous.sni;
       throw error;
     }
+    this.#changed('reload');
   }
 
   /**
@@ -216,7 +230,25 @@ export class ServerContext {
   rotateTicketKeys(keys?: Uint8Array): Buffer {
     this.#ticketKeys = checkTicketKeys('serverContext.rotateTicketKeys', keys) ?? randomBytes(48);
     this.#rebuild('serverContext.rotateTicketKeys');
+    this.#changed('ticketKeys');
     return this.ticketKeys;
+  }
+
+  /** @internal See `kOnContextChange`. */
+  [kOnContextChange](listener: (change: ContextChange) => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
+  }
+
+  /** @internal See `kCurrentCredentials`; `null` when only `resolveSni` gives certificates. */
+  [kCurrentCredentials](): ReloadOptions | null {
+    const update: ReloadOptions = { ...this.#credentials };
+    if (this.#sniCredentials.size > 0) update.sni = Object.fromEntries(this.#sniCredentials);
+    return Object.keys(update).length > 0 ? update : null;
+  }
+
+  #changed(change: ContextChange): void {
+    for (const listener of this.#changeListeners) listener(change);
   }
 
   /** @internal The secure context for handshakes that name no covered server. */

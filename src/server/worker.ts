@@ -1,0 +1,154 @@
+/**
+ * The worker side of a server on workers. The same program runs in every worker (node:cluster
+ * runs the main script again), so the worker's `serve` call lands here: it says hello, waits for
+ * the primary's ticket keys and certificates, applies them to its own context, listens (the
+ * primary holds the port and hands connections round), and then obeys the primary: new keys, new
+ * certificates, close. Connection counts go back to the primary when they change.
+ *
+ * The server this resolves to is the worker's own. Closing it (an application's SIGTERM handler
+ * runs in every process) drains this worker, which then leaves the group: the primary does not
+ * restart a worker that left. A worker whose server closed disconnects from the primary and exits
+ * once nothing else of the application keeps it alive.
+ */
+import cluster from 'node:cluster';
+import type { ReloadOptions, ServerContext } from '../tls/server-context.js';
+import { InvalidArgumentError } from '../transport/errors.js';
+import type { Server } from '../transport/net.js';
+import type { Address } from '../transport/transport.js';
+import type { CloseOptions, CloseResult } from './close-result.js';
+import { asServerClose, closeServer } from './closing.js';
+import {
+  type FromWorker,
+  fromWire,
+  isTlskitMessage,
+  type ToWorker,
+  toWireError,
+  type Wire,
+} from './messages.js';
+
+/** The environment variable that marks a process as a worker tlskit forked. */
+export const WORKER_MARK = 'TLSKIT_WORKER';
+
+/** How often a worker looks whether its connection count changed, in milliseconds. */
+export const REPORT_INTERVAL = 1000;
+
+let claimed = false;
+
+/** Whether this process is a worker forked by a tlskit server group. */
+export function isTlskitWorker(): boolean {
+  return cluster.isWorker && process.env[WORKER_MARK] === '1';
+}
+
+function send(message: FromWorker): void {
+  if (process.connected) process.send?.(message, undefined, undefined, () => {});
+}
+
+/**
+ * Serves this worker's part of the group: waits for `init`, applies it to `context`, then calls
+ * `listenHere`. Rejects, after telling the primary, if listening fails.
+ */
+export function runWorker<A extends Address>(
+  where: string,
+  context: ServerContext | undefined,
+  listenHere: () => Promise<Server<A>>,
+): Promise<Server<A>> {
+  if (claimed) {
+    return Promise.reject(
+      new InvalidArgumentError(
+        `${where}: a tlskit worker serves one server on workers; this program calls \`serve\` or ` +
+          '`createServer` with `workers` more than once (give `workers` to one of them only)',
+      ),
+    );
+  }
+  claimed = true;
+  return new Promise((resolve, reject) => {
+    let server: Server<A> | null = null;
+    let closing: Promise<CloseResult> | null = null;
+    let closeWanted: { timeout: number | undefined } | null = null;
+    let reported = -1;
+    const report = setInterval(() => {
+      const count = server?.connections ?? 0;
+      if (count === reported) return;
+      reported = count;
+      send({ tlskit: 'connections', count });
+    }, REPORT_INTERVAL).unref();
+
+    const closeHere = (options: CloseOptions | undefined, leaving: boolean): Promise<CloseResult> => {
+      if (closing) return closing;
+      if (leaving) send({ tlskit: 'leaving' });
+      // Counted by the primary only when the whole group is closing.
+      clearInterval(report);
+      process.off('message', onMessage);
+      closing = closeServer(server!, options).then((result) => {
+        send({ tlskit: 'closed', result });
+        cluster.worker?.disconnect();
+        return result;
+      });
+      return closing;
+    };
+
+    const listen = () =>
+      listenHere().then(
+        (listening) => {
+          server = listening;
+          send({ tlskit: 'listening', address: listening.address });
+          resolve(ownServer(listening, (options) => closeHere(options, true)));
+          if (closeWanted) void closeHere(closeWanted, false);
+        },
+        (error: unknown) => {
+          clearInterval(report);
+          process.off('message', onMessage);
+          send({ tlskit: 'failed', error: toWireError(error) });
+          reject(error);
+        },
+      );
+
+    const onMessage = (message: unknown) => {
+      if (!isTlskitMessage<ToWorker>(message)) return;
+      switch (message.tlskit) {
+        case 'init':
+          if (context && message.keys !== null) context.rotateTicketKeys(Buffer.from(message.keys, 'base64'));
+          if (context && message.credentials !== null) applyCredentials(context, message.credentials);
+          void listen();
+          break;
+        case 'keys':
+          context?.rotateTicketKeys(Buffer.from(message.keys, 'base64'));
+          break;
+        case 'reload':
+          if (context) applyCredentials(context, message.credentials);
+          break;
+        case 'close':
+          if (server) void closeHere({ timeout: message.timeout }, false);
+          else closeWanted = { timeout: message.timeout };
+          break;
+      }
+    };
+    process.on('message', onMessage);
+    send({ tlskit: 'hello' });
+  });
+}
+
+/** Applies the primary's certificates; a failure is reported, and the old ones stay. */
+function applyCredentials(context: ServerContext, credentials: Wire): void {
+  try {
+    context.reload(fromWire(credentials) as ReloadOptions);
+  } catch (error) {
+    send({ tlskit: 'reload-failed', message: toWireError(error).message });
+  }
+}
+
+/** The worker's server as the application sees it: its close drains this worker, which leaves. */
+function ownServer<A extends Address>(
+  server: Server<A>,
+  close: (options?: CloseOptions) => Promise<CloseResult>,
+): Server<A> {
+  return {
+    get address() {
+      return server.address;
+    },
+    get connections() {
+      return server.connections;
+    },
+    close: asServerClose(close),
+  };
+}
