@@ -77,6 +77,23 @@ describe('examples', () => {
     ]);
   }, 60_000);
 
+  it('workers: two workers answer on one port, a ticket resumes on either, and SIGTERM drains them all', async () => {
+    // A program of its own: node:cluster forks the main script, which under vitest is vitest.
+    const { stdout } = await run(process.execPath, ['examples/workers/main.mjs'], {
+      timeout: 30_000,
+      env: { ...process.env, TLSKIT_EXAMPLES_WORKERS: '2' },
+    });
+    const lines = stdout.trim().split('\n');
+    expect(lines[1]).toMatch(/^2 workers on port \d+$/);
+    const answers = lines
+      .slice(2, 6)
+      .map((line) => /^hello from worker (\d+), resumed: (true|false)$/.exec(line));
+    expect(answers.every(Boolean), stdout).toBe(true);
+    expect(new Set(answers.map((answer) => answer![1])).size).toBe(2);
+    expect(answers.map((answer) => answer![2])).toEqual(['false', 'true', 'true', 'true']);
+    expect(lines[6]).toMatch(/^closed: \{"drained":\d+,"aborted":0,"dropped":0\}$/);
+  });
+
   it('the demo runs as a plain Node program against the built package', async () => {
     const { stdout } = await run(process.execPath, ['examples/tls-echo/main.mjs'], { timeout: 20_000 });
     expect(stdout).toMatch(/echoed: hello over TLS/);

@@ -17,7 +17,9 @@ import {
 } from 'tlskit';
 import { RecordingProtocol } from 'tlskit/testing';
 import { expect, vi } from 'vitest';
+import { kOnContextChange } from '../../src/tls/server-context.js';
 import { unixPath } from '../helpers/pairs.js';
+import { greet, greetWorker, WorkersFixture, workerCertificates } from '../helpers/workers.js';
 import { type EffectTable, rejectsWith, within, world } from './support.js';
 
 /** A connection the server accepted, and closed at once. */
@@ -80,8 +82,41 @@ async function rawClient(port: number, send?: string): Promise<void> {
   await new Promise((resolve) => socket.once('close', resolve));
 }
 
-function listenEffects(start: Start): EffectTable {
+function listenEffects(start: Start, api: 'createServer' | 'serve'): EffectTable {
   return {
+    async workers() {
+      // The fixture program runs the same call on 2 workers (vitest cannot be forked): two
+      // processes answer on the one port, each through the function under test.
+      const certificates = await workerCertificates();
+      const fixture = new WorkersFixture({ ...certificates, api, workers: 2 });
+      try {
+        const { port } = await fixture.ready();
+        const first = await greet({ port }, certificates);
+        const second = await greetWorker({ port }, certificates, (pid) => pid !== first.pid);
+        expect([first.with, second.with]).toEqual([api, api]);
+        await fixture.close();
+        expect(await fixture.peer.waitForExit()).toEqual({ code: 0, signal: null });
+        fixture.expectNoUnhandledRejection();
+      } finally {
+        await fixture.peer.kill();
+      }
+    },
+    async ticketKeyRotation() {
+      // In one process the server rotates its own context's keys on the schedule.
+      const { server: leaf } = await world();
+      const tls = leaf.serverContext();
+      const before = tls.ticketKeys;
+      let rotated!: () => void;
+      const changed = new Promise<void>((resolve) => {
+        rotated = resolve;
+      });
+      const stop = tls[kOnContextChange]((change) => change === 'ticketKeys' && rotated());
+      const server = await start({ ...loopback, tls, ticketKeyRotation: 1000 });
+      await within(5_000, changed, 'a rotation of the ticket keys');
+      stop();
+      expect(tls.ticketKeys.equals(before)).toBe(false);
+      await server.close();
+    },
     async host() {
       // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding to it must fail, which
       // shows the host reaches the listener; nothing is sent anywhere.
@@ -270,9 +305,9 @@ function listenEffects(start: Start): EffectTable {
 }
 
 export const effects = {
-  createServer: listenEffects(viaCreateServer),
+  createServer: listenEffects(viaCreateServer, 'createServer'),
   serve: {
-    ...listenEffects(viaServe),
+    ...listenEffects(viaServe, 'serve'),
     async onError() {
       const failures: unknown[] = [];
       let reported!: () => void;
