@@ -76,13 +76,18 @@ export function runWorker<A extends Address>(
     const closeHere = (options: CloseOptions | undefined, leaving: boolean): Promise<CloseResult> => {
       if (closing) return closing;
       if (leaving) send({ tlskit: 'leaving' });
-      // Counted by the primary only when the whole group is closing.
       clearInterval(report);
       process.off('message', onMessage);
-      closing = closeServer(server!, options).then((result) => {
+      const leave = (result: CloseResult) => {
+        // The primary counts it only when the whole group is closing.
         send({ tlskit: 'closed', result });
         cluster.worker?.disconnect();
         return result;
+      };
+      // A close that fails still ends this worker's part; the application's own call sees why.
+      closing = closeServer(server!, options).then(leave, (error: unknown) => {
+        leave({ drained: 0, aborted: server!.connections, dropped: 0 });
+        throw error;
       });
       return closing;
     };
@@ -93,7 +98,7 @@ export function runWorker<A extends Address>(
           server = listening;
           send({ tlskit: 'listening', address: listening.address });
           resolve(ownServer(listening, (options) => closeHere(options, true)));
-          if (closeWanted) void closeHere(closeWanted, false);
+          if (closeWanted) closeHere(closeWanted, false).catch(() => {});
         },
         (error: unknown) => {
           clearInterval(report);
@@ -118,7 +123,7 @@ export function runWorker<A extends Address>(
           if (context) applyCredentials(context, message.credentials);
           break;
         case 'close':
-          if (server) void closeHere({ timeout: message.timeout }, false);
+          if (server) closeHere({ timeout: message.timeout }, false).catch(() => {});
           else closeWanted = { timeout: message.timeout };
           break;
       }
