@@ -27,9 +27,10 @@ export async function main(log = console.log) {
       await connection.write(`hello from worker ${process.pid}\n`);
     },
   );
-  // Stop accepting, let open connections finish, and resolve once every worker has exited.
+  // Stop accepting, give open connections 10 s to finish, and resolve once every worker exited.
   process.once('SIGTERM', async () => {
-    log(`closed: ${JSON.stringify(await server.close())}`);
+    const { drained, aborted, dropped } = await server.close({ timeout: 10_000 });
+    log(`closed: drained ${drained}, aborted ${aborted}, dropped ${dropped}`);
   });
   // #endregion readme
 

@@ -7,6 +7,7 @@
  */
 import type { Address } from '../transport/transport.js';
 import type { CloseResult } from './close-result.js';
+import type { ServerStats } from './server.js';
 
 /** A JSON value. */
 export type Wire = string | number | boolean | null | Wire[] | { [key: string]: Wire };
@@ -25,8 +26,8 @@ export type FromWorker =
   | { tlskit: 'listening'; address: Address }
   /** Listening failed; the worker exits. */
   | { tlskit: 'failed'; error: WireError }
-  /** Its open connections, sent when the count changed. */
-  | { tlskit: 'connections'; count: number }
+  /** Its open connections and its counts, sent when they changed. */
+  | { tlskit: 'counts'; connections: number; stats: ServerStats }
   /** Its server closed; the worker exits. */
   | { tlskit: 'closed'; result: CloseResult }
   /** The application closed this worker's server: it leaves the group and is not restarted. */

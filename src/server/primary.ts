@@ -39,10 +39,10 @@ import {
   type ServerContext,
 } from '../tls/server-context.js';
 import { ConnectionError, InvalidArgumentError, TlskitError } from '../transport/errors.js';
-import type { Server } from '../transport/net.js';
 import type { Address } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';
-import { addResults, asServerClose } from './closing.js';
+import { addResults, addStats } from './counts.js';
+import { DEFAULT_SHUTDOWN_TIMEOUT } from './limits.js';
 import {
   type FromWorker,
   isTlskitMessage,
@@ -52,6 +52,7 @@ import {
   type WireError,
 } from './messages.js';
 import { rotateEvery } from './rotation.js';
+import { closeDeadline, emptyStats, type Server, type ServerStats } from './server.js';
 import { WORKER_MARK } from './worker.js';
 
 /** A worker that dies before it has been listening this long (ms) died early. */
@@ -60,8 +61,6 @@ export const CRASH_WINDOW = 5000;
 export const MAX_EARLY_DEATHS = 5;
 /** How long (ms) a closed worker may take to exit before it is killed. */
 export const EXIT_GRACE = 2000;
-/** `close()`'s deadline when neither its `timeout` nor the server's `shutdownTimeout` is given. */
-const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
 
 /** What the group needs from the server's options, checked. */
 export interface GroupSettings {
@@ -69,6 +68,8 @@ export interface GroupSettings {
   rotation: number | undefined;
   context: ServerContext | undefined;
   shutdownTimeout: number | undefined;
+  /** Closes the group when it aborts. */
+  signal: AbortSignal | undefined;
 }
 
 interface Member {
@@ -77,6 +78,7 @@ interface Member {
   /** Listening for `CRASH_WINDOW` ms: its death is not an early one. */
   steady: boolean;
   connections: number;
+  stats: ServerStats;
   result: CloseResult | null;
   failure: WireError | null;
   timers: NodeJS.Timeout[];
@@ -108,6 +110,8 @@ class Group<A extends Address> {
   #earlyDeaths = 0;
   #closing: Promise<CloseResult> | null = null;
   #totals: CloseResult = { drained: 0, aborted: 0, dropped: 0 };
+  /** What workers that have exited counted. */
+  #pastStats: ServerStats = emptyStats();
   #emptied: (() => void) | null = null;
 
   constructor(
@@ -121,6 +125,12 @@ class Group<A extends Address> {
       this.#stops.push(context[kOnContextChange]((change) => this.#broadcast(context, change)));
       if (rotation !== undefined) this.#stops.push(rotateEvery(context, rotation));
     }
+    const { signal } = settings;
+    if (signal) {
+      const onAbort = () => void this.close();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#stops.push(() => signal.removeEventListener('abort', onAbort));
+    }
     for (let i = 0; i < settings.workers; i++) this.#fork();
   }
 
@@ -131,6 +141,7 @@ class Group<A extends Address> {
       state: 'forked',
       steady: false,
       connections: 0,
+      stats: emptyStats(),
       result: null,
       failure: null,
       timers: [],
@@ -161,8 +172,9 @@ class Group<A extends Address> {
         member.failure = message.error;
         if (this.#phase === 'starting') this.#failStart(raise(message.error));
         return;
-      case 'connections':
-        member.connections = message.count;
+      case 'counts':
+        member.connections = message.connections;
+        member.stats = message.stats;
         return;
       case 'closed':
         member.result = message.result;
@@ -199,6 +211,7 @@ class Group<A extends Address> {
   #onExit(member: Member, code: number | null, signal: string | null): void {
     this.#members.delete(member);
     for (const timer of member.timers) clearTimeout(timer);
+    this.#pastStats = addStats(this.#pastStats, member.stats);
     if (this.#phase === 'closing') {
       const result = member.result ?? { drained: 0, aborted: member.connections, dropped: 0 };
       this.#totals = addResults(this.#totals, result);
@@ -267,16 +280,24 @@ class Group<A extends Address> {
         for (const member of group.#members) count += member.connections;
         return count;
       },
-      close: asServerClose((options) => group.close(options)),
+      /** The same sum, workers that have exited included. */
+      get stats() {
+        let stats = group.#pastStats;
+        for (const member of group.#members) stats = addStats(stats, member.stats);
+        return stats;
+      },
+      close: (options) => group.close(options),
     };
   }
 
   /** Closes every worker and resolves with the sum of their results once all have exited. */
   close(options?: CloseOptions): Promise<CloseResult> {
-    this.#closing ??= new Promise((resolve) => {
+    if (this.#closing) return this.#closing;
+    const fallback = this.settings.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+    const timeout = closeDeadline(this.where, options, fallback);
+    this.#closing = new Promise((resolve) => {
       this.#phase = 'closing';
       this.#stopAll();
-      const timeout = options?.timeout ?? this.settings.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
       for (const member of this.#members) {
         if (member.state === 'forked') member.worker.kill();
         else if (member.state !== 'leaving') {

@@ -6,9 +6,8 @@
  * the cost, since each rotation rebuilds every certificate's secure context.
  */
 import type { ServerContext } from '../tls/server-context.js';
-import type { Server } from '../transport/net.js';
 import type { Address } from '../transport/transport.js';
-import { asServerClose, closeServer } from './closing.js';
+import { type Server, withClose } from './server.js';
 
 /** Calls `context.rotateTicketKeys()` every `period` ms; returns what stops it. */
 export function rotateEvery(context: ServerContext, period: number): () => void {
@@ -18,23 +17,17 @@ export function rotateEvery(context: ServerContext, period: number): () => void 
   return () => clearInterval(timer);
 }
 
-/** A one-process server that rotates its context's ticket keys until it is closed. */
+/** A one-process server that rotates its context's ticket keys until it closes. */
 export function withRotation<A extends Address>(
   server: Server<A>,
   context: ServerContext,
   period: number,
+  signal: AbortSignal | undefined,
 ): Server<A> {
   const stop = rotateEvery(context, period);
-  return {
-    get address() {
-      return server.address;
-    },
-    get connections() {
-      return server.connections;
-    },
-    close: asServerClose((options) => {
-      stop();
-      return closeServer(server, options);
-    }),
-  };
+  signal?.addEventListener('abort', stop, { once: true });
+  return withClose(server, (options) => {
+    stop();
+    return server.close(options);
+  });
 }

@@ -101,7 +101,8 @@ interface Entry {
 
 const CLOSE_OPTIONS = { known: ['timeout'] } as const;
 
-function emptyStats(): ServerStats {
+/** Counts of a server that has counted nothing yet. */
+export function emptyStats(): ServerStats {
   return {
     accepted: 0,
     limited: {
@@ -135,12 +136,7 @@ export async function startServer<E extends Endpoint>(
   handOver: (transport: Transport) => void,
 ): Promise<Server<E extends { path: string } ? UnixAddress : TcpAddress>> {
   const { where, signal } = setup;
-  checkSignal(where, signal);
-  if (signal?.aborted) {
-    throw new InvalidArgumentError(
-      `${where}: \`signal\` was already aborted, so the server would close at once`,
-    );
-  }
+  checkServerSignal(where, signal);
   const state = new ServerState(setup, handOver);
   const listener = await listenSockets(where, endpoint, listenOptions, (socket) => state.accept(socket));
   state.listener = listener;
@@ -156,6 +152,23 @@ export async function startServer<E extends Endpoint>(
   };
   signal?.addEventListener('abort', () => void state.close(), { once: true });
   return server;
+}
+
+/** Checks the options of a server's `close`; returns its deadline (`fallback` without `timeout`). */
+export function closeDeadline(where: string, options: CloseOptions | undefined, fallback: number): number {
+  const at = `${where}: close`;
+  checkOptionNames(at, options, CLOSE_OPTIONS);
+  return checkMilliseconds(at, 'timeout', options?.timeout) ?? fallback;
+}
+
+/** Checks a server's `signal`: an AbortSignal, not aborted yet. */
+export function checkServerSignal(where: string, signal: unknown): void {
+  checkSignal(where, signal);
+  if ((signal as AbortSignal | undefined)?.aborted) {
+    throw new InvalidArgumentError(
+      `${where}: \`signal\` was already aborted, so the server would close at once`,
+    );
+  }
 }
 
 /** The bookkeeping of one server: its entries, counts and shutdown. */
@@ -372,10 +385,7 @@ class ServerState {
 
   close(options?: CloseOptions): Promise<CloseResult> {
     if (this.#closing) return this.#closing;
-    const where = `${this.#setup.where}: close`;
-    checkOptionNames(where, options, CLOSE_OPTIONS);
-    const timeout =
-      checkMilliseconds(where, 'timeout', options?.timeout) ?? this.#setup.limits.shutdownTimeout;
+    const timeout = closeDeadline(this.#setup.where, options, this.#setup.limits.shutdownTimeout);
     this.#closing = this.#drain(timeout);
     return this.#closing;
   }
@@ -417,4 +427,23 @@ class ServerState {
 function socketPeer(socket: net.Socket): Address | null {
   const { remoteAddress: host, remotePort: port } = socket;
   return host === undefined || port === undefined ? null : { host, port };
+}
+
+/** `server`, whose `close` is `close` instead (which closes `server` in its turn). */
+export function withClose<A extends Address>(
+  server: Server<A>,
+  close: (options?: CloseOptions) => Promise<CloseResult>,
+): Server<A> {
+  return {
+    get address() {
+      return server.address;
+    },
+    get connections() {
+      return server.connections;
+    },
+    get stats() {
+      return server.stats;
+    },
+    close,
+  };
 }

@@ -3,20 +3,18 @@
  * runs the main script again), so the worker's `serve` call lands here: it says hello, waits for
  * the primary's ticket keys and certificates, applies them to its own context, listens (the
  * primary holds the port and hands connections round), and then obeys the primary: new keys, new
- * certificates, close. Connection counts go back to the primary when they change.
+ * certificates, close. Its connection count and `stats` go back to the primary when they change.
  *
  * The server this resolves to is the worker's own. Closing it (an application's SIGTERM handler
- * runs in every process) drains this worker, which then leaves the group: the primary does not
- * restart a worker that left. A worker whose server closed disconnects from the primary and exits
+ * runs in every process), or aborting the `signal` given to `serve` there, drains this worker,
+ * which then leaves the group: the primary does not restart a worker that left. A worker whose server closed disconnects from the primary and exits
  * once nothing else of the application keeps it alive.
  */
 import cluster from 'node:cluster';
 import type { ReloadOptions, ServerContext } from '../tls/server-context.js';
 import { InvalidArgumentError } from '../transport/errors.js';
-import type { Server } from '../transport/net.js';
 import type { Address } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';
-import { asServerClose, closeServer } from './closing.js';
 import {
   type FromWorker,
   fromWire,
@@ -25,11 +23,12 @@ import {
   toWireError,
   type Wire,
 } from './messages.js';
+import { type Server, withClose } from './server.js';
 
 /** The environment variable that marks a process as a worker tlskit forked. */
 export const WORKER_MARK = 'TLSKIT_WORKER';
 
-/** How often a worker looks whether its connection count changed, in milliseconds. */
+/** How often a worker looks whether its connection count or stats changed, in milliseconds. */
 export const REPORT_INTERVAL = 1000;
 
 let claimed = false;
@@ -45,11 +44,13 @@ function send(message: FromWorker): void {
 
 /**
  * Serves this worker's part of the group: waits for `init`, applies it to `context`, then calls
- * `listenHere`. Rejects, after telling the primary, if listening fails.
+ * `listenHere` (whose server must not hold `signal`: aborting it closes through here). Rejects,
+ * after telling the primary, if listening fails.
  */
 export function runWorker<A extends Address>(
   where: string,
   context: ServerContext | undefined,
+  signal: AbortSignal | undefined,
   listenHere: () => Promise<Server<A>>,
 ): Promise<Server<A>> {
   if (claimed) {
@@ -65,13 +66,16 @@ export function runWorker<A extends Address>(
     let server: Server<A> | null = null;
     let closing: Promise<CloseResult> | null = null;
     let closeWanted: { timeout: number | undefined } | null = null;
-    let reported = -1;
-    const report = setInterval(() => {
-      const count = server?.connections ?? 0;
-      if (count === reported) return;
-      reported = count;
-      send({ tlskit: 'connections', count });
-    }, REPORT_INTERVAL).unref();
+    let reported = '';
+    const sendCounts = () => {
+      if (!server) return;
+      const counts = { connections: server.connections, stats: server.stats };
+      const text = JSON.stringify(counts);
+      if (text === reported) return;
+      reported = text;
+      send({ tlskit: 'counts', ...counts });
+    };
+    const report = setInterval(sendCounts, REPORT_INTERVAL).unref();
 
     const closeHere = (options: CloseOptions | undefined, leaving: boolean): Promise<CloseResult> => {
       if (closing) return closing;
@@ -79,13 +83,14 @@ export function runWorker<A extends Address>(
       clearInterval(report);
       process.off('message', onMessage);
       const leave = (result: CloseResult) => {
+        sendCounts();
         // The primary counts it only when the whole group is closing.
         send({ tlskit: 'closed', result });
         cluster.worker?.disconnect();
         return result;
       };
       // A close that fails still ends this worker's part; the application's own call sees why.
-      closing = closeServer(server!, options).then(leave, (error: unknown) => {
+      closing = server!.close(options).then(leave, (error: unknown) => {
         leave({ drained: 0, aborted: server!.connections, dropped: 0 });
         throw error;
       });
@@ -97,8 +102,10 @@ export function runWorker<A extends Address>(
         (listening) => {
           server = listening;
           send({ tlskit: 'listening', address: listening.address });
-          resolve(ownServer(listening, (options) => closeHere(options, true)));
+          // The application's close drains this worker, which then leaves the group.
+          resolve(withClose(listening, (options) => closeHere(options, true)));
           if (closeWanted) closeHere(closeWanted, false).catch(() => {});
+          signal?.addEventListener('abort', () => closeHere(undefined, true).catch(() => {}), { once: true });
         },
         (error: unknown) => {
           clearInterval(report);
@@ -140,20 +147,4 @@ function applyCredentials(context: ServerContext, credentials: Wire): void {
   } catch (error) {
     send({ tlskit: 'reload-failed', message: toWireError(error).message });
   }
-}
-
-/** The worker's server as the application sees it: its close drains this worker, which leaves. */
-function ownServer<A extends Address>(
-  server: Server<A>,
-  close: (options?: CloseOptions) => Promise<CloseResult>,
-): Server<A> {
-  return {
-    get address() {
-      return server.address;
-    },
-    get connections() {
-      return server.connections;
-    },
-    close: asServerClose(close),
-  };
 }

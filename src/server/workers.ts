@@ -15,18 +15,19 @@
 import cluster from 'node:cluster';
 import type { ServerContext } from '../tls/server-context.js';
 import { InvalidArgumentError } from '../transport/errors.js';
-import { checkEndpoint, type Server } from '../transport/net.js';
+import { checkEndpoint } from '../transport/net.js';
 import type { Address } from '../transport/transport.js';
 import { checkWorkerOptions, type WorkerOptions } from './options.js';
 import { startGroup } from './primary.js';
 import { withRotation } from './rotation.js';
+import { checkServerSignal, type Server } from './server.js';
 import { isTlskitWorker, runWorker, WORKER_MARK } from './worker.js';
 
 /** The part of a server's options this module reads. */
 export type GroupOptions = WorkerOptions & {
   tls?: ServerContext;
-  /** main's graceful shutdown default for `close()`, read when it exists. */
   shutdownTimeout?: number;
+  signal?: AbortSignal;
 };
 
 /**
@@ -42,22 +43,27 @@ export function inWorkers<O extends GroupOptions, A extends Address>(
   const { workers, rotation } = checkWorkerOptions(where, options);
   if (workers === undefined && rotation === undefined) return null;
   const here = { ...options, workers: undefined, ticketKeyRotation: undefined };
-  const context = options.tls;
-  if (workers === undefined)
-    return listenHere(here).then((server) => withRotation(server, context!, rotation!));
-  if (isTlskitWorker()) return runWorker(where, context, () => listenHere(here));
+  const { tls: context, signal } = options;
+  if (workers === undefined) {
+    return listenHere(here).then((server) => withRotation(server, context!, rotation!, signal));
+  }
+  // A worker's own server closes through runWorker when `signal` aborts, so that it leaves.
+  if (isTlskitWorker())
+    return runWorker(where, context, signal, () => listenHere({ ...here, signal: undefined }));
   if (!cluster.isPrimary) {
     throw new InvalidArgumentError(
       `${where}: \`workers\` was given in a cluster worker that tlskit did not fork (no ${WORKER_MARK} ` +
         'in its environment); give `workers` in the primary, or leave it out to listen in this worker',
     );
   }
-  // Checked here, so that a bad endpoint fails in the primary rather than in every worker.
+  // Checked here, so that a bad endpoint or signal fails in the primary rather than in every worker.
   checkEndpoint(where, options, true);
+  checkServerSignal(where, signal);
   return startGroup<A>(where, {
     workers,
     rotation,
     context,
     shutdownTimeout: options.shutdownTimeout,
+    signal,
   });
 }

@@ -59,6 +59,10 @@ export interface FixtureConfig {
   crash?: 'before-serve' | 'after-listen';
   second?: boolean;
   foreign?: boolean;
+  /** More options for serve, such as limits. */
+  limits?: Record<string, unknown>;
+  /** Give serve an AbortSignal, which the `abort` command aborts. */
+  signal?: boolean;
 }
 
 /** A running fixture: its primary's events, and commands to it. */
@@ -181,25 +185,60 @@ export async function greetWorker(
 export interface OpenConnection {
   pid: number;
   socket: tls.TLSSocket;
+  /** The next line the worker sends; rejects if the connection ends first. */
+  nextLine(): Promise<string>;
   /** True on the server's close_notify (a clean end), false if the connection was cut. */
   ended: Promise<boolean>;
 }
 
 /** Connects over TLS, reads the worker's greeting and keeps the connection open. */
-export function openConnection(port: number, certificates: WorkerCertificates): Promise<OpenConnection> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      servername: 'localhost',
-      ca: readFileSync(certificates.ca),
-    });
-    socket.setEncoding('utf8');
-    socket.once('error', reject);
-    const ended = new Promise<boolean>((done) => {
-      socket.once('end', () => done(true));
-      socket.once('close', () => done(false));
-    });
-    socket.once('data', (line: string) => resolve({ pid: JSON.parse(line).pid, socket, ended }));
+export async function openConnection(
+  port: number,
+  certificates: WorkerCertificates,
+): Promise<OpenConnection> {
+  const socket = tls.connect({
+    host: '127.0.0.1',
+    port,
+    servername: 'localhost',
+    ca: readFileSync(certificates.ca),
   });
+  socket.setEncoding('utf8');
+  let text = '';
+  let gone = false;
+  const waiting = new Set<() => void>();
+  const wake = () => {
+    for (const check of [...waiting]) check();
+  };
+  socket.on('data', (chunk: string) => {
+    text += chunk;
+    wake();
+  });
+  socket.on('error', () => {}); // a cut shows as `ended` resolving to false
+  const ended = new Promise<boolean>((done) => {
+    socket.once('end', () => done(true));
+    socket.once('close', () => {
+      gone = true;
+      wake();
+      done(false);
+    });
+  });
+  const nextLine = () =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const end = text.indexOf('\n');
+        if (end >= 0) {
+          waiting.delete(check);
+          const line = text.slice(0, end);
+          text = text.slice(end + 1);
+          resolve(line);
+        } else if (gone) {
+          waiting.delete(check);
+          reject(new Error(`the connection ended before a line; it had sent ${JSON.stringify(text)}`));
+        }
+      };
+      waiting.add(check);
+      check();
+    });
+  const greeting = JSON.parse(await nextLine()) as { pid: number };
+  return { pid: greeting.pid, socket, nextLine, ended };
 }

@@ -6,6 +6,7 @@
  * process of it reports unhandled rejections on stderr, which fails the test.
  */
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { createServer, serve } from 'tlskit';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import {
   type Greeting,
   greet,
   greetWorker,
+  type OpenConnection,
   openConnection,
   type WorkerCertificates,
   WorkersFixture,
@@ -49,6 +51,19 @@ async function closeAndExit(fixture: WorkersFixture): Promise<unknown> {
   const result = await fixture.close();
   expect(await fixture.peer.waitForExit()).toEqual({ code: 0, signal: null });
   return result;
+}
+
+/** Asks the primary for its connection count until it is `count` (workers report within a second). */
+async function untilConnections(fixture: WorkersFixture, count: number): Promise<void> {
+  let connections: number | null = null;
+  for (let i = 0; connections !== count && i < 100; i++) {
+    const since = fixture.peer.mark();
+    fixture.command('connections');
+    connections = (await fixture.event<number>('connections', { since })).value;
+    // Workers report their counts when they change, within a second: ask again a little later.
+    if (connections !== count) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  expect(connections).toBe(count);
 }
 
 /** Greets each of `pids` until `done` holds for what it answered (bounded). */
@@ -184,25 +199,37 @@ describe('a server on workers', () => {
     await closeAndExit(fixture);
   });
 
-  it('close() drains every worker: open connections end cleanly, the workers exit, then the primary', async () => {
+  it('close({ timeout }) drains every worker: idle connections end at once, requests in flight finish with no byte lost, one that does not finish is aborted at the deadline; the sum comes back and the primary exits', async () => {
     const { fixture, port, certificates } = await start({ workers: 2 });
-    const clients = await Promise.all(Array.from({ length: 6 }, () => openConnection(port, certificates)));
-    expect(new Set(clients.map((client) => client.pid)).size).toBe(2);
-    let connections: number | null = null;
-    for (let i = 0; connections !== 6 && i < 100; i++) {
-      const since = fixture.peer.mark();
-      fixture.command('connections');
-      connections = (await fixture.event<number>('connections', { since })).value;
-      // Workers report their counts when they change, within a second: ask again a little later.
-      if (connections !== 6) await new Promise((resolve) => setTimeout(resolve, 100));
+    // On each worker: two idle connections and one with a request in flight; one more stalls.
+    const byWorker = new Map<number, OpenConnection[]>();
+    for (let i = 0; [...byWorker.values()].filter((list) => list.length >= 3).length < 2 && i < 30; i++) {
+      const connection = await openConnection(port, certificates);
+      const list = byWorker.get(connection.pid) ?? [];
+      if (list.length < 3) list.push(connection);
+      else connection.socket.end();
+      byWorker.set(connection.pid, list);
     }
-    expect(connections).toBe(6);
-    const since = fixture.peer.mark();
-    const result = await closeAndExit(fixture);
-    // Each connection saw the server's close_notify (a clean 'end'), not a cut.
-    expect(await Promise.all(clients.map((client) => client.ended))).toEqual(Array(6).fill(true));
-    expect(result).toEqual({ drained: 0, aborted: 0, dropped: 0 });
-    const exits = fixture.peer.stdout.slice(since).match(/^\{"exit":.*\}$/gm) ?? [];
+    expect([...byWorker.values()].map((list) => list.length)).toEqual([3, 3]);
+    const idle = [...byWorker.values()].flatMap((list) => list.slice(0, 2));
+    const busy = [...byWorker.values()].map((list) => list[2]!);
+    const stalled = await openConnection(port, certificates);
+    for (const connection of [...busy, stalled]) connection.socket.write('hold\n');
+    await untilConnections(fixture, 7);
+
+    const result = fixture.close(2000);
+    // Both workers began closing once every idle connection saw the server's close_notify.
+    expect(await Promise.all(idle.map((connection) => connection.ended))).toEqual([true, true, true, true]);
+    const payload = randomBytes(30_000).toString('hex');
+    for (const connection of busy) connection.socket.write(`${payload}\n`);
+    for (const connection of busy) expect(await connection.nextLine()).toBe(`held ${payload}`);
+    expect(await Promise.all(busy.map((connection) => connection.ended))).toEqual([true, true]);
+    // The stalled one is cut at the deadline, unanswered (node:tls reports a TCP end without
+    // close_notify as an end too, so the server's count tells the cut: `aborted`).
+    await expect(stalled.nextLine()).rejects.toThrow(/ended before a line/);
+    expect(await result).toEqual({ drained: 6, aborted: 1, dropped: 0 });
+    expect(await fixture.peer.waitForExit()).toEqual({ code: 0, signal: null });
+    const exits = fixture.peer.stdout.match(/^\{"exit":.*\}$/gm) ?? [];
     expect(exits.map((line) => JSON.parse(line))).toEqual([
       expect.objectContaining({ code: 0, signal: null }),
       expect.objectContaining({ code: 0, signal: null }),
@@ -224,6 +251,39 @@ describe('a server on workers', () => {
     expect(served.has(leaver)).toBe(false);
     expect(fixture.peer.stdout.slice(since)).not.toMatch(/"listening"/);
     await closeAndExit(fixture);
+  });
+
+  it("the group's stats sum its workers' counts, and its limits apply in each worker", async () => {
+    const { fixture, port, certificates } = await start({ workers: 2, limits: { maxConnections: 1 } });
+    const first = await openConnection(port, certificates);
+    const second = await openConnection(port, certificates);
+    expect(second.pid).not.toBe(first.pid); // round robin; each worker now holds its one connection
+    const refused = await openConnection(port, certificates).then(
+      (connection) => connection,
+      () => null,
+    );
+    expect(refused, "a third connection, beyond both workers' maxConnections").toBeNull();
+    type Counts = { accepted: number; limited: { maxConnections: number } };
+    let stats: Counts | null = null as Counts | null;
+    for (let i = 0; stats?.accepted !== 3 && i < 100; i++) {
+      const since = fixture.peer.mark();
+      fixture.command('stats');
+      stats = (await fixture.event<Counts>('stats', { since })).value;
+      // Workers report their counts when they change, within a second: ask again a little later.
+      if (stats.accepted !== 3) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(stats).toMatchObject({ accepted: 3, limited: { maxConnections: 1 } });
+    await closeAndExit(fixture);
+  });
+
+  it('aborting the `signal` given to serve in the primary closes the whole group', async () => {
+    const { fixture, port, certificates } = await start({ workers: 2, signal: true });
+    const open = await openConnection(port, certificates);
+    fixture.command('abort');
+    expect(await open.ended).toBe(true);
+    expect(await fixture.peer.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(fixture.peer.stdout).not.toMatch(/"closed"/);
+    expect((fixture.peer.stdout.match(/^\{"exit":.*"code":0/gm) ?? []).length).toBe(2);
   });
 
   it('serves on a Unix socket path from every worker', async () => {
