@@ -236,11 +236,14 @@ describe('a server on workers', () => {
     ]);
   });
 
-  it('a worker that closes its own server drains and leaves the group; it is not restarted', async () => {
-    const { fixture, port, certificates } = await start({ workers: 2 });
+  it.each([
+    ['closes its own server', 'leave'],
+    ['aborts the signal it gave serve', 'abort'],
+  ])('a worker that %s drains and leaves the group; it is not restarted', async (_, line) => {
+    const { fixture, port, certificates } = await start({ workers: 2, signal: true });
     const since = fixture.peer.mark();
     const leaving = await openConnection(port, certificates);
-    leaving.socket.write('leave\n');
+    leaving.socket.write(`${line}\n`);
     expect(await leaving.ended).toBe(true);
     const leaver = leaving.pid;
     const { value: exited } = await fixture.event<number>('exit', { since });
