@@ -205,7 +205,7 @@ describe('a server with proxyProtocol', () => {
   });
 
   it('survives random bytes and random splits of real headers', async () => {
-    const { port, errors } = await infoServer({
+    const { port, errors, server } = await infoServer({
       proxyProtocol: { trusted: ['127.0.0.1'] },
       handshakeTimeout: 500,
     });
@@ -225,6 +225,8 @@ describe('a server with proxyProtocol', () => {
       ),
       { numRuns: 60 },
     );
+    // Nothing held: every connection, good or bad, is gone.
+    await expect.poll(() => server.connections).toBe(0);
     expect(
       errors.every((error) => /^ERR_PROXY_|^ERR_TIMEOUT/.test((error as { code?: string }).code ?? '')),
     ).toBe(true);
