@@ -23,6 +23,15 @@ export {
   type ReadOptions,
 } from './stream/connection.js';
 export {
+  type HttpsDialOptions,
+  TlsAgent,
+  type TlsAgentOptions,
+  type TlsDispatcherOptions,
+  tlsAgent,
+  tlsConnector,
+  tlsDispatcher,
+} from './stream/http-client.js';
+export {
   type ConnectionHandler,
   type ConnectOptions,
   connect,

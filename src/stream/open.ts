@@ -96,8 +96,16 @@ function checkContext(where: string, tls: unknown, role: 'client' | 'server'): v
 }
 
 /** Opens the socket and, with `tls`, completes the handshake. The result has no protocol bound. */
-async function open(where: 'connect' | 'createConnection', options: ConnectOptions): Promise<Transport> {
+function open(where: 'connect' | 'createConnection', options: ConnectOptions): Promise<Transport> {
   checkOptionNames(where, options, OPEN_OPTION_NAMES[where]);
+  return dial(where, options);
+}
+
+/**
+ * @internal `open` for callers inside tlskit that checked the option names themselves (the HTTP
+ * clients), optionally with their own ALPN offer (`alpnWire`) in place of the context's.
+ */
+export async function dial(where: string, options: ConnectOptions, alpnWire?: Buffer): Promise<Transport> {
   checkContext(where, options?.tls, 'client');
   checkMilliseconds(where, 'handshakeTimeout', options?.handshakeTimeout);
   const header = options.proxyHeader;
@@ -127,6 +135,7 @@ async function open(where: 'connect' | 'createConnection', options: ConnectOptio
       signal: options.signal,
       handshakeTimeout: options.handshakeTimeout,
       closeTimeout: options.closeTimeout,
+      alpnWire,
     }),
   );
 }

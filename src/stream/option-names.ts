@@ -106,3 +106,48 @@ export const OPEN_OPTION_NAMES = {
   createServer: CREATE_SERVER,
   serve: SERVE,
 } as const satisfies Record<string, OptionNames>;
+
+const HTTPS_DIAL_OPTIONS = ['connectTimeout', 'handshakeTimeout', 'closeTimeout'] as const;
+
+/** Names a user of an HTTPS client might reach for, and where they belong instead. */
+const HTTPS_CLIENT_HINTS = {
+  timeout: 'the connect deadline is `connectTimeout`',
+  ...belongIn(['trust', 'ca'], () => 'trust belongs in clientContext({ trust }), the first argument'),
+  ...belongIn(
+    ['pins', 'crl', 'alpn', 'cert', 'key'],
+    (name) => `\`${name}\` belongs in clientContext({ ${name} })`,
+  ),
+  rejectUnauthorized: NO_OPT_OUT,
+  checkServerIdentity: NO_OPT_OUT,
+  serverName: 'the server name comes from the URL',
+} as const;
+
+/** The options of the HTTPS clients: tlsConnector, tlsDispatcher, tlsAgent. */
+export const HTTP_CLIENT_OPTION_NAMES = {
+  tlsConnector: {
+    known: HTTPS_DIAL_OPTIONS,
+    elsewhere: { ...HTTPS_CLIENT_HINTS, agent: '`agent` is an option of tlsDispatcher() and tlsAgent()' },
+  },
+  tlsDispatcher: {
+    known: [...HTTPS_DIAL_OPTIONS, 'agent'],
+    elsewhere: {
+      ...HTTPS_CLIENT_HINTS,
+      ...belongIn(
+        ['connections', 'keepAliveTimeout', 'pipelining', 'allowH2', 'connect'],
+        (name) => `\`${name}\` is an undici Agent option: pass it in \`agent: { ${name} }\``,
+      ),
+    },
+  },
+  tlsAgent: {
+    known: [...HTTPS_DIAL_OPTIONS, 'agent'],
+    elsewhere: {
+      ...HTTPS_CLIENT_HINTS,
+      timeout:
+        "the connect deadline is `connectTimeout`; http.Agent's socket timeout goes in `agent: { timeout }`",
+      ...belongIn(
+        ['keepAlive', 'maxSockets', 'maxFreeSockets', 'keepAliveMsecs'],
+        (name) => `\`${name}\` is an http.Agent option: pass it in \`agent: { ${name} }\``,
+      ),
+    },
+  },
+} as const satisfies Record<string, OptionNames>;

@@ -63,6 +63,11 @@ export interface StartTlsOptions {
  */
 export interface UpgradeOptions extends StartTlsOptions {
   closeTimeout?: number;
+  /**
+   * A client's ALPN offer in wire format, in place of the context's: the HTTP clients offer exactly
+   * the protocol they speak (`http/1.1`), whatever else the context lists.
+   */
+  alpnWire?: Buffer;
 }
 
 const noop = () => {};
@@ -147,13 +152,18 @@ interface ClientCheck {
  * Starts the client side. The callbacks handed to node:tls live as long as the socket, so they are
  * made here, capturing only what they need, not the whole handshake.
  */
-function connectClient(stream: Duplex, context: ClientContext, check: ClientCheck): TLSSocket {
+function connectClient(
+  stream: Duplex,
+  context: ClientContext,
+  check: ClientCheck,
+  alpnWire = context.alpnWire,
+): TLSSocket {
   const { serverName } = check;
   const socket = tls.connect({
     socket: stream,
     secureContext: context.secureContext,
     servername: serverName !== null ? sniName(serverName) : undefined,
-    ALPNProtocols: context.alpnWire,
+    ALPNProtocols: alpnWire,
     session: check.offered?.session,
     rejectUnauthorized: false, // verified after the handshake, with precise errors
     checkServerIdentity: (_host, certificate) => {
@@ -237,7 +247,7 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
       : null;
   const socket =
     context instanceof ClientContext
-      ? connectClient(stream, context, check!)
+      ? connectClient(stream, context, check!, options.alpnWire)
       : new tls.TLSSocket(stream, {
           isServer: true,
           secureContext: context.secureContext,

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { PKI_OPTION_NAMES } from '../../src/pki/option-names.js';
 import { READ_LIMIT_OPTIONS, READ_OPTIONS } from '../../src/stream/connection.js';
-import { OPEN_OPTION_NAMES } from '../../src/stream/option-names.js';
+import { HTTP_CLIENT_OPTION_NAMES, OPEN_OPTION_NAMES } from '../../src/stream/option-names.js';
 import { SELECTION_OPTIONS } from '../../src/testing/lab/catalogue.js';
 import { GRADE_OPTIONS } from '../../src/testing/lab/grader.js';
 import { MEMORY_PAIR_OPTIONS } from '../../src/testing/memory-pair.js';
@@ -17,6 +17,7 @@ import type { OptionNames } from '../../src/transport/options.js';
 import * as connecting from './effects-connect.js';
 import * as contexts from './effects-contexts.js';
 import * as danger from './effects-danger.js';
+import * as httpClients from './effects-http.js';
 import * as lab from './effects-lab.js';
 import * as pkiEffects from './effects-pki.js';
 import * as listening from './effects-server.js';
@@ -33,6 +34,9 @@ const walked: Array<[string, OptionNames, EffectTable]> = [
   ['createConnection', OPEN_OPTION_NAMES.createConnection, connecting.effects.createConnection],
   ['createServer', OPEN_OPTION_NAMES.createServer, listening.effects.createServer],
   ['serve', OPEN_OPTION_NAMES.serve, listening.effects.serve],
+  ['tlsConnector', HTTP_CLIENT_OPTION_NAMES.tlsConnector, httpClients.effects.tlsConnector],
+  ['tlsDispatcher', HTTP_CLIENT_OPTION_NAMES.tlsDispatcher, httpClients.effects.tlsDispatcher],
+  ['tlsAgent', HTTP_CLIENT_OPTION_NAMES.tlsAgent, httpClients.effects.tlsAgent],
   ['startTls', OPTION_NAMES.startTls, upgrading.effects.startTls],
   ['Connection.startTls', OPTION_NAMES['Connection.startTls'], upgrading.effects['Connection.startTls']],
   ['clientContext', OPTION_NAMES.clientContext, contexts.effects.clientContext],
@@ -59,6 +63,7 @@ const walked: Array<[string, OptionNames, EffectTable]> = [
 
 afterAll(async () => {
   connecting.stopBlackhole();
+  httpClients.stopBlackhole();
   await lab.stopLab();
 });
 

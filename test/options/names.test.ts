@@ -18,6 +18,9 @@ import {
   serverContext,
   startTls,
   type Transport,
+  tlsAgent,
+  tlsConnector,
+  tlsDispatcher,
 } from 'tlskit';
 import { insecureClientContext, keyLog } from 'tlskit/danger';
 import { createCA, exportPkcs12, loadCA } from 'tlskit/pki';
@@ -25,7 +28,7 @@ import { gradeClient, memoryPair, RecordingProtocol, selectScenarios, startLab }
 import { describe, expect, it } from 'vitest';
 import { PKI_OPTION_NAMES } from '../../src/pki/option-names.js';
 import { READ_LIMIT_OPTIONS, READ_OPTIONS } from '../../src/stream/connection.js';
-import { OPEN_OPTION_NAMES } from '../../src/stream/option-names.js';
+import { HTTP_CLIENT_OPTION_NAMES, OPEN_OPTION_NAMES } from '../../src/stream/option-names.js';
 import { SELECTION_OPTIONS } from '../../src/testing/lab/catalogue.js';
 import { GRADE_OPTIONS } from '../../src/testing/lab/grader.js';
 import { MEMORY_PAIR_OPTIONS } from '../../src/testing/memory-pair.js';
@@ -85,6 +88,21 @@ async function subjects(): Promise<Subject[]> {
       call: (x) => createServer(() => ({}), { ...loopback, ...x }),
     },
     { where: 'serve', names: OPEN_OPTION_NAMES.serve, call: (x) => serve({ ...loopback, ...x }, () => {}) },
+    {
+      where: 'tlsConnector',
+      names: HTTP_CLIENT_OPTION_NAMES.tlsConnector,
+      call: (x) => asPromise(() => tlsConnector(client, x)),
+    },
+    {
+      where: 'tlsDispatcher',
+      names: HTTP_CLIENT_OPTION_NAMES.tlsDispatcher,
+      call: (x) => asPromise(() => tlsDispatcher(client, x)),
+    },
+    {
+      where: 'tlsAgent',
+      names: HTTP_CLIENT_OPTION_NAMES.tlsAgent,
+      call: (x) => asPromise(() => tlsAgent(client, x)),
+    },
     {
       where: 'startTls',
       names: OPTION_NAMES.startTls,
