@@ -114,11 +114,11 @@ export async function dial(where: string, options: ConnectOptions, alpnWire?: Bu
       `${where}: \`proxyHeader\` must be a PROXY header to send, e.g. { version: 2, source, destination }, got ${String(header)}`,
     );
   }
+  // Encoded before connecting, so a bad header fails without a connection made for nothing.
+  const headerBytes = header === undefined ? null : encodeProxyHeader(header);
   const transport = await openSocket(where, options, options);
-  if (!options.tls) {
-    if (header !== undefined) transport.write(encodeProxyHeader(header));
-    return transport;
-  }
+  if (headerBytes) transport.write(headerBytes);
+  if (!options.tls) return transport;
   const serverName = options.serverName ?? ('host' in options ? (options.host ?? 'localhost') : undefined);
   if (serverName === undefined) {
     transport.abort();
@@ -126,7 +126,6 @@ export async function dial(where: string, options: ConnectOptions, alpnWire?: Bu
       `${where}: TLS over a Unix socket needs \`serverName\`, the name the server's certificate must carry`,
     );
   }
-  if (options.proxyHeader !== undefined) transport.write(encodeProxyHeader(options.proxyHeader));
   return traceHandshake(
     { role: 'client', peer: null, serverName },
     upgrade(transport, {
