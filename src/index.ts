@@ -32,6 +32,24 @@ export {
   tlsDispatcher,
 } from './stream/http-client.js';
 export {
+  connectionInfo,
+  type HttpApp,
+  type HttpHandler,
+  type HttpProtocolFactory,
+  type HttpProtocolOptions,
+  type HttpRequest,
+  type HttpRequestCounts,
+  type HttpResponse,
+  type HttpServers,
+  httpProtocol,
+} from './stream/http-protocol.js';
+export {
+  type HttpCloseResult,
+  type HttpServer,
+  type ServeHttpOptions,
+  serveHttp,
+} from './stream/http-server.js';
+export {
   type ConnectionHandler,
   type ConnectOptions,
   connect,

@@ -140,15 +140,16 @@ export async function dial(where: string, options: ConnectOptions, alpnWire?: Bu
 }
 
 /**
- * Accepts connections through a production server (src/server/): limits, the PROXY protocol,
- * with `tls` the handshake, graceful shutdown. `closeTimeout` applies to the TLS connection as
- * well as the socket.
+ * @internal Accepts connections through a production server (src/server/): limits, the PROXY
+ * protocol, with `tls` the handshake, graceful shutdown. `closeTimeout` applies to the TLS
+ * connection as well as the socket. `alpnWire` replaces the server context's ALPN list.
  */
-async function accept<E extends Endpoint>(
-  where: 'createServer' | 'serve',
+export async function accept<E extends Endpoint>(
+  where: 'createServer' | 'serve' | 'serveHttp',
   options: E & ListenOptions,
   names: OptionNames,
   onTransport: (transport: Transport) => void,
+  alpnWire?: Buffer,
 ): Promise<Server<AddressOf<E>>> {
   checkOptionNames(where, options, names);
   checkContext(where, options?.tls, 'server');
@@ -157,7 +158,7 @@ async function accept<E extends Endpoint>(
   const limits = serverLimits(where, options ?? {});
   const proxy = proxyPolicy(where, options?.proxyProtocol);
   // With `workers` (or `ticketKeyRotation`), this process may fork, or listen as a worker.
-  const group = inWorkers(where, options, (here) => accept(where, here, names, onTransport));
+  const group = inWorkers(where, options, (here) => accept(where, here, names, onTransport, alpnWire));
   if (group) return group;
   const { tls: context, closeTimeout, onHandshakeError, signal } = options ?? {};
   // The same for every connection, so made once.
@@ -168,6 +169,7 @@ async function accept<E extends Endpoint>(
         handshakeTimeout: limits.handshakeTimeout,
         closeTimeout,
         pendingPlaintext: proxy ? ('handshake' as const) : undefined,
+        alpnWire,
       }
     : null;
   const handshake = upgrading

@@ -100,11 +100,26 @@ const SERVE: OptionNames = {
   elsewhere: notForServe,
 };
 
+const SERVE_HTTP: OptionNames = {
+  known: [...LISTEN_OPTIONS, 'http2'],
+  elsewhere: {
+    ...CREATE_SERVER.elsewhere,
+    onError:
+      '`onError` is an option of serve(); HTTP errors reach the app: the request emits `error`, the http.Server `clientError`',
+    ...belongIn(
+      ['keepAliveTimeout', 'headersTimeout', 'requestTimeout', 'maxHeaderSize'],
+      (name) =>
+        `\`${name}\` is a node:http server option: pass http.createServer({ ${name} }, handler) as the app`,
+    ),
+  },
+};
+
 export const OPEN_OPTION_NAMES = {
   connect: CONNECT,
   createConnection: CONNECT,
   createServer: CREATE_SERVER,
   serve: SERVE,
+  serveHttp: SERVE_HTTP,
 } as const satisfies Record<string, OptionNames>;
 
 const HTTPS_DIAL_OPTIONS = ['connectTimeout', 'handshakeTimeout', 'closeTimeout'] as const;

@@ -64,8 +64,9 @@ export interface StartTlsOptions {
 export interface UpgradeOptions extends StartTlsOptions {
   closeTimeout?: number;
   /**
-   * A client's ALPN offer in wire format, in place of the context's: the HTTP clients offer exactly
-   * the protocol they speak (`http/1.1`), whatever else the context lists.
+   * The ALPN list in wire format, in place of the context's: the HTTP clients offer exactly the
+   * protocol they speak (`http/1.1`), whatever else the context lists; `serveHttp` accepts `h2`
+   * and `http/1.1` when the server context names no protocols of its own.
    */
   alpnWire?: Buffer;
 }
@@ -253,7 +254,7 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
           secureContext: context.secureContext,
           requestCert: context.clientAuth !== 'none',
           rejectUnauthorized: context.clientAuth === 'required',
-          ALPNProtocols: context.alpnWire,
+          ALPNProtocols: options.alpnWire ?? context.alpnWire,
           SNICallback: context.usesSni ? context.sniCallback : undefined,
         });
   attachKeyLog(socket, context);
@@ -367,7 +368,12 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
       // Node hands a server socket's later TLS errors (a peer's fatal alert) to 'error' only once
       // tls.Server releases control of it; a socket made without tls.Server must be released here,
       // or those errors would be swallowed and the end that follows misread as a truncation.
-      if (role === 'server') (socket as unknown as { _releaseControl?: () => boolean })._releaseControl?.();
+      // Likewise, only tls.Server clears `secureConnecting` on its sockets; left set, node:http2
+      // would wait for a 'secureConnect' that a server socket never emits.
+      if (role === 'server') {
+        (socket as unknown as { _releaseControl?: () => boolean })._releaseControl?.();
+        (socket as unknown as { secureConnecting: boolean }).secureConnecting = false;
+      }
       const tlsTransport = new TlsTransport(socket, {
         tls: tlsInfo,
         allowTruncation: context.allowTruncation,

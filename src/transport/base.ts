@@ -278,6 +278,11 @@ export abstract class BaseTransport implements Transport {
     else this.#lostListeners = [this.#lostListeners, listener];
   }
 
+  /** How long `close()` waits for the peer, in milliseconds. */
+  protected get _closeTimeout(): number {
+    return this.#closeTimeout;
+  }
+
   /** True once the connection is gone. */
   protected get _lost(): boolean {
     return this.#lost;

@@ -56,11 +56,15 @@ export class TransportDuplex extends Duplex {
   #idleTimeout = 0;
   #idleTimer: NodeJS.Timeout | undefined;
 
-  /** Binds this stream's protocol to `transport`; use `toDuplex(transport)`. */
-  constructor(transport: Transport) {
+  /**
+   * Binds this stream's protocol to `transport`; use `toDuplex(transport)`. `serverClosing`
+   * (internal, for serveHttp) is what the protocol does when a tlskit server closes.
+   */
+  constructor(transport: Transport, serverClosing?: () => void) {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
     this.transport = transport;
     transport.setProtocol({
+      serverClosing,
       dataReceived: (data) => {
         this.#touch();
         if (!this.push(data)) transport.pauseReading();

@@ -120,6 +120,13 @@ export function checkFunction(where: string, field: string, value: unknown): voi
   }
 }
 
+/** Checks an optional boolean. */
+export function checkBoolean(where: string, field: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new InvalidArgumentError(`${where}: \`${field}\` must be true or false, got ${String(value)}`);
+  }
+}
+
 /** Checks an optional `signal`. */
 export function checkSignal(where: string, signal: unknown): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {

@@ -1,13 +1,22 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { BaseTransport, type BaseTransportOptions, kPendingBytes, kTakePending } from './base.js';
+import {
+  BaseTransport,
+  type BaseTransportOptions,
+  kPendingBytes,
+  kTakePending,
+  kUpgradedTo,
+  type TransportOwner,
+} from './base.js';
 import { ConnectionError, toTransportError } from './errors.js';
 import type { ProxyInfo } from './proxy-header.js';
 import type { Address, TransportInfo, TransportKind } from './transport.js';
 
 /** Internal: takes the Node stream out of a StreamTransport so a TLS layer can wrap it natively. */
 export const kDetachStream = Symbol('tlskit.detachStream');
+/** Internal: hands the Node stream to a consumer outside tlskit (node:http) for good. */
+export const kReleaseStream = Symbol('tlskit.releaseStream');
 
 export interface StreamTransportOptions extends BaseTransportOptions {
   kind: TransportKind;
@@ -60,6 +69,8 @@ export class StreamTransport extends BaseTransport {
   readonly #info: StreamInfo | null;
   #error: Error | null = null;
   #reading = false;
+  /** Set once the stream was released to a consumer outside tlskit: nothing reads it here. */
+  #released = false;
   /** Made on the first write: many transports (idle ones, detached ones) never write. */
   #afterWrite: (() => void) | null = null;
 
@@ -152,10 +163,11 @@ export class StreamTransport extends BaseTransport {
   }
 
   protected _pauseSource(): void {
-    this.#stream.pause();
+    if (!this.#released) this.#stream.pause();
   }
 
   protected _resumeSource(): void {
+    if (this.#released) return;
     if (!this.#reading) {
       this.#reading = true;
       this.#stream.on('data', onData);
@@ -193,6 +205,45 @@ export class StreamTransport extends BaseTransport {
     (stream as Owned)[kOwner] = undefined;
     // A late error from the old owner must not become an uncaught exception.
     stream.on('error', noop);
+    return stream;
+  }
+
+  /**
+   * Gives the stream to a consumer outside tlskit that reads and writes it itself (node:http and
+   * node:http2 take a socket as their connection), keeping the transport as the connection's
+   * record: its protocol stays bound (a server tells it when it is closing), `close()` ends the
+   * stream gracefully and destroys it after `closeTimeout`, `abort()` aborts it as the transport
+   * would, and the connection is lost, with `connectionLost` and the server's bookkeeping, when
+   * the stream closes. `write` and `end` throw: the consumer is the only writer now. The stream is
+   * returned paused, with any undelivered bytes back in its buffer; the consumer resumes it once
+   * its listeners are in place.
+   */
+  [kReleaseStream](): Duplex {
+    const closeTimeout = this._closeTimeout;
+    const stream = this[kDetachStream](true);
+    this.#released = true;
+    let closing = false;
+    let aborted: Error | null = null;
+    const owner: TransportOwner = {
+      get closing() {
+        return closing || stream.destroyed;
+      },
+      close: () => {
+        if (closing || stream.destroyed) return;
+        closing = true;
+        stream.end();
+        const timer = setTimeout(() => stream.destroy(), closeTimeout);
+        stream.once('close', () => clearTimeout(timer));
+      },
+      abort: (error) => {
+        closing = true;
+        aborted ??= error ?? new ConnectionError('ECONNABORTED', 'the transport was aborted');
+        if (!stream.destroyed) this._abortStream(aborted);
+      },
+    };
+    this[kUpgradedTo](owner);
+    stream.once('close', () => this._onClosed(aborted));
+    if (stream.destroyed) queueMicrotask(() => this._onClosed(aborted));
     return stream;
   }
 }

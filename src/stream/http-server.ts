@@ -1,0 +1,84 @@
+/**
+ * `serveHttp`: an HTTP/1.1 and HTTP/2 server on tlskit's production server. The listening,
+ * limits, PROXY header, TLS and shutdown are `createServer`'s; what HTTP adds (routing by ALPN,
+ * handing sockets to node:http and node:http2, closing keep-alive connections gracefully) is
+ * `httpProtocol`'s (http-protocol.ts, whose notes explain each choice).
+ */
+import type { CloseOptions, CloseResult } from '../server/close-result.js';
+import { type Server, withClose } from '../server/server.js';
+import { alpnWire } from '../tls/defaults.js';
+import { InvalidArgumentError } from '../transport/errors.js';
+import { type AddressOf, bindNewProtocol, type Endpoint } from '../transport/net.js';
+import { checkBoolean } from '../transport/options.js';
+import type { Address } from '../transport/transport.js';
+import { type HttpApp, type HttpRequestCounts, httpProtocol } from './http-protocol.js';
+import { accept, type ListenOptions } from './open.js';
+import { OPEN_OPTION_NAMES } from './option-names.js';
+
+/** Options of `serveHttp`: those of `createServer`, and which HTTP versions to speak. */
+export type ServeHttpOptions = ListenOptions & {
+  /** With a handler: serve HTTP/2 (ALPN `h2`) as well as HTTP/1.1 (default `true`). */
+  http2?: boolean;
+};
+
+/** What closing an HTTP server did: the connections, and the requests that were in flight. */
+export interface HttpCloseResult extends CloseResult {
+  /** Requests in flight during the shutdown: answered in full, or cut at the deadline. */
+  requests: HttpRequestCounts;
+}
+
+/** A listening HTTP server; `close` finishes requests in flight before the connections close. */
+export interface HttpServer<A extends Address = Address> extends Omit<Server<A>, 'close'> {
+  /**
+   * Stops accepting, lets requests in flight finish (HTTP/1.1 answers them with
+   * `Connection: close`; HTTP/2 sends GOAWAY), closes idle keep-alive connections with
+   * close_notify, aborts what is still open after `timeout` ms, and resolves with the counts.
+   */
+  close(options?: CloseOptions): Promise<HttpCloseResult>;
+}
+
+/**
+ * Serves HTTP on TCP (`{ host, port }`) or a Unix socket (`{ path }`), over TLS when `tls` is
+ * given: HTTP/2 to clients that negotiate `h2`, HTTP/1.1 to the rest. `app` is a request handler
+ * (used for both versions), an `http.Server`, an `http2.Http2Server`, or `{ http1, http2 }`.
+ * A server context without `alpn` gets `h2` and `http/1.1` here; one with `alpn` keeps its own.
+ */
+export async function serveHttp<E extends Endpoint>(
+  options: E & ServeHttpOptions,
+  app: HttpApp,
+): Promise<HttpServer<AddressOf<E>>> {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('serveHttp: `options` must be an object, e.g. { port: 8443, tls }');
+  }
+  const { http2 } = options;
+  checkBoolean('serveHttp', 'http2', http2);
+  if (http2 === false && typeof app !== 'function') {
+    throw new InvalidArgumentError(
+      'serveHttp: `http2: false` applies to a handler; with servers, pass only `http1` to serve HTTP/1.1 alone',
+    );
+  }
+  const factory = httpProtocol(app, { http2 });
+  const ownAlpn = options.tls && options.tls.alpn === undefined ? alpnWire(factory.alpn) : undefined;
+  const server = await accept(
+    'serveHttp',
+    options,
+    OPEN_OPTION_NAMES.serveHttp,
+    (transport) => {
+      try {
+        bindNewProtocol(transport, factory);
+      } catch {
+        // The transport was aborted with the error (a protocol no server here speaks).
+      }
+    },
+    ownAlpn,
+  );
+  let closing: Promise<HttpCloseResult> | null = null;
+  const close = (closeOptions?: CloseOptions): Promise<HttpCloseResult> => {
+    closing ??= server.close(closeOptions).then((result) => {
+      factory.release();
+      return { ...result, requests: { ...factory.shutdown } };
+    });
+    return closing;
+  };
+  return withClose(server, close) as HttpServer<AddressOf<E>>;
+}
