@@ -7,7 +7,7 @@
  *
  * npm run bench              full run (under ten minutes)
  * npm run bench -- --quick   a smaller run for development (under a minute)
- * npm run bench -- --only throughput,handshakes,pingpong,idle,mint,lab
+ * npm run bench -- --only throughput,handshakes,pingpong,http,idle,mint,lab
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,7 +18,7 @@ import { benchLab } from './lab.mjs';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
 const quick = values.quick === true;
-const sections = new Set((values.only ?? 'throughput,handshakes,pingpong,idle,mint,lab').split(','));
+const sections = new Set((values.only ?? 'throughput,handshakes,pingpong,http,idle,mint,lab').split(','));
 const MiB = 1024 * 1024;
 
 /**
@@ -209,6 +209,26 @@ if (sections.has('pingpong')) {
         'client',
       ).then((r) => ({ value: r.rate, cpu: r.cpu })),
   );
+}
+
+if (sections.has('http')) {
+  const seconds = String(quick ? 1 : 2);
+  const rounds = quick ? 1 : 5;
+  console.log('HTTPS: serveHttp vs https.createServer, same certificate and handler (CPU of the server per unit)');
+  for (const [mode, name, unit] of /** @type {const} */ ([
+    ['keepalive', 'small GETs over keep-alive, 32 clients', 'req/s'],
+    ['handshakes', 'new connection per GET, 16 clients', 'conn/s'],
+  ])) {
+    await pair('http', name, { unit, cpuUnit: 'us', rounds, target: '>= 0.95' }, async (impl) => {
+      const result = await measure(
+        './http.mjs',
+        ['server', impl, pki, mode, seconds],
+        (port) => ['client', impl, pki, mode, seconds, String(port)],
+        'client',
+      );
+      return { value: result.rate, cpu: result.cpu };
+    });
+  }
 }
 
 if (sections.has('idle')) {

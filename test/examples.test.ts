@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main as echoMain } from '../examples/echo/main.mjs';
 import { main as gradeMain } from '../examples/grade-client/main.mjs';
+import { main as httpTestingMain } from '../examples/http-testing/main.mjs';
+import { main as httpsMain } from '../examples/https/main.mjs';
 import { main as mtlsMain } from '../examples/mtls/main.mjs';
 import { main as starttlsMain } from '../examples/starttls/main.mjs';
 import { main as tlsEchoMain } from '../examples/tls-echo/main.mjs';
@@ -25,6 +27,21 @@ describe('examples', () => {
     expect(out).toHaveLength(2);
     expect(out[0]).toMatch(/^callback protocol answered: hello from the callback protocol on port \d+$/);
     expect(out[1]).toMatch(/^async handler answered: hello from the async handler on port \d+$/);
+  });
+
+  it('https: HTTP/1.1 and HTTP/2 from one handler, and a close that lets a slow request finish', async () => {
+    expect(await lines(httpsMain)).toEqual([
+      'fetch: HTTP/1.1 over TLSv1.3 for /hello',
+      'http2: HTTP/2.0 over TLSv1.3 for /over-h2',
+      'during close: HTTP/1.1 over TLSv1.3 for /slow (connection: close)',
+      'closed: 1 request finished, 0 cut',
+    ]);
+  });
+
+  it('http-testing: an HTTP app tested over TLS on a memory pair with random splits', async () => {
+    expect(await lines(httpTestingMain)).toEqual([
+      'over a memory pair in pieces of at most 100 bytes: POST /upload: 50000 bytes',
+    ]);
   });
 
   it('tls-echo: a TLS 1.3 echo, verified against the CA', async () => {
