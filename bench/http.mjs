@@ -14,7 +14,6 @@
  * node bench/http.mjs <server|client> <raw|tlskit> <pki.json> <keepalive|handshakes> <seconds> [port]
  */
 import https from 'node:https';
-import tls from 'node:tls';
 import { serveHttp, serverContext } from 'tlskit';
 import { answerCpu, cpuNow, loadPki, report } from './common.mjs';
 
@@ -47,8 +46,6 @@ async function server() {
   report({ port: listener.address.port });
 }
 
-const clientContext = tls.createSecureContext({ ca: credentials.caPem });
-
 /** One GET; resolves once the response body has been read. */
 function get(/** @type {number} */ port, /** @type {https.Agent} */ agent, /** @type {boolean} */ close) {
   return new Promise((resolve, reject) => {
@@ -59,7 +56,7 @@ function get(/** @type {number} */ port, /** @type {https.Agent} */ agent, /** @
         servername: 'localhost',
         path: '/',
         agent,
-        secureContext: clientContext,
+        ca: credentials.caPem,
         headers: close ? { connection: 'close' } : {},
       },
       (response) => {

@@ -214,7 +214,9 @@ if (sections.has('pingpong')) {
 if (sections.has('http')) {
   const seconds = String(quick ? 1 : 2);
   const rounds = quick ? 1 : 5;
-  console.log('HTTPS: serveHttp vs https.createServer, same certificate and handler (CPU of the server per unit)');
+  console.log(
+    'HTTPS: serveHttp vs https.createServer, same certificate and handler (CPU of the server per unit)',
+  );
   for (const [mode, name, unit] of /** @type {const} */ ([
     ['keepalive', 'small GETs over keep-alive, 32 clients', 'req/s'],
     ['handshakes', 'new connection per GET, 16 clients', 'conn/s'],

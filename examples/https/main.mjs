@@ -34,7 +34,10 @@ export async function main(log = console.log) {
 
   // fetch, with tlskit's verification (trust, pins, CRLs, CertificateError codes).
   const dispatcher = tlsDispatcher(clientContext({ trust: ca.trust }));
-  const fetched = await fetch(`${origin}/hello`, /** @type {RequestInit} */ ({ dispatcher }));
+  const fetched = await fetch(
+    `${origin}/hello`,
+    /** @type {RequestInit} */ (/** @type {unknown} */ ({ dispatcher })),
+  );
   log(`fetch: ${await fetched.text()}`);
 
   // Node's http2 client negotiates h2 and gets the same handler.
@@ -47,7 +50,7 @@ export async function main(log = console.log) {
   session.close();
 
   // Closing lets the request in flight finish, with `Connection: close`.
-  const slow = fetch(`${origin}/slow`, /** @type {RequestInit} */ ({ dispatcher }));
+  const slow = fetch(`${origin}/slow`, /** @type {RequestInit} */ (/** @type {unknown} */ ({ dispatcher })));
   await arrived;
   const closed = server.close({ timeout: 5000 });
   const reply = await slow;

@@ -59,8 +59,14 @@ import type { Transport, TransportInfo } from '../transport/transport.js';
 export type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
 /** A response, to HTTP/1.1 or HTTP/2 (Node's compatibility API). */
 export type HttpResponse = http.ServerResponse | http2.Http2ServerResponse;
-/** A request handler for both HTTP versions. */
-export type HttpHandler = (request: HttpRequest, response: HttpResponse) => void;
+/**
+ * A request handler for both HTTP versions. Declared as a method, so that a handler typed for
+ * HTTP/1.1 only (`http.RequestListener`, an Express app) is accepted too: under HTTP/2 it gets
+ * Node's compatibility objects, which keep the same surface.
+ */
+export type HttpHandler = {
+  handle(request: HttpRequest, response: HttpResponse): void;
+}['handle'];
 
 /** Existing Node servers to hand connections to; at least one. */
 export interface HttpServers {
@@ -74,7 +80,7 @@ export interface HttpServers {
  * What serves the requests: a handler (served over HTTP/1.1 and, unless `http2: false`, HTTP/2),
  * an `http.Server`, an `http2.Http2Server`, or both as `{ http1, http2 }`.
  */
-export type HttpApp = HttpHandler | http.RequestListener | http.Server | http2.Http2Server | HttpServers;
+export type HttpApp = HttpHandler | http.Server | http2.Http2Server | HttpServers;
 
 /** Options of `httpProtocol`. */
 export interface HttpProtocolOptions {
@@ -106,10 +112,16 @@ const connectionInfos = new WeakMap<object, TransportInfo>();
 /**
  * The tlskit `info` of the connection a request came on: the client's address behind a PROXY
  * header (`info.peer`, `info.proxy`), the TLS facts (`info.tls`: version, ALPN, client certificate).
- * `null` for a request that did not come through tlskit.
+ * Also takes the socket node:http was given (its 'connection' event) or an HTTP/2 session.
+ * `null` for anything that did not come through tlskit.
  */
-export function connectionInfo(request: HttpRequest): TransportInfo | null {
-  const key = request instanceof http2.Http2ServerRequest ? request.stream.session : request.socket;
+export function connectionInfo(of: HttpRequest | Duplex | http2.Http2Session): TransportInfo | null {
+  const key =
+    of instanceof http2.Http2ServerRequest
+      ? of.stream.session
+      : of instanceof http.IncomingMessage
+        ? of.socket
+        : of;
   return (key && connectionInfos.get(key)) ?? null;
 }
 

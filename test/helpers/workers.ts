@@ -49,7 +49,7 @@ export const workerCertificates = once(async (): Promise<WorkerCertificates> => 
 
 /** The fixture's configuration (see its header). */
 export interface FixtureConfig {
-  api?: 'serve' | 'createServer';
+  api?: 'serve' | 'createServer' | 'serveHttp';
   workers?: number;
   ticketKeyRotation?: number;
   maxVersion?: 'TLSv1.2' | 'TLSv1.3';
@@ -118,7 +118,7 @@ export interface Greeting {
   pid: number;
   /** The worker's ticket key name, in hex. */
   key: string;
-  with: 'serve' | 'createServer';
+  with: 'serve' | 'createServer' | 'serveHttp';
   resumed: boolean;
   /** The last session the server sent, to offer on a later connection. */
   session: Buffer | undefined;
@@ -126,11 +126,14 @@ export interface Greeting {
   subject: string | undefined;
 }
 
-/** Connects over TLS (offering `session`), reads the worker's greeting and closes. */
+/**
+ * Connects over TLS (offering `session`), reads the worker's greeting and closes. With `http`,
+ * asks for it with a GET and reads it from the response body (a serveHttp worker).
+ */
 export function greet(
   where: { port: number } | { path: string },
   certificates: WorkerCertificates,
-  options: { session?: Buffer; maxVersion?: tls.SecureVersion } = {},
+  options: { session?: Buffer; maxVersion?: tls.SecureVersion; http?: boolean } = {},
 ): Promise<Greeting> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({
@@ -146,11 +149,14 @@ export function greet(
     socket.on('session', (ticket: Buffer) => {
       session = ticket;
     });
+    if (options.http) socket.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     socket.on('data', (chunk: string) => {
       text += chunk;
-      const end = text.indexOf('\n');
+      const start = options.http ? text.indexOf('\r\n\r\n') + 4 : 0;
+      const end = text.indexOf('\n', start);
+      if (start < 4 && options.http) return;
       if (end < 0) return;
-      const greeting = JSON.parse(text.slice(0, end)) as Pick<Greeting, 'pid' | 'key' | 'with'>;
+      const greeting = JSON.parse(text.slice(start, end)) as Pick<Greeting, 'pid' | 'key' | 'with'>;
       const cn = socket.getPeerCertificate()?.subject?.CN;
       const subject = Array.isArray(cn) ? cn.join(', ') : cn;
       const resumed = socket.isSessionReused();
@@ -169,7 +175,7 @@ export async function greetWorker(
   where: { port: number } | { path: string },
   certificates: WorkerCertificates,
   which: (pid: number) => boolean,
-  options: { session?: Buffer; tries?: number; maxVersion?: tls.SecureVersion } = {},
+  options: { session?: Buffer; tries?: number; maxVersion?: tls.SecureVersion; http?: boolean } = {},
 ): Promise<Greeting> {
   const tries = options.tries ?? 20;
   const seen: number[] = [];

@@ -3,15 +3,20 @@
  * through both, by way of a starter whose accepted connections are closed by the server at once.
  */
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
+  clientContext,
   connect,
+  connectionInfo,
   createConnection,
   createServer,
   type Endpoint,
   type ListenOptions,
   type Server,
   serve,
+  serveHttp,
   type TcpAddress,
   type TransportInfo,
 } from 'tlskit';
@@ -44,6 +49,17 @@ const viaCreateServer: Start = (options, onAccepted) =>
       connectionLost: (error) => lost(error),
     };
   }, options);
+
+/** serveHttp, with an http.Server app that ends each connection as node:http receives it. */
+const viaServeHttp: Start = (options, onAccepted) => {
+  const app = http.createServer();
+  app.on('connection', (socket: Duplex) => {
+    const closed = new Promise<Error | null>((resolve) => socket.once('close', () => resolve(null)));
+    onAccepted?.({ info: connectionInfo(socket)!, closed });
+    socket.end();
+  });
+  return serveHttp<Endpoint>(options, app);
+};
 
 const viaServe: Start = (options, onAccepted) =>
   serve<Endpoint>(options, (connection) => {
@@ -82,7 +98,7 @@ async function rawClient(port: number, send?: string): Promise<void> {
   await new Promise((resolve) => socket.once('close', resolve));
 }
 
-function listenEffects(start: Start, api: 'createServer' | 'serve'): EffectTable {
+function listenEffects(start: Start, api: 'createServer' | 'serve' | 'serveHttp'): EffectTable {
   return {
     async workers() {
       // The fixture program runs the same call on 2 workers (vitest cannot be forked): two
@@ -91,8 +107,9 @@ function listenEffects(start: Start, api: 'createServer' | 'serve'): EffectTable
       const fixture = new WorkersFixture({ ...certificates, api, workers: 2 });
       try {
         const { port } = await fixture.ready();
-        const first = await greet({ port }, certificates);
-        const second = await greetWorker({ port }, certificates, (pid) => pid !== first.pid);
+        const http = api === 'serveHttp';
+        const first = await greet({ port }, certificates, { http });
+        const second = await greetWorker({ port }, certificates, (pid) => pid !== first.pid, { http });
         expect([first.with, second.with]).toEqual([api, api]);
         await fixture.close();
         expect(await fixture.peer.waitForExit()).toEqual({ code: 0, signal: null });
@@ -306,6 +323,57 @@ function listenEffects(start: Start, api: 'createServer' | 'serve'): EffectTable
 
 export const effects = {
   createServer: listenEffects(viaCreateServer, 'createServer'),
+  serveHttp: {
+    ...listenEffects(viaServeHttp, 'serveHttp'),
+    async closeTimeout() {
+      // A closing server ends an idle HTTP connection; a client that never finishes its side
+      // holds it until closeTimeout, not the default 5 s.
+      const { serverContext, clientContext } = await world();
+      const server = await serveHttp<Endpoint>(
+        { ...loopback, tls: serverContext, closeTimeout: 100 },
+        (_request, response) => response.end('ok'),
+      );
+      let answered!: () => void;
+      const answer = new Promise<void>((resolve) => {
+        answered = resolve;
+      });
+      await createConnection(
+        () => ({
+          connectionMade: (transport) => transport.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+          dataReceived: () => answered(),
+          eofReceived: () => true, // and never end our side
+        }),
+        { ...loopback, port: portOf(server), tls: clientContext, serverName: 'localhost' },
+      );
+      await answer;
+      expect(
+        await within(1_500, server.close(), 'the idle connection released at closeTimeout'),
+      ).toMatchObject({
+        drained: 1,
+        aborted: 0,
+      });
+    },
+    async http2() {
+      // The ALPN protocol the server picks for a client offering both.
+      const { server: leaf, ca } = await world();
+      const offered = clientContext({ trust: ca.trust, alpn: ['h2', 'http/1.1'] });
+      for (const [http2, expected] of [
+        [undefined, 'h2'],
+        [false, 'http/1.1'],
+      ] as const) {
+        const server = await serveHttp<Endpoint>({ ...loopback, tls: leaf.serverContext(), http2 }, () => {});
+        const client = await connect({
+          ...loopback,
+          port: portOf(server),
+          tls: offered,
+          serverName: 'localhost',
+        });
+        expect(client.info.tls?.alpnProtocol).toBe(expected);
+        client.abort();
+        await server.close({ timeout: 100 });
+      }
+    },
+  },
   serve: {
     ...listenEffects(viaServe, 'serve'),
     async onError() {

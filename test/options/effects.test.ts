@@ -34,6 +34,7 @@ const walked: Array<[string, OptionNames, EffectTable]> = [
   ['createConnection', OPEN_OPTION_NAMES.createConnection, connecting.effects.createConnection],
   ['createServer', OPEN_OPTION_NAMES.createServer, listening.effects.createServer],
   ['serve', OPEN_OPTION_NAMES.serve, listening.effects.serve],
+  ['serveHttp', OPEN_OPTION_NAMES.serveHttp, listening.effects.serveHttp],
   ['tlsConnector', HTTP_CLIENT_OPTION_NAMES.tlsConnector, httpClients.effects.tlsConnector],
   ['tlsDispatcher', HTTP_CLIENT_OPTION_NAMES.tlsDispatcher, httpClients.effects.tlsDispatcher],
   ['tlsAgent', HTTP_CLIENT_OPTION_NAMES.tlsAgent, httpClients.effects.tlsAgent],

@@ -15,6 +15,7 @@ import {
   fromDuplex,
   type Server,
   serve,
+  serveHttp,
   serverContext,
   startTls,
   type Transport,
@@ -88,6 +89,11 @@ async function subjects(): Promise<Subject[]> {
       call: (x) => createServer(() => ({}), { ...loopback, ...x }),
     },
     { where: 'serve', names: OPEN_OPTION_NAMES.serve, call: (x) => serve({ ...loopback, ...x }, () => {}) },
+    {
+      where: 'serveHttp',
+      names: OPEN_OPTION_NAMES.serveHttp,
+      call: (x) => serveHttp({ ...loopback, ...x }, () => {}),
+    },
     {
       where: 'tlsConnector',
       names: HTTP_CLIENT_OPTION_NAMES.tlsConnector,

@@ -171,7 +171,7 @@ describe('serveHttp: a client that goes away mid-request', () => {
       tls: fixture.clientContext,
     });
     await connection.write(
-      'POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n' + 'x'.repeat(100),
+      `POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(100)}`,
     );
     await headers;
     connection.abort(); // the TCP connection ends without close_notify
