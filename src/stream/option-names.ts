@@ -101,9 +101,13 @@ const SERVE: OptionNames = {
 };
 
 const SERVE_HTTP: OptionNames = {
-  known: [...LISTEN_OPTIONS, 'http2'],
+  // node:http keeps its own timer on each socket (keepAliveTimeout), which an idleTimeout on the
+  // same socket would fight with; the HTTP servers' own settings are the ones that apply.
+  known: [...LISTEN_OPTIONS.filter((name) => name !== 'idleTimeout'), 'http2'],
   elsewhere: {
     ...CREATE_SERVER.elsewhere,
+    idleTimeout:
+      '`idleTimeout` is not a serveHttp option: node:http closes idle keep-alive connections after `keepAliveTimeout` (pass http.createServer({ keepAliveTimeout }, handler) as the app), an HTTP/2 server after http2Server.setTimeout(ms)',
     onError:
       '`onError` is an option of serve(); HTTP errors reach the app: the request emits `error`, the http.Server `clientError`',
     ...belongIn(

@@ -321,10 +321,15 @@ function listenEffects(start: Start, api: 'createServer' | 'serve' | 'serveHttp'
   };
 }
 
+/** serveHttp leaves idle connections to node:http's keepAliveTimeout (see its option names). */
+function withoutIdleTimeout({ idleTimeout: _idle, ...rest }: EffectTable): EffectTable {
+  return rest;
+}
+
 export const effects = {
   createServer: listenEffects(viaCreateServer, 'createServer'),
   serveHttp: {
-    ...listenEffects(viaServeHttp, 'serveHttp'),
+    ...withoutIdleTimeout(listenEffects(viaServeHttp, 'serveHttp')),
     async closeTimeout() {
       // A closing server ends an idle HTTP connection; a client that never finishes its side
       // holds it until closeTimeout, not the default 5 s.
