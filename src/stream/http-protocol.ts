@@ -244,7 +244,12 @@ class HttpConnection implements Protocol {
   #transport: Transport | null = null;
   #version: 'h1' | 'h2' = 'h1';
   #session: http2.ServerHttp2Session | null = null;
-  /** HTTP/1.1 responses not finished yet. */
+  /**
+   * The latest HTTP/1.1 response. Pipelined requests are answered in order, so it is the last to
+   * finish; nothing more is kept per request until the server closes, when every unfinished
+   * response is watched (`#responses`) so the connection closes after the last.
+   */
+  #latest: http.ServerResponse | null = null;
   readonly #responses = new Set<http.ServerResponse>();
   #closing = false;
 
@@ -272,8 +277,14 @@ class HttpConnection implements Protocol {
   }
 
   requestStarted(response: http.ServerResponse): void {
+    this.#latest = response;
+    if (this.#closing) this.#watch(response);
+  }
+
+  /** While closing: answers with `Connection: close` if it can, and counts how the response ends. */
+  #watch(response: http.ServerResponse): void {
+    if (!response.headersSent) response.shouldKeepAlive = false;
     this.#responses.add(response);
-    if (this.#closing) response.shouldKeepAlive = false;
     let finished = false;
     response.once('finish', () => {
       finished = true;
@@ -281,7 +292,7 @@ class HttpConnection implements Protocol {
     response.once('close', () => {
       this.#responses.delete(response);
       this.#ended(finished);
-      if (this.#closing && this.#responses.size === 0) this.#transport?.close();
+      if (this.#responses.size === 0) this.#transport?.close();
     });
   }
 
@@ -303,11 +314,13 @@ class HttpConnection implements Protocol {
       else this.#transport?.close();
       return;
     }
-    for (const response of this.#responses) if (!response.headersSent) response.shouldKeepAlive = false;
-    if (this.#responses.size === 0) this.#transport?.close();
+    const latest = this.#latest;
+    if (latest && !latest.writableFinished && !latest.destroyed) this.#watch(latest);
+    else this.#transport?.close();
   }
 
   connectionLost(): void {
+    this.#latest = null;
     this.#responses.clear();
   }
 }
