@@ -17,7 +17,7 @@
  */
 import type { Connection } from '../stream/connection.js';
 import { StartTlsError } from '../tls/errors.js';
-import { TimeoutError, TlskitError } from '../transport/errors.js';
+import { InvalidArgumentError, TimeoutError, TlskitError } from '../transport/errors.js';
 
 /** Default deadline of a whole STARTTLS dialogue, in milliseconds. */
 export const DEFAULT_STARTTLS_TIMEOUT = 30_000;
@@ -59,7 +59,7 @@ export class Dialogue {
     readonly timeout: number = DEFAULT_STARTTLS_TIMEOUT,
   ) {
     if (!Number.isInteger(timeout) || timeout < 1) {
-      throw new TypeError(
+      throw new InvalidArgumentError(
         `${protocol} STARTTLS: \`timeout\` must be a positive integer (ms), got ${timeout}`,
       );
     }

@@ -49,15 +49,17 @@ async function offer(dialogue: Dialogue, hostname: string): Promise<void> {
       await dialogue.sendLines(`221 2.0.0 ${hostname} closing connection`);
       throw dialogue.refused('quit before STARTTLS', line);
     }
-    await dialogue.sendLines(...answer(verb, hostname));
+    await dialogue.sendLines(...answer(verb, line, hostname));
   }
   throw dialogue.refused(`sent ${STARTTLS_MAX_LINES} commands without STARTTLS`, '');
 }
 
-function answer(verb: string, hostname: string): string[] {
+function answer(verb: string, line: string, hostname: string): string[] {
+  const hasArgument = line.trim().length > verb.length;
+  if ((verb === 'EHLO' || verb === 'HELO') && !hasArgument) return [`501 5.5.4 Syntax: ${verb} hostname`];
   switch (verb) {
     case 'EHLO':
-      return [`250-${hostname}`, '250-PIPELINING', '250 STARTTLS'];
+      return [`250-${hostname}`, '250 STARTTLS'];
     case 'HELO':
       return [`250 ${hostname}`];
     case 'NOOP':
