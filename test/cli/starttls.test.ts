@@ -272,6 +272,18 @@ describe('the server side', () => {
     expect(body.toString('latin1')).toMatch(/^SFATAL\0VFATAL\0C28000\0M.*TLS is required.*\0\0$/);
   });
 
+  it('smtp: EHLO without a domain gets 501, then EHLO with one lists STARTTLS', async () => {
+    const [client, server] = pair();
+    const offered = offerStartTls('smtp', server, { hostname: HOST, timeout: 5000 });
+    await client.readLine({ timeout: 5000 });
+    await client.write('EHLO\r\n');
+    expect(await client.readLine({ timeout: 5000 })).toBe('501 5.5.4 Syntax: EHLO hostname');
+    await client.write('EHLO client.test\r\n');
+    expect([await client.readLine(), await client.readLine()]).toEqual(['250-localhost', '250 STARTTLS']);
+    await client.write('STARTTLS\r\n');
+    await offered;
+  });
+
   it('smtp: QUIT before STARTTLS is answered 221 and rejects', async () => {
     const [client, server] = pair();
     const offered = offerStartTls('smtp', server, { hostname: HOST, timeout: 5000 });
