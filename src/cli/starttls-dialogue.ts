@@ -129,7 +129,7 @@ export class Dialogue {
     } catch (error) {
       if (error instanceof TimeoutError) throw this.#timedOut(waitingFor);
       if (error instanceof TlskitError && error.code === 'ERR_LIMIT_EXCEEDED') {
-        throw this.refused(`sent too much without a line end while we waited for ${waitingFor}`, '');
+        throw this.refused(`sent more than we accept before TLS while we waited for ${waitingFor}`, '');
       }
       throw error;
     }

@@ -30,7 +30,7 @@ async function request(dialogue: Dialogue, hostname: string): Promise<Uint8Array
     `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='${STREAMS_NS}' ` +
       `to='${escapeAttribute(hostname)}' version='1.0'>`,
   );
-  const features = await dialogue.until('</stream:features>', FEATURES_LIMIT, 'the stream features');
+  const features = await readFeatures(dialogue);
   if (!new RegExp(`<starttls\\s+xmlns=['"]${TLS_NS}['"]`).test(features)) {
     throw dialogue.refused('does not offer <starttls/> in its stream features', features);
   }
@@ -40,6 +40,18 @@ async function request(dialogue: Dialogue, hostname: string): Promise<Uint8Array
   if (!reply.endsWith('/>')) await dialogue.until('</proceed>', STARTTLS_LINE_LIMIT, 'the end of <proceed>');
   dialogue.refusePipelined('its <proceed/>');
   return new Uint8Array(0);
+}
+
+/** The server's stream header and features, up to `</stream:features>` or an empty `<stream:features/>`. */
+async function readFeatures(dialogue: Dialogue): Promise<string> {
+  let features = '';
+  while (!/<\/stream:features>|<stream:features\s*\/>/.test(features)) {
+    const room = FEATURES_LIMIT - features.length;
+    if (room <= 0)
+      throw dialogue.refused(`sent more than ${FEATURES_LIMIT} bytes without its stream features`, '');
+    features += await dialogue.until('>', room, 'the stream features');
+  }
+  return features;
 }
 
 /** The next element's opening (or a declaration), up to its '>'. */

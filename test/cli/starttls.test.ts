@@ -139,6 +139,12 @@ describe('the client side refuses what a server says', () => {
     ],
     [
       'xmpp',
+      'empty features',
+      [{ until: '>', send: "<stream:stream from='x'><stream:features/>" }],
+      /does not offer <starttls\/>.*<stream:features\/>/,
+    ],
+    [
+      'xmpp',
       '<failure/>',
       [
         {
@@ -198,7 +204,7 @@ describe('the client side refuses what a server says', () => {
     const [client, server] = pair();
     const attempt = requestStartTls('smtp', client, { hostname: HOST, timeout: 5000 });
     await server.write(`220 ${'x'.repeat(10_000)}`);
-    await expect(attempt).rejects.toThrow(/sent too much without a line end/);
+    await expect(attempt).rejects.toThrow(/sent more than we accept before TLS/);
   });
 });
 
