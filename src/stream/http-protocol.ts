@@ -209,7 +209,6 @@ class HttpServerSet {
     } else {
       // node:http2 reads the socket's native handle (or wraps a JavaScript stream and resumes it
       // itself) and takes what is already buffered on the next tick.
-
       this.#sessionFor = connection;
       try {
         this.http2!.emit('connection', stream);
