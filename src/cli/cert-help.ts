@@ -35,7 +35,8 @@ export const COMMANDS: Record<string, CommandHelp> = {
     synopsis: 'inspect FILE|-',
     about: [
       'Describe every certificate in a PEM file (- reads standard input), and whether a chain',
-      'is in order. --json: an array, one report per certificate.',
+      "is in order. --json: an array, one report per certificate. A live server's chain, and",
+      'whether it is trusted: tlskit connect HOST:PORT --ca FILE.',
     ],
     options: ['json'],
   },

@@ -210,6 +210,12 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
     case 'inspect': {
       const file = rest[0];
       if (!file) throw new UsageError('cert inspect needs a FILE (or - for standard input)');
+      if (file !== '-' && !existsSync(file) && /^(\[[0-9a-f:.]+\]|[\w.-]+):\d+$/i.test(file)) {
+        throw new UsageError(
+          `cert inspect reads PEM files; '${file}' looks like a server: read its chain with 'tlskit connect ${file} --ca FILE' (or --system-ca)`,
+          { help: false },
+        );
+      }
       const pem = file === '-' ? await readStdin() : readText(file, 'the certificate file');
       const names = { 'the PEM text': file === '-' ? 'standard input' : `'${file}'` };
       const reports = await aboutFiles(names, () => inspectAll(pem));

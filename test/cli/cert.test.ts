@@ -89,6 +89,16 @@ describe('tlskit cert with damaged files', () => {
     expect(result.stderr).not.toMatch(/error:[0-9A-F]{8}|Usage:/);
   });
 
+  it('inspect given HOST:PORT instead of a file points to tlskit connect', async () => {
+    for (const target of ['localhost:8443', '[::1]:443']) {
+      const result = await cli(['cert', 'inspect', target]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        `'${target}' looks like a server: read its chain with 'tlskit connect ${target} --ca FILE' (or --system-ca)`,
+      );
+    }
+  });
+
   it('issue names the CA file that is damaged', async () => {
     const dir = tempDir();
     expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
