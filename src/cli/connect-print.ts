@@ -16,6 +16,10 @@ const VERSION_NAMES: Record<string, string> = {
   'TLSv1.3': 'TLS 1.3',
 };
 
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 function row(label: string, value: string): string {
   return `  ${label.padEnd(14)}${value}`;
 }
@@ -39,12 +43,14 @@ function verdictLines(report: ConnectReport, style: Style): string[] {
 function factLines(report: ConnectReport, style: Style): string[] {
   const tls = report.tls;
   if (!tls) return ['Connection', row('Handshake', style.bad('none completed'))];
-  const resumption =
-    report.resumption === null
-      ? 'not tried (sessions are kept for trusted servers only)'
-      : report.resumption
-        ? style.ok('works')
-        : style.warn('does not work (the second connection did a full handshake)');
+  const resumption = {
+    works: style.ok('works'),
+    refused: style.warn('does not work (the server made a full handshake for the session offered)'),
+    'no-session': style.warn(
+      "not tried: the first connection left no session (no ticket from the server, or over Node's 10 KiB session limit)",
+    ),
+    'not-tried': 'not tried (sessions are kept for trusted servers only)',
+  }[report.resumption];
   return [
     `Connection${tls.source === 'probe' ? ' (seen by an observation handshake; nothing was sent)' : ''}`,
     row('Protocol', tls.protocol),
@@ -64,12 +70,16 @@ function certificateLines(certificate: ChainCertificate, index: number, style: S
       : names.join(', ') || '(none)';
   const days =
     certificate.validity === 'expired'
-      ? style.bad(`EXPIRED ${-certificate.daysLeft} days ago`)
+      ? style.bad(
+          certificate.daysLeft === 0
+            ? 'EXPIRED today'
+            : `EXPIRED ${plural(-certificate.daysLeft, 'day')} ago`,
+        )
       : certificate.validity === 'not-yet-valid'
         ? style.bad('NOT YET VALID')
         : certificate.daysLeft < 14
-          ? style.warn(`${certificate.daysLeft} days left`)
-          : `${certificate.daysLeft} days left`;
+          ? style.warn(`${plural(certificate.daysLeft, 'day')} left`)
+          : `${plural(certificate.daysLeft, 'day')} left`;
   const kind = certificate.selfSigned ? ' (self-signed root)' : certificate.isCA ? ' (CA)' : '';
   return [
     `  ${index} ${style.bold(certificate.subject || '(empty subject)')}${kind}`,

@@ -25,10 +25,13 @@ export interface ConnectReport {
   /** What was negotiated, or `null` when no handshake completed at all. */
   tls: TlsFacts | null;
   /**
-   * Whether a second connection resumed the first one's session: `true`/`false`, or `null` when it
-   * was not tried (tlskit keeps sessions of trusted servers only).
+   * Whether a second connection resumed the first one's session: `'works'`; `'refused'` (a session
+   * was offered and the server made a full handshake); `'no-session'` (the first connection left
+   * none to offer: the server sent no session ticket or ID, or the session was over Node's 10 KiB
+   * limit, which a very large certificate chain reaches); `'not-tried'` (the server is not
+   * trusted, and tlskit keeps sessions of trusted servers only).
    */
-  resumption: boolean | null;
+  resumption: Resumption;
   /** The certificates as the server sent them, leaf first; empty when none were seen. */
   chain: ChainCertificate[];
   /** Whether each certificate is issued (and signed) by the next, with the problems in words. */
@@ -36,6 +39,9 @@ export interface ConnectReport {
   /** With `--versions`: each of TLS 1.0 to 1.3, accepted or not, with the suites; else `null`. */
   versions: VersionResult[] | null;
 }
+
+/** How session resumption fared: see `ConnectReport.resumption`. */
+export type Resumption = 'works' | 'refused' | 'no-session' | 'not-tried';
 
 /** The verdict of the tlskit handshake. */
 export interface Verdict {
@@ -86,7 +92,7 @@ export interface ChainCertificate {
   /** ISO 8601. */
   notBefore: string;
   notAfter: string;
-  /** Whole days until `notAfter` (negative once expired). */
+  /** Whole days until `notAfter`, counted towards zero: -1 once expired a day or more ago. */
   daysLeft: number;
   /** `valid`, `expired` or `not-yet-valid`, now. */
   validity: 'valid' | 'expired' | 'not-yet-valid';
@@ -120,7 +126,7 @@ export function describeChain(
       key,
       notBefore: report.notBefore.toISOString(),
       notAfter: report.notAfter.toISOString(),
-      daysLeft: Math.floor((notAfter - now) / DAY),
+      daysLeft: Math.trunc((notAfter - now) / DAY) || 0, // `|| 0`: no -0 in the JSON
       validity: now > notAfter ? 'expired' : now < report.notBefore.getTime() ? 'not-yet-valid' : 'valid',
       fingerprintSha256: report.fingerprintSha256,
       selfSigned: report.selfSigned,

@@ -315,6 +315,8 @@ export async function connectCommand(argv: string[], out: (line: string) => void
     groups: GROUPS,
   }).catch(() => null);
   const versions = p.versions ? await scanVersions(probeBase(p)) : null;
+  // Node keeps no session over 10 KiB: then there is nothing to offer, which is not the server's doing.
+  const saved = first !== null && p.context.session(p.serverName) !== undefined;
   let second: Connection | null = null;
   if (first) second = await openTls(p).catch(() => null);
   const facts = verified ?? probed;
@@ -331,7 +333,13 @@ export async function connectCommand(argv: string[], out: (line: string) => void
       ocspStapled: probed?.ocspStaple != null,
       source: verified ? 'verified' : 'probe',
     },
-    resumption: first ? (second?.info.tls?.resumed ?? false) : null,
+    resumption: !first
+      ? 'not-tried'
+      : !saved
+        ? 'no-session'
+        : second?.info.tls?.resumed
+          ? 'works'
+          : 'refused',
     ...describeChain(probed?.chain ?? []),
     versions,
   });
