@@ -179,6 +179,11 @@ function plan(values: ReturnType<typeof parse>['values'], positionals: string[])
     throw new UsageError('--json and --interactive do not mix: --json prints only the report on stdout', {
       help: false,
     });
+  if (values.starttls !== undefined)
+    throw new UsageError(
+      `--starttls ${values.starttls}: not available in this build yet; connect to the port that speaks TLS from the start`,
+      { help: false },
+    );
   const alpn = values.alpn?.split(',').map((name) => name.trim());
   if (alpn?.some((name) => name === ''))
     throw new UsageError(`--alpn '${values.alpn}' has an empty name; list names with commas: h2,http/1.1`, {
