@@ -149,6 +149,42 @@ describe('tlskit connect: other servers', () => {
   });
 });
 
+describe('tlskit connect: TLS verdicts that are not about certificates', () => {
+  it('a server that speaks only TLS 1.0: exit 1, the alert, and a pointer to --versions', async () => {
+    const server = await opensslServer(['-tls1', '-cipher', 'ALL:@SECLEVEL=0']);
+    const result = await tlskit([
+      'connect',
+      `127.0.0.1:${server.port}`,
+      '--ca',
+      opensslCerts().paths.ca,
+      '--json',
+    ]);
+    const report = JSON.parse(result.stdout);
+    expect(result.code).toBe(1);
+    expect(report.verdict).toMatchObject({ trusted: false, code: 'ERR_TLS_HANDSHAKE', depth: null });
+    expect(report.verdict.hint).toMatch(/run with --versions/);
+    expect(report.tls).toBeNull();
+  });
+
+  it('a plaintext server: exit 1, and the hint says it does not speak TLS there', async () => {
+    const server = await serve({ host: '127.0.0.1', port: 0 }, async (connection) => {
+      await connection.write('220 plain text greeting\r\n');
+      await connection.read();
+    });
+    servers.push(server);
+    const result = await tlskit([
+      'connect',
+      `127.0.0.1:${server.address.port}`,
+      '--ca',
+      opensslCerts().paths.ca,
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      /✘ not trusted: ERR_TLS_HANDSHAKE\n {2}fix: the server answered in plaintext: it does not speak TLS on this port/,
+    );
+  });
+});
+
 describe('tlskit connect: carrying bytes', () => {
   it('piped stdin goes to a trusted tlskit server, its answer to stdout, the report to stderr', async () => {
     const server = await echoServer();
