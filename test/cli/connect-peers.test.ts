@@ -16,11 +16,11 @@ afterEach(async () => {
 });
 
 /** A tlskit server with the openssl test certificate that echoes each line back as `heard: …`. */
-async function echoServer() {
+async function echoServer(host = '127.0.0.1') {
   const certs = opensslCerts();
   const server = await serve(
     {
-      host: '127.0.0.1',
+      host,
       port: 0,
       tls: serverContext({ cert: certs.serverCertPem, key: certs.serverKeyPem, alpn: ['h2', 'http/1.1'] }),
       onError: () => {},
@@ -136,6 +136,15 @@ describe('tlskit connect: other servers', () => {
       'chainOrder',
       'versions',
     ]);
+  });
+
+  it('[::1]:PORT: a tlskit server on IPv6, checked by address', async () => {
+    const server = await echoServer('::1');
+    const result = await tlskit(['connect', `[::1]:${server.address.port}`, '--ca', opensslCerts().paths.ca]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /^tlskit connect \[::1\]:\d+\n✔ trusted \(verified against --ca .*, name ::1\)/,
+    );
   });
 
   it('an openssl s_server that sends its chain out of order: order wrong, with the problem', async () => {
