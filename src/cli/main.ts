@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { BADTLS_HELP, badtlsCommand } from './badtls.js';
 import { CERT_HELP, certCommand, UsageError } from './cert.js';
+import { CONNECT_HELP, connectCommand } from './connect.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -17,6 +18,8 @@ Usage: tlskit <command> [options]
 Commands:
   cert ca|issue|inspect|p12|dev|defects
                                   Make and inspect certificates (tlskit cert --help).
+  connect HOST:PORT               Is this server trusted, and why not? What does it present?
+                                  (tlskit connect --help)
   badtls check|serve|list         Grade a TLS client's certificate and protocol checks against
                                   a lab of good and bad servers (tlskit badtls --help).
   help [COMMAND]                  Show this help, or a command's (tlskit help cert).
@@ -42,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'cert') return await certCommand(rest, out);
     if (command === 'badtls') return await badtlsCommand(rest, out);
+    if (command === 'connect') return await connectCommand(rest, out);
   } catch (error) {
     const usage =
       error instanceof UsageError ||
@@ -50,7 +54,9 @@ export async function main(argv: string[]): Promise<number> {
     if (!usage) throw error;
     process.stderr.write(`tlskit ${command}: ${(error as Error).message}\n`);
     if (error instanceof UsageError && error.help)
-      process.stderr.write(`\n${error.usage ?? (command === 'badtls' ? BADTLS_HELP : CERT_HELP)}`);
+      process.stderr.write(
+        `\n${error.usage ?? (command === 'badtls' ? BADTLS_HELP : command === 'connect' ? CONNECT_HELP : CERT_HELP)}`,
+      );
     return 2;
   }
   process.stderr.write(`tlskit: unknown command '${command}'. Run 'tlskit --help' for the list.\n`);
