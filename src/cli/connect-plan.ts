@@ -11,6 +11,7 @@ import type { TlsVersion } from '../tls/defaults.js';
 import { ContextError } from '../tls/errors.js';
 import { UsageError } from './cert.js';
 import { CONNECT_HELP } from './connect-help.js';
+import { parseStartTlsProtocol, type StartTlsProtocol } from './starttls.js';
 
 const OPTIONS = {
   ca: { type: 'string' },
@@ -107,7 +108,8 @@ export interface Plan {
   json: boolean;
   interactive: boolean;
   versions: boolean;
-  starttls: string | undefined;
+  /** The STARTTLS dialogue to speak first, or `null`. */
+  starttls: StartTlsProtocol | null;
 }
 
 export function parse(argv: string[]) {
@@ -162,9 +164,11 @@ export function plan(values: ReturnType<typeof parse>['values'], positionals: st
     throw new UsageError('--json and --interactive do not mix: --json prints only the report on stdout', {
       help: false,
     });
-  if (values.starttls !== undefined)
+  const starttls =
+    values.starttls === undefined ? null : parseStartTlsProtocol('--starttls', values.starttls);
+  if (starttls && values.versions)
     throw new UsageError(
-      `--starttls ${values.starttls}: not available in this build yet; connect to the port that speaks TLS from the start`,
+      '--versions does not scan through --starttls (every probe would need its own dialogue); scan the port that speaks TLS from the start',
       { help: false },
     );
   const alpn = values.alpn?.split(',').map((name) => name.trim());
@@ -215,6 +219,6 @@ export function plan(values: ReturnType<typeof parse>['values'], positionals: st
     json: values.json === true,
     interactive: values.interactive === true,
     versions: values.versions === true,
-    starttls: values.starttls,
+    starttls,
   };
 }

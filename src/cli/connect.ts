@@ -8,10 +8,13 @@
  * also reads the TLS 1.3 session tickets it needs for resumption), the probe, the scan, then the
  * resumption connection, which stays open and is the one bytes are carried over.
  */
+import os from 'node:os';
+import type { Duplex } from 'node:stream';
 import type { Connection } from '../stream/connection.js';
 import { connect } from '../stream/open.js';
 import { CIPHERS, GROUPS } from '../tls/defaults.js';
 import { CertificateError, TlsError } from '../tls/errors.js';
+import { toDuplex } from '../transport/duplex.js';
 import { TlskitError } from '../transport/errors.js';
 import { CONNECT_HELP } from './connect-help.js';
 import { type Plan, parse, plan } from './connect-plan.js';
@@ -21,21 +24,54 @@ import { buildReport, type ConnectReport, describeChain, type Verdict } from './
 import { hintFor } from './hints.js';
 import { type ProbeResult, probe } from './probe.js';
 import { scanVersions } from './scan.js';
+import { requestStartTls } from './starttls.js';
 import { styleFor } from './style.js';
 
 export { CONNECT_HELP };
 
 /** Opens a tlskit connection to the plan's server: the verdict comes from here. */
-async function openTls(p: Plan): Promise<Connection> {
-  return connect({
+async function openTls(p: Plan, dialogue?: { greeting: string | null }): Promise<Connection> {
+  if (!p.starttls) {
+    return connect({
+      host: p.host,
+      port: p.port,
+      tls: p.context,
+      serverName: p.serverName,
+      timeout: p.timeout,
+      handshakeTimeout: p.timeout,
+      closeTimeout: p.timeout,
+    });
+  }
+  const { connection, greeting } = await openStartTls(p);
+  if (dialogue) dialogue.greeting = greeting;
+  await connection.startTls({ context: p.context, serverName: p.serverName, handshakeTimeout: p.timeout });
+  return connection;
+}
+
+/** A plain connection that has spoken `--starttls`'s prelude: ready for the handshake. */
+async function openStartTls(p: Plan): Promise<{ connection: Connection; greeting: string }> {
+  const connection = await connect({
     host: p.host,
     port: p.port,
-    tls: p.context,
-    serverName: p.serverName,
     timeout: p.timeout,
-    handshakeTimeout: p.timeout,
     closeTimeout: p.timeout,
   });
+  try {
+    // SMTP's EHLO names us; XMPP's stream names the server.
+    const hostname = p.starttls === 'smtp' ? os.hostname() : p.serverName;
+    const { greeting } = await requestStartTls(p.starttls!, connection, { hostname, timeout: p.timeout });
+    return { connection, greeting: Buffer.from(greeting).toString('latin1').trimEnd() };
+  } catch (error) {
+    connection.abort();
+    throw error;
+  }
+}
+
+/** Where the probe handshakes: the server's port, or a stream that already spoke STARTTLS. */
+async function probeSocket(p: Plan): Promise<{ socket?: Duplex }> {
+  if (!p.starttls) return {};
+  const { connection } = await openStartTls(p);
+  return { socket: toDuplex(connection.transport) };
 }
 
 /** A connection failure that is not a verdict: the command exits 2. */
@@ -95,8 +131,9 @@ interface Gathered {
 async function gather(p: Plan): Promise<Gathered | null> {
   let first: Connection | null = null;
   let failure: TlsError | null = null;
+  const dialogue: { greeting: string | null } = { greeting: null };
   try {
-    first = await openTls(p);
+    first = await openTls(p, dialogue);
   } catch (error) {
     if (couldNotConnect(error)) return cannotConnect(p, error);
     failure = error as TlsError;
@@ -104,7 +141,9 @@ async function gather(p: Plan): Promise<Gathered | null> {
   const verified = first?.info.tls ?? null;
   if (first) await first.close().catch(() => {});
   const tuned = { minVersion: p.version, maxVersion: p.version, ciphers: CIPHERS, groups: GROUPS };
-  const probed = await probe({ ...probeBase(p), ...tuned }).catch(() => null);
+  const probed = await probeSocket(p)
+    .then((where) => probe({ ...probeBase(p), ...tuned, ...where }))
+    .catch(() => null);
   const versions = p.versions ? await scanVersions(probeBase(p)) : null;
   // Node keeps no session over 10 KiB: then there is nothing to offer, which is not the server's doing.
   const saved = first !== null && p.context.session(p.serverName) !== undefined;
@@ -113,7 +152,7 @@ async function gather(p: Plan): Promise<Gathered | null> {
   const report = buildReport({
     target: { host: p.host, port: p.port, serverName: p.serverName },
     trust: { caFile: p.caFile, system: p.caFile === null },
-    starttls: null,
+    starttls: p.starttls && { protocol: p.starttls, greeting: dialogue.greeting ?? '' },
     verdict: verdictOf(failure, p, probed),
     tls: facts && {
       protocol: facts.protocol,
