@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { BADTLS_HELP, badtlsCommand } from './badtls.js';
 import { CERT_HELP, certCommand, UsageError } from './cert.js';
+import { TUNNEL_HELP, tunnelCommand } from './tunnel.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -19,6 +20,7 @@ Commands:
                                   Make and inspect certificates (tlskit cert --help).
   badtls check|serve|list         Grade a TLS client's certificate and protocol checks against
                                   a lab of good and bad servers (tlskit badtls --help).
+  tunnel --accept P --to H:P     Terminate or originate TLS in front of a plain service (tlskit tunnel --help).
   help [COMMAND]                  Show this help, or a command's (tlskit help cert).
   version                         Print the version.
 
@@ -42,6 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'cert') return await certCommand(rest, out);
     if (command === 'badtls') return await badtlsCommand(rest, out);
+    if (command === 'tunnel') return await tunnelCommand(rest, out);
   } catch (error) {
     const usage =
       error instanceof UsageError ||
@@ -50,7 +53,9 @@ export async function main(argv: string[]): Promise<number> {
     if (!usage) throw error;
     process.stderr.write(`tlskit ${command}: ${(error as Error).message}\n`);
     if (error instanceof UsageError && error.help)
-      process.stderr.write(`\n${error.usage ?? (command === 'badtls' ? BADTLS_HELP : CERT_HELP)}`);
+      process.stderr.write(
+        `\n${error.usage ?? (command === 'badtls' ? BADTLS_HELP : command === 'tunnel' ? TUNNEL_HELP : CERT_HELP)}`,
+      );
     return 2;
   }
   process.stderr.write(`tlskit: unknown command '${command}'. Run 'tlskit --help' for the list.\n`);
