@@ -115,7 +115,12 @@ async function startSink() {
   };
 }
 
-async function bulk(/** @type {number} */ port, /** @type {string} */ ca, /** @type {number} */ bytes, sink) {
+async function bulk(
+  /** @type {number} */ port,
+  /** @type {string} */ ca,
+  /** @type {number} */ bytes,
+  /** @type {Awaited<ReturnType<typeof startSink>>} */ sink,
+) {
   sink.reset();
   const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca });
   await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
@@ -175,10 +180,10 @@ export async function benchTunnel(
     name,
     unit,
     cpuUnit,
-    raw: [],
-    tlskit: [],
-    rawCpu: [],
-    tlskitCpu: [],
+    raw: /** @type {number[]} */ ([]),
+    tlskit: /** @type {number[]} */ ([]),
+    rawCpu: /** @type {number[]} */ ([]),
+    tlskitCpu: /** @type {number[]} */ ([]),
     target: '>= 1.0',
     higherIsBetter: true,
     reference: true,

@@ -107,22 +107,21 @@ function refusal(connection: Connection, allowCn: string[], allowSan: string[]):
   return `client certificate CN='${cn ?? ''}' SAN=[${sans.join(',')}] not in --allow-cn/--allow-san`;
 }
 
-/** Copies `from` to `to` until `from` ends, then half-closes `to`; resolves to the byte count. */
-async function pump(from: Connection, to: Connection): Promise<number> {
-  let bytes = 0;
+/** Copies `from` to `to` until `from` ends, then half-closes `to`; counts into `count.bytes` as it goes (kept on errors). */
+async function pump(from: Connection, to: Connection, count: { bytes: number }): Promise<void> {
   for (;;) {
     const chunk = await from.read();
     if (chunk === null) break;
-    bytes += chunk.byteLength;
+    count.bytes += chunk.byteLength;
     await to.write(chunk);
   }
   to.end();
-  return bytes;
 }
 
 function closeReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ECONNRESET' || code === 'EPIPE') return 'peer reset';
+  if (code === 'ERR_TLS_TRUNCATED') return 'peer reset (no close_notify)';
   if (code === 'ETIMEDOUT' || (error as Error | undefined)?.name === 'TimeoutError') return 'timeout';
   return `error: ${(error as Error).message}`;
 }
@@ -217,8 +216,8 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
       sni: client.info.tls?.serverName ?? undefined,
       protocol: client.info.tls?.protocol,
     };
-    let bytesIn = 0;
-    let bytesOut = 0;
+    const bytesIn = { bytes: 0 };
+    const bytesOut = { bytes: 0 };
     let reason = 'clean';
     let backend: Connection | undefined;
     try {
@@ -240,10 +239,7 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
       });
       if (backendTls) fields.protocol = backend.info.tls?.protocol;
       const b = backend;
-      [bytesIn, bytesOut] = await Promise.all([
-        pump(client, b).then((n) => (bytesIn = n)),
-        pump(b, client).then((n) => (bytesOut = n)),
-      ]);
+      await Promise.all([pump(client, b, bytesIn), pump(b, client, bytesOut)]);
       await b.close();
     } catch (error) {
       reason = backend
@@ -253,7 +249,7 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
       client.abort();
     } finally {
       const ms = Math.round(performance.now() - started);
-      log({ ...fields, bytes_in: bytesIn, bytes_out: bytesOut, duration_ms: ms, close: reason });
+      log({ ...fields, bytes_in: bytesIn.bytes, bytes_out: bytesOut.bytes, duration_ms: ms, close: reason });
     }
   };
 
