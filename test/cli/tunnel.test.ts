@@ -14,7 +14,8 @@ import { promisify } from 'node:util';
 import { clientContext, connect, serve } from 'tlskit';
 import { createCA } from 'tlskit/pki';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killPeers, Peer, withTimeout } from '../helpers/peers.js';
+import { hasCommand } from '../helpers/commands.js';
+import { freePort, killPeers, Peer, withTimeout } from '../helpers/peers.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'tlskit-tunnel-'));
@@ -321,3 +322,30 @@ describe('tlskit tunnel: --proxy-protocol', () => {
 function readText(path: string): string {
   return readFileSync(path, 'utf8');
 }
+
+describe('tlskit tunnel beside stunnel4', () => {
+  it.skipIf(!hasCommand('stunnel4'))(
+    'the same curl works through both with the same certificate',
+    async () => {
+      const backend = await listen(helloServer());
+      const t = await tunnel(['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key]);
+      const stunnelPort = await freePort();
+      const config = file(
+        'stunnel.conf',
+        `foreground = yes\npid =\nsyslog = no\ndebug = 7\n[t]\naccept = 127.0.0.1:${stunnelPort}\nconnect = 127.0.0.1:${backend}\ncert = ${files.cert}\nkey = ${files.key}\n`,
+      );
+      const stunnel = new Peer('stunnel4', 'stunnel4', [config]);
+      await stunnel.waitFor(new RegExp(`bound to 127\\.0\\.0\\.1:${stunnelPort}`));
+      for (const p of [t.port, stunnelPort]) {
+        const result = await curl([
+          '--cacert',
+          files.ca,
+          `https://localhost:${p}/`,
+          '--connect-to',
+          `localhost:${p}:127.0.0.1:${p}`,
+        ]);
+        expect(result).toMatchObject({ code: 0, stdout: 'hello from plain\n' });
+      }
+    },
+  );
+});
