@@ -15,10 +15,13 @@ import { parseArgs } from 'node:util';
 import { createCA } from 'tlskit/pki';
 import { median, mintPki, worker } from './common.mjs';
 import { benchLab } from './lab.mjs';
+import { benchTunnel, hasStunnel } from './tunnel.mjs';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
 const quick = values.quick === true;
-const sections = new Set((values.only ?? 'throughput,handshakes,pingpong,http,idle,mint,lab').split(','));
+const sections = new Set(
+  (values.only ?? 'throughput,handshakes,pingpong,http,idle,mint,lab,tunnel').split(','),
+);
 const MiB = 1024 * 1024;
 
 /**
@@ -305,6 +308,27 @@ let lab;
 if (sections.has('lab')) {
   console.log('Bad-TLS lab: start-up in a fresh process, and badtls check with curl (targets 2 s and 20 s)');
   lab = await benchLab(quick ? 2 : 5);
+}
+
+if (sections.has('tunnel')) {
+  if (!hasStunnel())
+    console.log('tlskit tunnel vs stunnel4: skipped, stunnel4 is not installed (apt-get install stunnel4)');
+  else {
+    console.log(
+      'tlskit tunnel vs stunnel4, terminate mode (raw column = stunnel4; CPU = the tunnel process only)',
+    );
+    const entries = await benchTunnel(pki, {
+      rounds: quick ? 1 : 3,
+      bytes: (quick ? 256 : 1024) * MiB,
+      seconds: quick ? 2 : 5,
+    });
+    for (const entry of entries) {
+      results.push(entry);
+      console.log(
+        `  ${entry.name}: stunnel4 ${format(median(entry.raw))}, tlskit ${format(median(entry.tlskit))} ${entry.unit} (ratio ${ratio(entry).toFixed(2)})`,
+      );
+    }
+  }
 }
 
 console.log(

@@ -8,6 +8,7 @@ import { InvalidArgumentError } from '../transport/errors.js';
 import { BADTLS_HELP, badtlsCommand } from './badtls.js';
 import { CERT_HELP, certCommand, UsageError } from './cert.js';
 import { CONNECT_HELP, connectCommand } from './connect.js';
+import { TUNNEL_HELP, tunnelCommand } from './tunnel.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -22,6 +23,7 @@ Commands:
                                   (tlskit connect --help)
   badtls check|serve|list         Grade a TLS client's certificate and protocol checks against
                                   a lab of good and bad servers (tlskit badtls --help).
+  tunnel --accept P --to H:P     Terminate or originate TLS in front of a plain service (tlskit tunnel --help).
   help [COMMAND]                  Show this help, or a command's (tlskit help cert).
   version                         Print the version.
 
@@ -46,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'cert') return await certCommand(rest, out);
     if (command === 'badtls') return await badtlsCommand(rest, out);
     if (command === 'connect') return await connectCommand(rest, out);
+    if (command === 'tunnel') return await tunnelCommand(rest, out);
   } catch (error) {
     const usage =
       error instanceof UsageError ||
@@ -55,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tlskit ${command}: ${(error as Error).message}\n`);
     if (error instanceof UsageError && error.help)
       process.stderr.write(
-        `\n${error.usage ?? (command === 'badtls' ? BADTLS_HELP : command === 'connect' ? CONNECT_HELP : CERT_HELP)}`,
+        `\n${error.usage ?? (command === 'badtls' ? BADTLS_HELP : command === 'connect' ? CONNECT_HELP : command === 'tunnel' ? TUNNEL_HELP : CERT_HELP)}`,
       );
     return 2;
   }

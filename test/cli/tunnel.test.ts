@@ -1,0 +1,351 @@
+/**
+ * `tlskit tunnel` as a user runs it: the built command in a child process (`npm test` builds
+ * dist/ first), real curl and openssl clients, real signals, loopback only.
+ */
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { clientContext, connect, serve } from 'tlskit';
+import { createCA } from 'tlskit/pki';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hasCommand } from '../helpers/commands.js';
+import { freePort, killPeers, Peer, withTimeout } from '../helpers/peers.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'tlskit-tunnel-'));
+const file = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+type FileName =
+  | 'ca'
+  | 'cert'
+  | 'key'
+  | 'otherCert'
+  | 'otherKey'
+  | 'aliceCert'
+  | 'aliceKey'
+  | 'malloryCert'
+  | 'malloryKey';
+/** PEM file paths, and (otherCert/otherKey) the PEM text a reload swaps in. */
+const files = {} as Record<FileName, string>;
+const closers: Array<() => unknown> = [];
+
+beforeAll(async () => {
+  const ca = await createCA();
+  const server = await ca.issue({ hosts: ['localhost', '127.0.0.1'], usage: 'server' });
+  const other = await ca.issue({ hosts: ['localhost', '127.0.0.1'], usage: 'server' });
+  const alice = await ca.issue({ subject: 'alice', usage: 'client' });
+  const mallory = await ca.issue({ subject: 'mallory', usage: 'client' });
+  Object.assign(files, {
+    ca: file('ca.pem', ca.certPem),
+    cert: file('cert.pem', server.chainPem),
+    key: file('key.pem', server.keyPem),
+    otherCert: other.chainPem,
+    otherKey: other.keyPem,
+    aliceCert: file('alice.pem', alice.chainPem),
+    aliceKey: file('alice-key.pem', alice.keyPem),
+    malloryCert: file('mallory.pem', mallory.chainPem),
+    malloryKey: file('mallory-key.pem', mallory.keyPem),
+  });
+});
+afterEach(async () => {
+  // The tunnel first: servers closed before it would wait for the connections it holds.
+  await killPeers();
+  for (const close of closers.splice(0).reverse()) await close();
+});
+afterAll(killPeers);
+
+/** Starts the tunnel and resolves once its startup line names the port it listens on. */
+async function tunnel(args: string[]): Promise<Peer & { port: number }> {
+  const peer = new Peer('tlskit tunnel', process.execPath, [
+    'dist/cli/main.js',
+    'tunnel',
+    '--accept',
+    '127.0.0.1:0',
+    ...args,
+  ]);
+  const [, port] = await peer
+    .waitFor(/event=listening accept=127\.0\.0\.1:(\d+)|"accept":"127\.0\.0\.1:(\d+)"/)
+    .then((m) => [m[0], m[1] ?? m[2]]);
+  return Object.assign(peer, { port: Number(port) });
+}
+
+async function listen(server: net.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(() => new Promise((resolve) => server.close(resolve)));
+  return (server.address() as net.AddressInfo).port;
+}
+
+const helloServer = () => http.createServer((_, res) => res.end('hello from plain\n'));
+
+async function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('curl', ['-sS', '--max-time', '8', ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout = '', stderr = '' } = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof code === 'number' ? code : -1, stdout, stderr };
+  }
+}
+
+async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
+  try {
+    await run(process.execPath, ['dist/cli/main.js', 'tunnel', ...args]);
+    return { code: 0, stderr: '' };
+  } catch (error) {
+    const { code, stderr = '' } = error as { code?: number; stderr?: string };
+    return { code: code ?? -1, stderr };
+  }
+}
+
+describe('tlskit tunnel: mistakes exit 2 and name the flag', () => {
+  it.each([
+    [
+      ['--accept', '1', '--to', 'h:1', '--cert', 'c', '--key', 'k', '--ca', 'a'],
+      /--cert and --ca were both given/,
+    ],
+    [['--accept', '1', '--to', 'h:1', '--key', 'k'], /--key was given without --cert/],
+    [['--accept', '1', '--cert', 'c', '--key', 'k'], /--to is required; pass HOST:PORT/],
+    [
+      ['--accept', '1', '--to', 'h:1', '--ca', '/no/such.pem'],
+      /--ca '\/no\/such.pem' cannot be read \(ENOENT\)/,
+    ],
+    [
+      ['--accept', '1', '--to', 'h:1', '--ca', 'a', '--proxy-protocol', 'v3'],
+      /--proxy-protocol must be v1 or v2, got 'v3'/,
+    ],
+  ])('%j', async (args, message) => {
+    const { code, stderr } = await cli(args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+  });
+});
+
+describe('tlskit tunnel: both directions', () => {
+  it('terminates: curl https → tunnel → plain HTTP server, and logs the connection', async () => {
+    const backend = await listen(helloServer());
+    const t = await tunnel(['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key]);
+    const result = await curl([
+      '--cacert',
+      files.ca,
+      `https://localhost:${t.port}/`,
+      '--connect-to',
+      `localhost:${t.port}:127.0.0.1:${t.port}`,
+    ]);
+    expect(result).toMatchObject({ code: 0, stdout: 'hello from plain\n' });
+    await t.waitFor(
+      /event=connection peer=127\.0\.0\.1:\d+ sni=localhost protocol=TLSv1\.3 bytes_in=\d+ bytes_out=\d+ duration_ms=\d+ close=clean/,
+    );
+  });
+
+  it('originates: plain curl → tunnel → HTTPS server, verified by --ca', async () => {
+    const server = https.createServer({ cert: readText(files.cert), key: readText(files.key) }, (_, res) =>
+      res.end('hello from https\n'),
+    );
+    const backend = await listen(server);
+    const t = await tunnel([
+      '--json',
+      '--to',
+      `127.0.0.1:${backend}`,
+      '--ca',
+      files.ca,
+      '--servername',
+      'localhost',
+    ]);
+    const result = await curl([`http://127.0.0.1:${t.port}/`]);
+    expect(result).toMatchObject({ code: 0, stdout: 'hello from https\n' });
+    const [line] = await t.waitFor(/\{[^\n]*"event":"connection"[^\n]*\}/);
+    expect(JSON.parse(line)).toMatchObject({ protocol: 'TLSv1.3', close: 'clean' });
+  });
+});
+
+describe('tlskit tunnel: client certificates', () => {
+  it('--client-ca refuses a client without a certificate and says why', async () => {
+    const backend = await listen(helloServer());
+    const t = await tunnel([
+      '--to',
+      `127.0.0.1:${backend}`,
+      '--cert',
+      files.cert,
+      '--key',
+      files.key,
+      '--client-ca',
+      files.ca,
+    ]);
+    const result = await curl(['--cacert', files.ca, `https://127.0.0.1:${t.port}/`]);
+    expect(result.code).not.toBe(0);
+    await t.waitFor(/event=connection peer=127\.0\.0\.1:\d+ close="refused: [^\n]*certificate/i);
+  });
+
+  it('--allow-cn refuses another CN (logged) and passes the right one', async () => {
+    const backend = await listen(helloServer());
+    const t = await tunnel([
+      ...['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key],
+      ...['--client-ca', files.ca, '--allow-cn', 'alice'],
+    ]);
+    const url = `https://127.0.0.1:${t.port}/`;
+    const refused = await curl([
+      '--cacert',
+      files.ca,
+      '--cert',
+      files.malloryCert,
+      '--key',
+      files.malloryKey,
+      url,
+    ]);
+    expect(refused.code).not.toBe(0);
+    await t.waitFor(/close="refused: client certificate CN='mallory'[^\n]*not in --allow-cn/);
+    const passed = await curl([
+      '--cacert',
+      files.ca,
+      '--cert',
+      files.aliceCert,
+      '--key',
+      files.aliceKey,
+      url,
+    ]);
+    expect(passed).toMatchObject({ code: 0, stdout: 'hello from plain\n' });
+  });
+});
+
+describe('tlskit tunnel: signals', () => {
+  it('SIGHUP: new connections see the new certificate, an open one keeps working', async () => {
+    const echo = net.createServer((socket) => socket.pipe(socket));
+    const backend = await listen(echo);
+    const cert = file('hup.pem', readText(files.cert));
+    const key = file('hup-key.pem', readText(files.key));
+    const t = await tunnel(['--to', `127.0.0.1:${backend}`, '--cert', cert, '--key', key]);
+    const tls = clientContext({ trust: readText(files.ca) });
+    const before = await connect({ host: '127.0.0.1', port: t.port, tls, serverName: 'localhost' });
+    closers.push(() => before.abort());
+    const oldPrint = before.info.tls?.peerCertificates[0]?.fingerprint256;
+    writeFileSync(cert, files.otherCert);
+    writeFileSync(key, files.otherKey);
+    const mark = t.mark();
+    t.child.kill('SIGHUP');
+    await t.waitFor(/event=reload/, { since: mark });
+    const after = await connect({ host: '127.0.0.1', port: t.port, tls, serverName: 'localhost' });
+    closers.push(() => after.abort());
+    const newPrint = after.info.tls?.peerCertificates[0]?.fingerprint256;
+    expect(newPrint).toBe(new X509Certificate(files.otherCert).fingerprint256);
+    expect(newPrint).not.toBe(oldPrint);
+    await before.write('still here\n');
+    expect(await before.readLine({ timeout: 5000 })).toBe('still here');
+
+    writeFileSync(cert, 'not a certificate');
+    const mark2 = t.mark();
+    t.child.kill('SIGHUP');
+    await t.waitFor(/event=reload-failed[^\n]*kept="old certificate"/, { since: mark2 });
+    const third = await connect({ host: '127.0.0.1', port: t.port, tls, serverName: 'localhost' });
+    closers.push(() => third.abort());
+    expect(third.info.tls?.peerCertificates[0]?.fingerprint256).toBe(newPrint);
+  });
+
+  it('SIGTERM: an in-flight transfer completes, new connections are refused, exit 0', async () => {
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = http.createServer((_, res) => {
+      res.write('first half ');
+      void released.then(() => res.end('second half\n'));
+    });
+    const backend = await listen(slow);
+    const t = await tunnel(['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key]);
+    const transfer = curl([
+      '--cacert',
+      files.ca,
+      '-N',
+      `https://localhost:${t.port}/`,
+      '--connect-to',
+      `localhost:${t.port}:127.0.0.1:${t.port}`,
+    ]);
+    await withTimeout(
+      new Promise<void>((resolve) => slow.once('request', () => resolve())),
+      8000,
+      () => 'the request did not reach the backend',
+    );
+    t.child.kill('SIGTERM');
+    await t.waitFor(/event=stopping signal=SIGTERM/);
+    const refused = await curl(['--cacert', files.ca, `https://127.0.0.1:${t.port}/`]);
+    expect(refused.code).not.toBe(0);
+    release();
+    expect(await transfer).toMatchObject({ code: 0, stdout: 'first half second half\n' });
+    expect(await t.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(t.output).toMatch(/event=stopped drained=1 aborted=0/);
+  });
+});
+
+describe('tlskit tunnel: --proxy-protocol', () => {
+  it.each(['v1', 'v2'])('%s: the backend sees the real client address', async (version) => {
+    const seen: string[] = [];
+    const backend = await serve(
+      { host: '127.0.0.1', port: 0, proxyProtocol: { trusted: ['127.0.0.1'] } },
+      async (connection) => {
+        const peer = connection.info.peer as { host: string; port: number };
+        seen.push(`${peer.host}:${peer.port}`);
+        await connection.write('ok\n');
+      },
+    );
+    closers.push(() => backend.close());
+    const t = await tunnel([
+      '--to',
+      `127.0.0.1:${backend.address.port}`,
+      '--cert',
+      files.cert,
+      '--key',
+      files.key,
+      '--proxy-protocol',
+      version,
+    ]);
+    const client = await connect({
+      host: '127.0.0.1',
+      port: t.port,
+      tls: clientContext({ trust: readText(files.ca) }),
+      serverName: 'localhost',
+    });
+    closers.push(() => client.abort());
+    expect(await client.readLine({ timeout: 5000 })).toBe('ok');
+    const local = client.info.local as { host: string; port: number };
+    expect(seen).toEqual([`${local.host}:${local.port}`]);
+  });
+});
+
+function readText(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+describe('tlskit tunnel beside stunnel4', () => {
+  it.skipIf(!hasCommand('stunnel4'))(
+    'the same curl works through both with the same certificate',
+    async () => {
+      const backend = await listen(helloServer());
+      const t = await tunnel(['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key]);
+      const stunnelPort = await freePort();
+      const config = file(
+        'stunnel.conf',
+        `foreground = yes\npid =\nsyslog = no\ndebug = 7\n[t]\naccept = 127.0.0.1:${stunnelPort}\nconnect = 127.0.0.1:${backend}\ncert = ${files.cert}\nkey = ${files.key}\n`,
+      );
+      const stunnel = new Peer('stunnel4', 'stunnel4', [config]);
+      await stunnel.waitFor(new RegExp(`bound to 127\\.0\\.0\\.1:${stunnelPort}`));
+      for (const p of [t.port, stunnelPort]) {
+        const result = await curl([
+          '--cacert',
+          files.ca,
+          `https://localhost:${p}/`,
+          '--connect-to',
+          `localhost:${p}:127.0.0.1:${p}`,
+        ]);
+        expect(result).toMatchObject({ code: 0, stdout: 'hello from plain\n' });
+      }
+    },
+  );
+});
