@@ -11,9 +11,14 @@
  * - SIGHUP re-reads --cert/--key and calls `context.reload`: new handshakes see the new
  *   certificate, open connections keep theirs. A bad file is logged and the old one kept.
  * - SIGTERM/SIGINT stop accepting and drain with `server.close({ timeout })`.
+ * - --starttls: terminating, the listener is plain and we are the protocol's server until the
+ *   client asks for TLS; the plain backend's own greeting is then swallowed (the client had ours).
+ *   Originating, we are the protocol's client towards the backend and replay its greeting to our
+ *   plain client. Either way bytes pipelined across the upgrade end the connection (starttls.ts).
  */
 import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Connection } from '../stream/connection.js';
 import { connect, serve } from '../stream/open.js';
@@ -21,6 +26,7 @@ import { clientContext } from '../tls/client-context.js';
 import { serverContext } from '../tls/server-context.js';
 import type { Address } from '../transport/transport.js';
 import { UsageError } from './cert-files.js';
+import { offerStartTls, parseStartTlsProtocol, requestStartTls, skipGreeting } from './starttls.js';
 
 export const TUNNEL_HELP = `Usage: tlskit tunnel --accept [HOST:]PORT --to HOST:PORT (--cert F --key F | --ca F) [options]
 
@@ -38,6 +44,9 @@ Options:
   --proxy-protocol v1|v2   Send a PROXY header with the real client address to the backend.
   --drain-timeout MS       On SIGTERM/SIGINT, how long open connections may finish (default 10000).
   --max-connections N      Refuse connections beyond N open ones.
+  --starttls PROTOCOL      smtp, imap, pop3, ftp, xmpp or postgres: with --cert, offer STARTTLS to
+                           plain clients of PROTOCOL (the backend's own greeting is swallowed);
+                           with --ca, upgrade to the backend with STARTTLS.
   --json                   Log one JSON object per line (default: human text), to stderr.
 
 Examples:
@@ -147,6 +156,7 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
       'proxy-protocol': { type: 'string' },
       'drain-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
+      starttls: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -188,6 +198,8 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
   const allowCn = values['allow-cn'] ?? [];
   const allowSan = values['allow-san'] ?? [];
   const log = makeLogger(values.json === true);
+  const starttls =
+    values.starttls === undefined ? null : parseStartTlsProtocol('--starttls', values.starttls);
 
   const certPath = values.cert;
   const keyPath = values.key;
@@ -221,6 +233,13 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
     let reason = 'clean';
     let backend: Connection | undefined;
     try {
+      if (starttls && serverTls) {
+        // Terminate: we are the protocol's server until the client asks for TLS.
+        await offerStartTls(starttls, client, { hostname: values.servername ?? os.hostname() });
+        await client.startTls({ context: serverTls });
+        fields.sni = client.info.tls?.serverName ?? undefined;
+        fields.protocol = client.info.tls?.protocol;
+      }
       const refused = refusal(client, allowCn, allowSan);
       if (refused) {
         reason = `refused: ${refused}`;
@@ -232,11 +251,21 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
       backend = await connect({
         host: to.host,
         port: to.port,
-        ...(backendTls ? { tls: backendTls, serverName } : {}),
+        ...(backendTls && !starttls ? { tls: backendTls, serverName } : {}),
         ...(proxyVersion && source && destination
           ? { proxyHeader: { version: proxyVersion, source, destination } }
           : {}),
       });
+      if (starttls && backendTls) {
+        // Originate: we are the protocol's client towards the backend, and replay its greeting
+        // to our plain client, which then speaks the protocol over the tunnel.
+        const hostname = starttls === 'smtp' ? os.hostname() : serverName;
+        const { greeting } = await requestStartTls(starttls, backend, { hostname });
+        await backend.startTls({ context: backendTls, serverName });
+        await client.write(greeting);
+      } else if (starttls) {
+        await skipGreeting(starttls, backend); // the client already had ours
+      }
       if (backendTls) fields.protocol = backend.info.tls?.protocol;
       const b = backend;
       await Promise.all([pump(client, b, bytesIn), pump(b, client, bytesOut)]);
@@ -257,7 +286,8 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
     {
       host: accept.host,
       port: accept.port,
-      ...(serverTls ? { tls: serverTls } : {}),
+      // With --starttls the listener is plain: TLS starts after the protocol's own prelude.
+      ...(serverTls && !starttls ? { tls: serverTls } : {}),
       ...(maxConnections ? { maxConnections } : {}),
       onHandshakeError: (error, peer) =>
         log({ event: 'connection', peer: formatAddress(peer), close: `refused: ${error.message}` }),

@@ -11,9 +11,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { clientContext, connect, serve } from 'tlskit';
+import { clientContext, connect, serve, serverContext } from 'tlskit';
 import { createCA } from 'tlskit/pki';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { offerStartTls } from '../../src/cli/starttls.js';
 import { hasCommand } from '../helpers/commands.js';
 import { freePort, killPeers, Peer, withTimeout } from '../helpers/peers.js';
 
@@ -348,4 +349,75 @@ describe('tlskit tunnel beside stunnel4', () => {
       }
     },
   );
+});
+
+describe('tlskit tunnel --starttls', () => {
+  it('terminates: openssl s_client -starttls smtp → tunnel → a plain SMTP backend', async () => {
+    // A plain SMTP-ish backend: its greeting (swallowed by the tunnel), then an echo of lines.
+    const backend = net.createServer((socket) => {
+      socket.write('220 backend.example ESMTP\r\n');
+      socket.on('data', (data) => socket.write(`backend got: ${data}`));
+      socket.on('error', () => {});
+    });
+    const backendPort = await listen(backend);
+    const t = await tunnel([
+      '--to',
+      `127.0.0.1:${backendPort}`,
+      '--cert',
+      files.cert,
+      '--key',
+      files.key,
+      '--starttls',
+      'smtp',
+      '--servername',
+      'localhost',
+    ]);
+    const client = new Peer('openssl s_client', 'openssl', [
+      's_client',
+      '-starttls',
+      'smtp',
+      '-connect',
+      `127.0.0.1:${t.port}`,
+      '-servername',
+      'localhost',
+      '-verify_hostname',
+      'localhost',
+      '-CAfile',
+      files.ca,
+      '-verify_return_error',
+      '-quiet',
+    ]);
+    await client.waitFor(/verify return:1/);
+    client.child.stdin!.write('EHLO over-tls\r\n');
+    await client.waitFor(/backend got: EHLO over-tls/);
+    expect(client.stdout).not.toMatch(/220 backend\.example/); // the backend's greeting was swallowed
+    client.child.kill(); // -quiet ignores the end of its input: end the connection for it
+    await t.waitFor(/event=connection .*sni=localhost .*protocol=TLSv1\.3/);
+  });
+
+  it('originates: a plain client → tunnel → a STARTTLS server, the greeting replayed', async () => {
+    const credentials = { cert: readText(files.cert), key: readText(files.key) };
+    const server = await serve({ host: '127.0.0.1', port: 0, onError: () => {} }, async (connection) => {
+      await offerStartTls('smtp', connection, { hostname: 'mail.example' });
+      await connection.startTls({ context: serverContext(credentials) });
+      for (let line = await connection.readLine(); line !== null; line = await connection.readLine())
+        await connection.write(`over tls (${connection.info.tls?.protocol}): ${line}\r\n`);
+    });
+    closers.push(() => server.close({ timeout: 200 }));
+    const t = await tunnel([
+      '--to',
+      `127.0.0.1:${(server.address as { port: number }).port}`,
+      '--ca',
+      files.ca,
+      '--servername',
+      'localhost',
+      '--starttls',
+      'smtp',
+    ]);
+    const plain = await connect({ host: '127.0.0.1', port: t.port });
+    expect(await plain.readLine()).toMatch(/^220 mail\.example/);
+    await plain.write('EHLO plain-client\r\n');
+    expect(await plain.readLine()).toBe('over tls (TLSv1.3): EHLO plain-client');
+    await plain.close();
+  });
 });
