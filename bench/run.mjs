@@ -7,7 +7,7 @@
  *
  * npm run bench              full run (under ten minutes)
  * npm run bench -- --quick   a smaller run for development (under a minute)
- * npm run bench -- --only throughput,handshakes,pingpong,http,idle,mint,lab
+ * npm run bench -- --only throughput,handshakes,pingpong,http,idle,mint,lab,tunnel
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -46,7 +46,7 @@ async function waitListening(/** @type {number} */ port) {
 
 /** Starts one tunnel implementation in front of `sinkPort`; resolves to { port, pid, stop }. */
 async function startTunnel(
-  /** @type {'stunnel' | 'tlskit'} */ impl,
+  /** @type {'stunnel' | 'tlskit' | 'node'} */ impl,
   /** @type {{cert: string, key: string}} */ files,
   /** @type {number} */ sinkPort,
 ) {
@@ -54,22 +54,34 @@ async function startTunnel(
   const child =
     impl === 'stunnel'
       ? spawn('stunnel4', [writeConfig(files, port, sinkPort)], { stdio: 'ignore' })
-      : spawn(
-          process.execPath,
-          [
-            'dist/cli/main.js',
-            'tunnel',
-            '--accept',
-            `127.0.0.1:${port}`,
-            '--to',
-            `127.0.0.1:${sinkPort}`,
-            '--cert',
-            files.cert,
-            '--key',
-            files.key,
-          ],
-          { stdio: 'ignore' },
-        );
+      : impl === 'node'
+        ? spawn(
+            process.execPath,
+            [
+              new URL('./tunnel-node.mjs', import.meta.url).pathname,
+              String(port),
+              String(sinkPort),
+              files.cert,
+              files.key,
+            ],
+            { stdio: 'ignore' },
+          )
+        : spawn(
+            process.execPath,
+            [
+              'dist/cli/main.js',
+              'tunnel',
+              '--accept',
+              `127.0.0.1:${port}`,
+              '--to',
+              `127.0.0.1:${sinkPort}`,
+              '--cert',
+              files.cert,
+              '--key',
+              files.key,
+            ],
+            { stdio: 'ignore' },
+          );
   await waitListening(port);
   return { port, pid: /** @type {number} */ (child.pid), stop: () => child.kill('SIGKILL') };
 }
@@ -190,12 +202,25 @@ export async function benchTunnel(
   });
   const throughput = entry(`bulk ${options.bytes / MiB} MiB, tlskit tunnel vs stunnel4`, 'MiB/s', 'ms/MiB');
   const rate = entry('new TLS connections through the tunnel, vs stunnel4', 'handshakes/s', 'ms/handshake');
+  // The reference for what Node itself costs: a bare tls.createServer piping to the sink.
+  const nodeThroughput = entry(
+    `bulk ${options.bytes / MiB} MiB, bare node:tls pipe (no tlskit) vs stunnel4`,
+    'MiB/s',
+    'ms/MiB',
+  );
+  nodeThroughput.target = 'reference';
   try {
     for (let round = 0; round < options.rounds; round++) {
-      for (const impl of /** @type {const} */ (['stunnel', 'tlskit'])) {
+      for (const impl of /** @type {const} */ (['stunnel', 'tlskit', 'node'])) {
         const tunnel = await startTunnel(impl, files, sink.port);
         const key = impl === 'stunnel' ? 'raw' : 'tlskit';
         try {
+          if (impl === 'node') {
+            const cpu = processCpu(tunnel.pid);
+            nodeThroughput.tlskit.push(await bulk(tunnel.port, pki.caPem, options.bytes, sink));
+            nodeThroughput.tlskitCpu.push(((processCpu(tunnel.pid) - cpu) * 1000) / (options.bytes / MiB));
+            continue;
+          }
           let cpu = processCpu(tunnel.pid);
           throughput[key].push(await bulk(tunnel.port, pki.caPem, options.bytes, sink));
           throughput[`${key}Cpu`].push(((processCpu(tunnel.pid) - cpu) * 1000) / (options.bytes / MiB));
@@ -211,5 +236,7 @@ export async function benchTunnel(
   } finally {
     sink.close();
   }
-  return [throughput, rate];
+  nodeThroughput.raw = throughput.raw;
+  nodeThroughput.rawCpu = throughput.rawCpu;
+  return [throughput, nodeThroughput, rate];
 }
