@@ -3,9 +3,9 @@
  * the spirit of stunnel and ghostunnel, built on tlskit's `serve` and `connect`.
  *
  * Design notes:
- * - The relay is two awaited read→write loops over Connections: awaiting each write is the flow
- *   control (a full write buffer on one side stops reads on the other), and an end of one side
- *   half-closes the other. The bytes are the chunks node:tls/net hand us; nothing is re-copied.
+ * - The relay (src/stream/relay.ts) writes each chunk to the other side as it arrives, with no
+ *   promise per chunk: a full write buffer on one side pauses reading on the other, and an end
+ *   of one side half-closes the other. The bytes are the chunks node:tls/net hand us.
  * - Names are authorized after the handshake (--allow-cn/--allow-san), so a refusal can be logged
  *   with the reason; the TLS layer itself only checks the chain against --client-ca.
  * - SIGHUP re-reads --cert/--key and calls `context.reload`: new handshakes see the new
@@ -22,6 +22,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Connection } from '../stream/connection.js';
 import { connect, serve } from '../stream/open.js';
+import { relay } from '../stream/relay.js';
 import { clientContext } from '../tls/client-context.js';
 import { serverContext } from '../tls/server-context.js';
 import type { Address } from '../transport/transport.js';
@@ -114,17 +115,6 @@ function refusal(connection: Connection, allowCn: string[], allowSan: string[]):
   if (cn !== undefined && allowCn.includes(cn)) return null;
   if (sans.some((san) => allowSan.includes(san))) return null;
   return `client certificate CN='${cn ?? ''}' SAN=[${sans.join(',')}] not in --allow-cn/--allow-san`;
-}
-
-/** Copies `from` to `to` until `from` ends, then half-closes `to`; counts into `count.bytes` as it goes (kept on errors). */
-async function pump(from: Connection, to: Connection, count: { bytes: number }): Promise<void> {
-  for (;;) {
-    const chunk = await from.read();
-    if (chunk === null) break;
-    count.bytes += chunk.byteLength;
-    await to.write(chunk);
-  }
-  to.end();
 }
 
 function closeReason(error: unknown): string {
@@ -267,9 +257,11 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
         await skipGreeting(starttls, backend); // the client already had ours
       }
       if (backendTls) fields.protocol = backend.info.tls?.protocol;
-      const b = backend;
-      await Promise.all([pump(client, b, bytesIn), pump(b, client, bytesOut)]);
-      await b.close();
+      const counts = { forward: 0, backward: 0 };
+      const failed = await relay(client, backend, counts);
+      bytesIn.bytes = counts.forward;
+      bytesOut.bytes = counts.backward;
+      if (failed) throw failed;
     } catch (error) {
       reason = backend
         ? closeReason(error)

@@ -17,6 +17,9 @@ import { checkReadOptions, type ReadDeadline, type ReadOptions, readDeadline } f
 export type { ReadOptions };
 
 /** Default `limit` of `readUntil` and `readLine`: 64 KiB. */
+/** Internal: hands a Connection's transport to a relay's protocol (relay.ts). */
+export const kHandTo = Symbol('tlskit.handTo');
+
 export const DEFAULT_READ_LIMIT = 64 * 1024;
 /** Bytes a Connection buffers before it pauses the transport: 64 KiB. */
 const BUFFER_HIGH_WATER = 64 * 1024;
@@ -243,6 +246,39 @@ export class Connection implements AsyncIterable<Uint8Array> {
       if (unconsumed && !this.#lost) this.#buffer.push(unconsumed);
       throw error;
     }
+  }
+
+  /**
+   * @internal Gives the transport's events to `protocol` from now on (a relay moves bytes without
+   * a promise per chunk), keeping the Connection the record of the end: `closed` resolves and
+   * `close()`/`abort()` still work. Returns the bytes read but not yet taken, and whether the
+   * peer had already finished; reading stays as it was (the new protocol resumes it).
+   */
+  [kHandTo](protocol: Protocol): { buffered: Uint8Array | null; eof: boolean } {
+    if (this.#readWaiter) {
+      throw new StateError('ERR_READ_PENDING', 'relay: a read is waiting on this connection');
+    }
+    const own = this.#protocol();
+    const buffered = this.#buffer.length > 0 ? this.#buffer.shift(this.#buffer.length) : null;
+    const eof = this.#eof;
+    this.#transport.setProtocol({
+      dataReceived: (data) => protocol.dataReceived?.(data),
+      eofReceived: () => protocol.eofReceived?.() ?? false,
+      pauseWriting: () => protocol.pauseWriting?.(),
+      resumeWriting: () => protocol.resumeWriting?.(),
+      serverClosing: () => {
+        own.serverClosing?.();
+        protocol.serverClosing?.();
+      },
+      connectionLost: (error) => {
+        try {
+          protocol.connectionLost?.(error);
+        } finally {
+          own.connectionLost?.(error);
+        }
+      },
+    });
+    return { buffered, eof };
   }
 
   async #readUntil(

@@ -1,0 +1,88 @@
+/**
+ * A relay between two connections (what `tlskit tunnel` does with each client): every chunk one
+ * side receives is written to the other as it arrives, with no promise or copy per chunk.
+ *
+ * - Flow control: a side whose write buffer passes its high-water mark pauses reading on the
+ *   other side, and resumes it when drained, so a slow peer never makes the relay buffer without
+ *   bound.
+ * - Half-close: one side's end of stream ends the other's writing; reading continues, so each
+ *   direction finishes on its own, as a TCP proxy must (a client may half-close and still wait for
+ *   the answer).
+ * - Failure: a side lost with an error aborts the other with it; the relay resolves once both are
+ *   gone, with the first error, or `null` when both ended cleanly.
+ *
+ * Bytes a Connection had read but not handed out yet go first, and a peer that had already ended
+ * is passed on, so taking connections over after reading from them (a STARTTLS prelude) loses
+ * nothing.
+ */
+import type { Protocol } from '../transport/protocol.js';
+import type { Transport } from '../transport/transport.js';
+import { type Connection, kHandTo } from './connection.js';
+
+/** Bytes relayed each way so far; kept when the relay ends with an error. */
+export interface RelayCounts {
+  /** From the first connection to the second. */
+  forward: number;
+  /** From the second connection to the first. */
+  backward: number;
+}
+
+/** Relays between `a` and `b` until both are gone; resolves with the first error, or `null`. */
+export function relay(a: Connection, b: Connection, counts: RelayCounts): Promise<Error | null> {
+  return new Promise((resolve) => {
+    let left = 2;
+    let failure: Error | null = null;
+    const gone = (error: Error | null) => {
+      failure ??= error;
+      if (--left === 0) resolve(failure);
+    };
+    const ta = a.transport;
+    const tb = b.transport;
+    const fromA = a[kHandTo](side(tb, (n) => (counts.forward += n), gone));
+    const fromB = b[kHandTo](side(ta, (n) => (counts.backward += n), gone));
+    start(fromA, tb, (n) => (counts.forward += n));
+    start(fromB, ta, (n) => (counts.backward += n));
+    ta.resumeReading();
+    tb.resumeReading();
+  });
+}
+
+/** The protocol on one side: what it receives goes to `other`. */
+function side(
+  other: Transport,
+  count: (bytes: number) => void,
+  gone: (error: Error | null) => void,
+): Protocol {
+  return {
+    dataReceived(data) {
+      count(data.length);
+      if (!other.closing) other.write(data);
+    },
+    eofReceived() {
+      if (!other.closing) other.end();
+      return true; // keep reading what the other side still sends us
+    },
+    // Our write buffer is full: stop reading from the side that fills it.
+    pauseWriting: () => other.pauseReading(),
+    resumeWriting: () => other.resumeReading(),
+    // A closing server lets transfers finish; its deadline aborts what is left.
+    serverClosing() {},
+    connectionLost(error) {
+      if (error && !other.closing) other.abort(error);
+      gone(error);
+    },
+  };
+}
+
+/** Passes on what a Connection had already read before the relay took it over. */
+function start(
+  held: { buffered: Uint8Array | null; eof: boolean },
+  other: Transport,
+  count: (bytes: number) => void,
+): void {
+  if (held.buffered) {
+    count(held.buffered.length);
+    other.write(held.buffered);
+  }
+  if (held.eof) other.end();
+}
