@@ -27,7 +27,7 @@ export interface DatagramPairOptions {
   loss?: number;
   /** Probability that a datagram is delivered twice. */
   duplication?: number;
-  /** Probability that a datagram is held back and delivered after the next one. */
+  /** Probability that a datagram is held back and delivered after the next one (or a turn late). */
   reordering?: number;
   /** Event-loop turns before delivery: a random number from 0 to this many (default 0). */
   delay?: number;
@@ -116,16 +116,21 @@ export class MemoryDatagramTransport extends BaseDatagramTransport {
     if (reorder && this.#heldBack === null) {
       this.#heldBack = copy;
       this.#inFlight += copy.length;
+      // With no next datagram in this turn, it goes out late instead: never held for ever.
+      setImmediate(() => this.#releaseHeldBack());
       return;
     }
     this.#post(copy);
     if (twice) this.#post(copy);
+    this.#releaseHeldBack();
+  }
+
+  #releaseHeldBack(): void {
     const held = this.#heldBack;
-    if (held !== null) {
-      this.#heldBack = null;
-      this.#inFlight -= held.length;
-      this.#post(held);
-    }
+    if (held === null || this.#destroyed) return;
+    this.#heldBack = null;
+    this.#inFlight -= held.length;
+    this.#post(held);
   }
 
   #post(data: Uint8Array): void {
