@@ -27,7 +27,10 @@ export function nameServer() {
     },
     datagramReceived(data, from) {
       const [id, name] = new TextDecoder().decode(data).split(' ');
-      transport.send(`${id} ${RECORDS.get(name ?? '') ?? 'NXDOMAIN'}`, transport.info.peer ? undefined : from);
+      transport.send(
+        `${id} ${RECORDS.get(name ?? '') ?? 'NXDOMAIN'}`,
+        transport.info.peer ? undefined : from,
+      );
     },
   };
 }
@@ -83,15 +86,27 @@ export function resolver({ to, retryMs = 20, attempts = 8 } = {}) {
 }
 
 /** Looks up each name through `client`, logging the answers and how many sends they took. */
+/**
+ * @param {string} label
+ * @param {ReturnType<typeof resolver>} client
+ * @param {(line: string) => void} log
+ */
 async function lookUpAll(label, client, log) {
   const answers = [];
-  for (const name of [...RECORDS.keys(), 'missing.example.test']) answers.push(`${name}=${await client.lookup(name)}`);
+  for (const name of [...RECORDS.keys(), 'missing.example.test'])
+    answers.push(`${name}=${await client.lookup(name)}`);
   log(`${label}: ${answers.join(' ')} (${client.sends()} sends for 3 queries)`);
 }
 
 export async function main(log = console.log) {
   // A network that loses 40% of datagrams and duplicates and reorders some: seed 5 replays it.
-  const [clientEnd, serverEnd] = datagramPair({ seed: 5, loss: 0.4, duplication: 0.1, reordering: 0.1, delay: 2 });
+  const [clientEnd, serverEnd] = datagramPair({
+    seed: 5,
+    loss: 0.4,
+    duplication: 0.1,
+    reordering: 0.1,
+    delay: 2,
+  });
   const overMemory = resolver();
   serverEnd.setProtocol(nameServer());
   clientEnd.setProtocol(overMemory.protocol);

@@ -137,11 +137,11 @@ export class MemoryDatagramTransport extends BaseDatagramTransport {
     this.#inFlight += data.length;
     const delay = this.#faults.delay === 0 ? 0 : Math.floor(this.#faults.random() * (this.#faults.delay + 1));
     const arrive = (left: number) => {
+      if (this.#destroyed) return;
       if (left > 0) {
         setImmediate(arrive, left - 1);
         return;
       }
-      if (this.#destroyed) return;
       this.#inFlight -= data.length;
       const peer = this.#peer!;
       if (!peer.#destroyed) peer._onDatagram(data.slice(), this.#address);

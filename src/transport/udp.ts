@@ -20,13 +20,7 @@ import {
   MAX_UDP6_PAYLOAD,
 } from './datagram-base.js';
 import { AbortError, InvalidArgumentError, toTransportError } from './errors.js';
-import {
-  checkBoolean,
-  checkMilliseconds,
-  checkOptionNames,
-  checkSignal,
-  type OptionNames,
-} from './options.js';
+import { checkBoolean, checkOptionNames, checkSignal, type OptionNames } from './options.js';
 
 /** Options of `createDatagramEndpoint`. */
 export interface DatagramEndpointOptions {
@@ -42,23 +36,12 @@ export interface DatagramEndpointOptions {
   sendBufferSize?: number;
   /** Kernel receive buffer size in bytes (SO_RCVBUF). */
   receiveBufferSize?: number;
-  /** Time `close()` waits for the send queue to drain. */
-  closeTimeout?: number;
   /** Cancels the bind (and connect). */
   signal?: AbortSignal;
 }
 
 export const DATAGRAM_ENDPOINT_OPTIONS: OptionNames = {
-  known: [
-    'type',
-    'local',
-    'remote',
-    'reuseAddress',
-    'sendBufferSize',
-    'receiveBufferSize',
-    'closeTimeout',
-    'signal',
-  ],
+  known: ['type', 'local', 'remote', 'reuseAddress', 'sendBufferSize', 'receiveBufferSize', 'signal'],
   elsewhere: {
     host: 'the address to bind goes in `local: { host, port }`, the peer in `remote`',
     port: 'the port to bind goes in `local: { host, port }`, the peer in `remote`',
@@ -80,7 +63,6 @@ export async function createDatagramEndpoint(options: DatagramEndpointOptions): 
   }
   checkBoolean(WHERE, 'reuseAddress', options.reuseAddress);
   checkSignal(WHERE, signal);
-  const closeTimeout = checkMilliseconds(WHERE, 'closeTimeout', options.closeTimeout);
   checkBufferSize('sendBufferSize', options.sendBufferSize);
   checkBufferSize('receiveBufferSize', options.receiveBufferSize);
   if (remote !== undefined) checkAddress('remote', remote);
@@ -97,7 +79,7 @@ export async function createDatagramEndpoint(options: DatagramEndpointOptions): 
     socket.close();
     throw error;
   }
-  return new UdpTransport(socket, type, remote !== undefined, closeTimeout);
+  return new UdpTransport(socket, type, remote !== undefined);
 }
 
 /** Runs one asynchronous socket step, failing on `'error'` or on `signal`. */
