@@ -86,7 +86,7 @@ export abstract class BaseDatagramTransport implements DatagramTransport {
   protected abstract get _queuedBytes(): number;
   /** Start delivering (called after the first `setProtocol`). */
   protected abstract _start(): void;
-  /** Whether `send` needs (`'required'`) or refuses (`'refused'`) a destination. */
+  /** Throws unless `to` fits: required when unconnected, absent or the peer when connected. */
   protected abstract _destination(to: DatagramAddress | undefined): void;
 
   get protocol(): DatagramProtocol | null {

@@ -15,7 +15,7 @@
  * - What is truly shared with streams is reused: the error classes, option checking and the
  *   write-buffer flow control semantics (`pauseWriting`/`resumeWriting` around high/low marks).
  */
-import type { DatagramInfo } from './datagram-base.js';
+import type { DatagramAddress, DatagramInfo } from './datagram-base.js';
 
 export {
   BaseDatagramTransport,
@@ -53,8 +53,6 @@ export interface DatagramProtocol {
   /** The send queue drained to its low-water mark. */
   resumeWriting?(): void;
 }
-
-import type { DatagramAddress } from './datagram-base.js';
 
 /** A datagram endpoint, as protocol code sees it: UDP sockets and memory pairs. */
 export interface DatagramTransport {
