@@ -7,7 +7,7 @@
  *
  * npm run bench              full run (under ten minutes)
  * npm run bench -- --quick   a smaller run for development (under a minute)
- * npm run bench -- --only throughput,handshakes,pingpong,http,idle,mint,lab,tunnel
+ * npm run bench -- --only throughput,handshakes,pingpong,datagram,http,idle,mint,lab,tunnel
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,7 +20,7 @@ import { benchTunnel, hasStunnel } from './tunnel.mjs';
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
 const quick = values.quick === true;
 const sections = new Set(
-  (values.only ?? 'throughput,handshakes,pingpong,http,idle,mint,lab,tunnel').split(','),
+  (values.only ?? 'throughput,handshakes,pingpong,datagram,http,idle,mint,lab,tunnel').split(','),
 );
 const MiB = 1024 * 1024;
 
@@ -212,6 +212,25 @@ if (sections.has('pingpong')) {
         'client',
       ).then((r) => ({ value: r.rate, cpu: r.cpu })),
   );
+}
+
+if (sections.has('datagram')) {
+  const seconds = String(quick ? 0.5 : 2);
+  console.log('Datagrams: echoed UDP datagrams per second over loopback, 32 in flight (CPU per datagram)');
+  for (const size of [64, 1200]) {
+    await pair(
+      'datagram',
+      `${size}-byte datagrams`,
+      { unit: '/s', cpuUnit: 'us', rounds: quick ? 3 : 7, target: '>= 0.95' },
+      (impl) =>
+        measure(
+          './datagram.mjs',
+          ['server', impl, String(size), seconds],
+          (port) => ['client', impl, String(size), seconds, String(port)],
+          'client',
+        ).then((r) => ({ value: r.rate, cpu: r.cpu })),
+    );
+  }
 }
 
 if (sections.has('http')) {

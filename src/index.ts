@@ -86,6 +86,15 @@ export {
 export { type StartTlsOptions, startTls } from './tls/start-tls.js';
 export type { TlsTransport } from './tls/tls-transport.js';
 export { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HIGH_WATER_MARK } from './transport/base.js';
+export {
+  type DatagramAddress,
+  type DatagramInfo,
+  type DatagramKind,
+  type DatagramProtocol,
+  type DatagramTransport,
+  MAX_UDP4_PAYLOAD,
+  MAX_UDP6_PAYLOAD,
+} from './transport/datagram.js';
 export { fromDuplex, TransportDuplex, toDuplex } from './transport/duplex.js';
 export {
   AbortError,
@@ -128,3 +137,4 @@ export type {
   TransportKind,
   UnixAddress,
 } from './transport/transport.js';
+export { createDatagramEndpoint, type DatagramEndpointOptions, UdpTransport } from './transport/udp.js';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { main as datagramMain } from '../examples/datagram/main.mjs';
 import { main as echoMain } from '../examples/echo/main.mjs';
 import { main as gradeMain } from '../examples/grade-client/main.mjs';
 import { main as httpTestingMain } from '../examples/http-testing/main.mjs';
@@ -27,6 +28,19 @@ describe('examples', () => {
     expect(out).toHaveLength(2);
     expect(out[0]).toMatch(/^callback protocol answered: hello from the callback protocol on port \d+$/);
     expect(out[1]).toMatch(/^async handler answered: hello from the async handler on port \d+$/);
+  });
+
+  it('datagram: the same DNS-like lookup with retries over a lossy memory pair and over UDP', async () => {
+    const out = await lines(datagramMain);
+    const answers = 'example.test=192.0.2.10 mail.example.test=192.0.2.25 missing.example.test=NXDOMAIN';
+    expect(out).toHaveLength(2);
+    // Seed 5 loses some queries or answers: the retries are what got every answer through.
+    const memory = out[0]!.match(
+      new RegExp(`^lossy memory pair: ${answers} \\((\\d+) sends for 3 queries\\)$`),
+    );
+    expect(memory, out[0]).not.toBeNull();
+    expect(Number(memory![1])).toBeGreaterThan(3);
+    expect(out[1]).toMatch(new RegExp(`^udp: ${answers} \\(\\d+ sends for 3 queries\\)$`));
   });
 
   it('https: HTTP/1.1 and HTTP/2 from one handler, and a close that lets a slow request finish', async () => {

@@ -10,6 +10,13 @@ export {
   type TransportTraits,
   turns,
 } from './conformance.js';
+export {
+  type DatagramConformanceCase,
+  type DatagramPairFactory,
+  DatagramRecorder,
+  datagramConformanceCases,
+} from './datagram-conformance.js';
+export { type DatagramPairOptions, datagramPair, MemoryDatagramTransport } from './datagram-pair.js';
 export { type FixtureCredentials, type FixtureServer, serveFixture } from './fixture-server.js';
 export * from './lab/index.js';
 export { type MemoryPairOptions, MemoryTransport, memoryPair } from './memory-pair.js';

@@ -181,11 +181,7 @@ export abstract class BaseTransport implements Transport {
   }
 
   setWriteBufferLimits(high: number = DEFAULT_HIGH_WATER_MARK, low: number = Math.floor(high / 4)): void {
-    if (!Number.isInteger(high) || high < 0 || !Number.isInteger(low) || low < 0 || low > high) {
-      throw new InvalidArgumentError(
-        `setWriteBufferLimits: need integers with 0 <= low <= high, got high=${high}, low=${low}`,
-      );
-    }
+    checkWaterMarks(high, low);
     this.#high = high;
     this.#low = low;
     this.#checkHighWater();
@@ -475,28 +471,59 @@ export abstract class BaseTransport implements Transport {
 
   #deliverLost(protocol: Protocol): void {
     this.#lostOwed = false;
-    if (!protocol.connectionLost) return;
-    try {
-      protocol.connectionLost(this.#lostError);
-    } catch (error) {
-      // Nothing is left to report it to: surface it like any uncaught exception.
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
+    deliverLastCallback(protocol, protocol.connectionLost, this.#lostError);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: callbacks of any arity are forwarded unchanged
   #call<A extends any[]>(fn: ((...args: A) => unknown) | undefined, ...args: A): void {
     if (!fn || this.#lost) return;
-    try {
-      fn.apply(this.#protocol, args);
-    } catch (error) {
-      this.abort(asError(error));
-    }
+    callAbortingOnThrow(this.#protocol, fn, args, (error) => this.abort(error));
   }
 }
 
-function asError(value: unknown): Error {
+/** Calls a protocol callback; a throw becomes `abort(thrown)` (non-errors are wrapped). */
+// biome-ignore lint/suspicious/noExplicitAny: callbacks of any arity are forwarded unchanged
+export function callAbortingOnThrow<A extends any[]>(
+  target: object | null,
+  fn: (...args: A) => unknown,
+  args: A,
+  abort: (error: Error) => void,
+): void {
+  try {
+    fn.apply(target, args);
+  } catch (error) {
+    abort(asError(error));
+  }
+}
+
+/**
+ * Calls `connectionLost`: nothing is left to report its throw to, so it surfaces like any uncaught
+ * exception.
+ */
+export function deliverLastCallback<T>(
+  target: T,
+  fn: ((this: T, error: Error | null) => void) | undefined,
+  error: Error | null,
+): void {
+  if (!fn) return;
+  try {
+    fn.call(target, error);
+  } catch (thrown) {
+    queueMicrotask(() => {
+      throw thrown;
+    });
+  }
+}
+
+/** Checks `setWriteBufferLimits` arguments, naming both values. */
+export function checkWaterMarks(high: number, low: number): void {
+  if (!Number.isInteger(high) || high < 0 || !Number.isInteger(low) || low < 0 || low > high) {
+    throw new InvalidArgumentError(
+      `setWriteBufferLimits: need integers with 0 <= low <= high, got high=${high}, low=${low}`,
+    );
+  }
+}
+
+export function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }

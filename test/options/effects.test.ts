@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PKI_OPTION_NAMES } from '../../src/pki/option-names.js';
 import { READ_LIMIT_OPTIONS, READ_OPTIONS } from '../../src/stream/connection.js';
 import { HTTP_CLIENT_OPTION_NAMES, OPEN_OPTION_NAMES } from '../../src/stream/option-names.js';
+import { DATAGRAM_PAIR_OPTIONS } from '../../src/testing/datagram-pair.js';
 import { SELECTION_OPTIONS } from '../../src/testing/lab/catalogue.js';
 import { GRADE_OPTIONS } from '../../src/testing/lab/grader.js';
 import { MEMORY_PAIR_OPTIONS } from '../../src/testing/memory-pair.js';
@@ -14,9 +15,11 @@ import { RECORDING_OPTIONS } from '../../src/testing/recording-protocol.js';
 import { OPTION_NAMES } from '../../src/tls/option-names.js';
 import { FROM_DUPLEX_OPTIONS } from '../../src/transport/duplex.js';
 import type { OptionNames } from '../../src/transport/options.js';
+import { DATAGRAM_ENDPOINT_OPTIONS } from '../../src/transport/udp.js';
 import * as connecting from './effects-connect.js';
 import * as contexts from './effects-contexts.js';
 import * as danger from './effects-danger.js';
+import * as datagrams from './effects-datagram.js';
 import * as httpClients from './effects-http.js';
 import * as lab from './effects-lab.js';
 import * as pkiEffects from './effects-pki.js';
@@ -46,6 +49,8 @@ const walked: Array<[string, OptionNames, EffectTable]> = [
   ['serverContext', OPTION_NAMES.serverContext, contexts.effects.serverContext],
   ['serverContext.reload', OPTION_NAMES['serverContext.reload'], contexts.effects['serverContext.reload']],
   ['memoryPair', MEMORY_PAIR_OPTIONS, testing.effects.memoryPair],
+  ['createDatagramEndpoint', DATAGRAM_ENDPOINT_OPTIONS, datagrams.effects.createDatagramEndpoint],
+  ['datagramPair', DATAGRAM_PAIR_OPTIONS, datagrams.effects.datagramPair],
   ['fromDuplex', FROM_DUPLEX_OPTIONS, testing.effects.fromDuplex],
   ['RecordingProtocol', RECORDING_OPTIONS, testing.effects.RecordingProtocol],
   ['read', READ_OPTIONS, testing.effects.read],

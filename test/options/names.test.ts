@@ -11,6 +11,7 @@ import {
   clientContext,
   connect,
   createConnection,
+  createDatagramEndpoint,
   createServer,
   fromDuplex,
   type Server,
@@ -25,11 +26,19 @@ import {
 } from 'tlskit';
 import { insecureClientContext, keyLog } from 'tlskit/danger';
 import { createCA, exportPkcs12, loadCA } from 'tlskit/pki';
-import { gradeClient, memoryPair, RecordingProtocol, selectScenarios, startLab } from 'tlskit/testing';
+import {
+  datagramPair,
+  gradeClient,
+  memoryPair,
+  RecordingProtocol,
+  selectScenarios,
+  startLab,
+} from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
 import { PKI_OPTION_NAMES } from '../../src/pki/option-names.js';
 import { READ_LIMIT_OPTIONS, READ_OPTIONS } from '../../src/stream/connection.js';
 import { HTTP_CLIENT_OPTION_NAMES, OPEN_OPTION_NAMES } from '../../src/stream/option-names.js';
+import { DATAGRAM_PAIR_OPTIONS } from '../../src/testing/datagram-pair.js';
 import { SELECTION_OPTIONS } from '../../src/testing/lab/catalogue.js';
 import { GRADE_OPTIONS } from '../../src/testing/lab/grader.js';
 import { MEMORY_PAIR_OPTIONS } from '../../src/testing/memory-pair.js';
@@ -37,6 +46,7 @@ import { RECORDING_OPTIONS } from '../../src/testing/recording-protocol.js';
 import { OPTION_NAMES } from '../../src/tls/option-names.js';
 import { FROM_DUPLEX_OPTIONS } from '../../src/transport/duplex.js';
 import type { OptionNames } from '../../src/transport/options.js';
+import { DATAGRAM_ENDPOINT_OPTIONS } from '../../src/transport/udp.js';
 import { world } from './support.js';
 
 type Extra = Record<string, unknown>;
@@ -149,6 +159,12 @@ async function subjects(): Promise<Subject[]> {
       call: (x) => asPromise(() => server.reload({ ...own, ...x })),
     },
     { where: 'memoryPair', names: MEMORY_PAIR_OPTIONS, call: (x) => asPromise(() => memoryPair(x)) },
+    {
+      where: 'createDatagramEndpoint',
+      names: DATAGRAM_ENDPOINT_OPTIONS,
+      call: (x) => createDatagramEndpoint({ type: 'udp4', local: { host: '127.0.0.1' }, ...x }),
+    },
+    { where: 'datagramPair', names: DATAGRAM_PAIR_OPTIONS, call: (x) => asPromise(() => datagramPair(x)) },
     {
       where: 'fromDuplex',
       names: FROM_DUPLEX_OPTIONS,

@@ -1,0 +1,239 @@
+/**
+ * UDP endpoints over node:dgram. Subtleties:
+ *
+ * - Connected (`remote` given): the kernel filters datagrams from anybody else, and ICMP errors
+ *   about our datagrams (port unreachable) come back as an error on the next receive. node:dgram
+ *   emits that as `'error'` and keeps the socket usable, so it becomes `errorReceived`, never a
+ *   close.
+ * - Flow control reads node:dgram's own send queue (`getSendQueueSize`), which fills only when the
+ *   kernel's send buffer is full (EAGAIN). A send gets a completion callback only when the queue is
+ *   already non-empty: a send that goes out at once (the usual case) then costs no extra tick, and
+ *   the last queued send's callback still tells us when the queue drained.
+ * - The bind (and connect) can be cancelled with `signal`; the socket is closed and nothing leaks.
+ */
+import dgram from 'node:dgram';
+import {
+  BaseDatagramTransport,
+  type DatagramAddress,
+  type DatagramInfo,
+  MAX_UDP4_PAYLOAD,
+  MAX_UDP6_PAYLOAD,
+} from './datagram-base.js';
+import { AbortError, InvalidArgumentError, toTransportError } from './errors.js';
+import { checkBoolean, checkOptionNames, checkSignal, type OptionNames } from './options.js';
+
+/** Options of `createDatagramEndpoint`. */
+export interface DatagramEndpointOptions {
+  /** `'udp4'` or `'udp6'`. */
+  type: 'udp4' | 'udp6';
+  /** Where to bind; default: any address, port 0 (the OS chooses). */
+  local?: Partial<DatagramAddress>;
+  /** The peer of a connected endpoint: `send(data)` goes there, datagrams from others are dropped. */
+  remote?: DatagramAddress;
+  /** Let several sockets bind the same address (SO_REUSEADDR). */
+  reuseAddress?: boolean;
+  /** Kernel send buffer size in bytes (SO_SNDBUF). */
+  sendBufferSize?: number;
+  /** Kernel receive buffer size in bytes (SO_RCVBUF). */
+  receiveBufferSize?: number;
+  /** Cancels the bind (and connect). */
+  signal?: AbortSignal;
+}
+
+export const DATAGRAM_ENDPOINT_OPTIONS: OptionNames = {
+  known: ['type', 'local', 'remote', 'reuseAddress', 'sendBufferSize', 'receiveBufferSize', 'signal'],
+  elsewhere: {
+    host: 'the address to bind goes in `local: { host, port }`, the peer in `remote`',
+    port: 'the port to bind goes in `local: { host, port }`, the peer in `remote`',
+    tls: 'node:tls has no DTLS; run TLS over a stream transport instead',
+  },
+};
+
+const WHERE = 'createDatagramEndpoint';
+
+/**
+ * Binds a UDP socket and resolves with its transport (bind a protocol with `setProtocol`). With
+ * `remote`, the socket is connected to it.
+ */
+export async function createDatagramEndpoint(options: DatagramEndpointOptions): Promise<UdpTransport> {
+  checkOptionNames(WHERE, options, DATAGRAM_ENDPOINT_OPTIONS);
+  const { type, local = {}, remote, signal } = options;
+  if (type !== 'udp4' && type !== 'udp6') {
+    throw new InvalidArgumentError(`${WHERE}: \`type\` must be 'udp4' or 'udp6', got ${String(type)}`);
+  }
+  checkBoolean(WHERE, 'reuseAddress', options.reuseAddress);
+  checkSignal(WHERE, signal);
+  checkBufferSize('sendBufferSize', options.sendBufferSize);
+  checkBufferSize('receiveBufferSize', options.receiveBufferSize);
+  if (remote !== undefined) checkAddress('remote', remote);
+  const socket = dgram.createSocket({
+    type,
+    reuseAddr: options.reuseAddress === true,
+    ...(options.sendBufferSize !== undefined && { sendBufferSize: options.sendBufferSize }),
+    ...(options.receiveBufferSize !== undefined && { recvBufferSize: options.receiveBufferSize }),
+  });
+  try {
+    await step(socket, signal, (done) => socket.bind({ port: local.port ?? 0, address: local.host }, done));
+    if (remote) await step(socket, signal, (done) => socket.connect(remote.port, remote.host, done));
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
+  return new UdpTransport(socket, type, remote !== undefined);
+}
+
+/** Runs one asynchronous socket step, failing on `'error'` or on `signal`. */
+function step(
+  socket: dgram.Socket,
+  signal: AbortSignal | undefined,
+  start: (done: () => void) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortError(`${WHERE}: aborted before the bind`, signal.reason));
+      return;
+    }
+    const cleanup = () => {
+      socket.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(toTransportError(error));
+    };
+    const onAbort = () => {
+      cleanup();
+      reject(new AbortError(`${WHERE}: aborted`, signal?.reason));
+    };
+    socket.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    start(() => {
+      cleanup();
+      resolve();
+    });
+  });
+}
+
+function checkBufferSize(field: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new InvalidArgumentError(
+      `${WHERE}: \`${field}\` must be a positive integer of bytes, got ${String(value)}`,
+    );
+  }
+}
+
+function checkAddress(field: string, value: unknown): void {
+  const address = value as Partial<DatagramAddress> | null;
+  if (
+    typeof address !== 'object' ||
+    address === null ||
+    typeof address.host !== 'string' ||
+    !Number.isInteger(address.port) ||
+    address.port! <= 0 ||
+    address.port! > 65_535
+  ) {
+    throw new InvalidArgumentError(
+      `${WHERE}: \`${field}\` must be { host, port } with a port from 1 to 65535, got ${JSON.stringify(value)}`,
+    );
+  }
+}
+
+/** A UDP endpoint: the transport `createDatagramEndpoint` resolves with. */
+export class UdpTransport extends BaseDatagramTransport {
+  readonly #socket: dgram.Socket;
+  readonly #type: 'udp4' | 'udp6';
+  readonly #connected: boolean;
+  #info: DatagramInfo | null = null;
+  #drainPoll: NodeJS.Immediate | undefined;
+  readonly #onSent = (error: Error | null) => {
+    if (error) this._onNetworkError(error);
+    this._onDrained();
+  };
+
+  constructor(socket: dgram.Socket, type: 'udp4' | 'udp6', connected: boolean, closeTimeout?: number) {
+    super(WHERE, closeTimeout);
+    this.#socket = socket;
+    this.#type = type;
+    this.#connected = connected;
+    socket.on('error', (error) => this._onNetworkError(error));
+    socket.on('close', () => this._onClosed(null));
+  }
+
+  get maxDatagramSize(): number {
+    return this.#type === 'udp4' ? MAX_UDP4_PAYLOAD : MAX_UDP6_PAYLOAD;
+  }
+
+  get info(): DatagramInfo {
+    if (this.#info) return this.#info;
+    const local = this.#socket.address();
+    const remote = this.#connected ? this.#socket.remoteAddress() : null;
+    this.#info = {
+      kind: this.#type,
+      local: { host: local.address, port: local.port },
+      peer: remote ? { host: remote.address, port: remote.port } : null,
+      sendBufferSize: this.#socket.getSendBufferSize(),
+      receiveBufferSize: this.#socket.getRecvBufferSize(),
+    };
+    return this.#info;
+  }
+
+  protected get _queuedBytes(): number {
+    return this.#socketClosed ? 0 : this.#socket.getSendQueueSize();
+  }
+
+  #socketClosed = false;
+
+  protected _start(): void {
+    this.info; // read the addresses while the socket is open
+    this.#socket.on('message', (data, rinfo) =>
+      this._onDatagram(data, { host: rinfo.address, port: rinfo.port }),
+    );
+  }
+
+  protected _destination(to: DatagramAddress | undefined): void {
+    if (this.#connected) {
+      if (to !== undefined) {
+        const peer = this.info.peer!;
+        if (to.host !== peer.host || to.port !== peer.port) {
+          throw new InvalidArgumentError(
+            `send: this endpoint is connected to ${peer.host}:${peer.port}; omit \`to\`, or make an unconnected endpoint to send to ${to.host}:${to.port}`,
+          );
+        }
+      }
+    } else if (to === undefined) {
+      throw new InvalidArgumentError('send: this endpoint is not connected; pass `to: { host, port }`');
+    }
+  }
+
+  protected _send(data: Uint8Array, to: DatagramAddress | undefined): void {
+    const socket = this.#socket;
+    const queuedBefore = socket.getSendQueueCount() > 0;
+    const callback = queuedBefore ? this.#onSent : undefined;
+    if (this.#connected) socket.send(data, callback);
+    else socket.send(data, to!.port, to!.host, callback);
+    // A send that found the queue empty and still got queued has no callback: watch the queue.
+    if (!queuedBefore && socket.getSendQueueCount() > 0) this.#watchQueue();
+  }
+
+  #watchQueue(): void {
+    if (this.#drainPoll) return;
+    const poll = () => {
+      this.#drainPoll = undefined;
+      if (this.#socketClosed) return;
+      this._onDrained();
+      if (this.#socket.getSendQueueCount() > 0) this.#drainPoll = setImmediate(poll);
+    };
+    this.#drainPoll = setImmediate(poll);
+  }
+
+  protected _destroy(): void {
+    this.#socketClosed = true;
+    clearImmediate(this.#drainPoll);
+    try {
+      this.#socket.close();
+    } catch {
+      // already closed by the OS side
+    }
+  }
+}
