@@ -167,6 +167,13 @@ export async function readCodedReply(
   return { code, lines };
 }
 
+/** Reads the 220 greeting SMTP and FTP servers open with; anything else is a refusal. */
+export async function read220Greeting(dialogue: Dialogue): Promise<{ code: string; lines: string[] }> {
+  const greeting = await readCodedReply(dialogue, 'the 220 greeting');
+  if (greeting.code !== '220') throw dialogue.refused('did not greet with 220', greeting.lines.join('\n'));
+  return greeting;
+}
+
 /** Bytes of lines as they were on the wire (CRLF ends), for a tunnel to replay. */
 export function linesBytes(lines: string[]): Uint8Array {
   return Buffer.from(lines.map((line) => `${line}\r\n`).join(''));

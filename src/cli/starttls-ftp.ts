@@ -10,14 +10,14 @@
 import {
   type Dialogue,
   linesBytes,
+  read220Greeting,
   readCodedReply,
   STARTTLS_MAX_LINES,
   type StartTlsDialect,
 } from './starttls-dialogue.js';
 
 async function request(dialogue: Dialogue): Promise<Uint8Array> {
-  const greeting = await readCodedReply(dialogue, 'the 220 greeting');
-  if (greeting.code !== '220') throw dialogue.refused('did not greet with 220', greeting.lines.join('\n'));
+  const greeting = await read220Greeting(dialogue);
   await dialogue.sendLines('AUTH TLS');
   const reply = await readCodedReply(dialogue, 'the reply to AUTH TLS');
   if (reply.code !== '234') throw dialogue.refused('refused AUTH TLS', reply.lines.join('\n'));
@@ -61,8 +61,7 @@ function answer(verb: string): string[] {
 }
 
 async function skipGreeting(dialogue: Dialogue): Promise<void> {
-  const greeting = await readCodedReply(dialogue, 'the 220 greeting');
-  if (greeting.code !== '220') throw dialogue.refused('did not greet with 220', greeting.lines.join('\n'));
+  await read220Greeting(dialogue);
 }
 
 export const ftp: StartTlsDialect = { request, offer, skipGreeting };

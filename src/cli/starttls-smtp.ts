@@ -11,14 +11,14 @@
 import {
   type Dialogue,
   linesBytes,
+  read220Greeting,
   readCodedReply,
   STARTTLS_MAX_LINES,
   type StartTlsDialect,
 } from './starttls-dialogue.js';
 
 async function request(dialogue: Dialogue, hostname: string): Promise<Uint8Array> {
-  const greeting = await readCodedReply(dialogue, 'the 220 greeting');
-  if (greeting.code !== '220') throw dialogue.refused('did not greet with 220', greeting.lines.join('\n'));
+  const greeting = await read220Greeting(dialogue);
   await dialogue.sendLines(`EHLO ${hostname}`);
   const ehlo = await readCodedReply(dialogue, 'the reply to EHLO');
   if (ehlo.code !== '250') throw dialogue.refused('refused EHLO', ehlo.lines.join('\n'));
@@ -71,8 +71,7 @@ function answer(verb: string, line: string, hostname: string): string[] {
 }
 
 async function skipGreeting(dialogue: Dialogue): Promise<void> {
-  const greeting = await readCodedReply(dialogue, 'the 220 greeting');
-  if (greeting.code !== '220') throw dialogue.refused('did not greet with 220', greeting.lines.join('\n'));
+  await read220Greeting(dialogue);
 }
 
 export const smtp: StartTlsDialect = { request, offer, skipGreeting };
