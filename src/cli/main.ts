@@ -23,7 +23,8 @@ Commands:
                                   (tlskit connect --help)
   badtls check|serve|list         Grade a TLS client's certificate and protocol checks against
                                   a lab of good and bad servers (tlskit badtls --help).
-  tunnel --accept P --to H:P     Terminate or originate TLS in front of a plain service (tlskit tunnel --help).
+  tunnel --accept P --to H:P      Terminate or originate TLS in front of a plain service, like
+                                  stunnel (tlskit tunnel --help).
   help [COMMAND]                  Show this help, or a command's (tlskit help cert).
   version                         Print the version.
 
