@@ -22,7 +22,7 @@ import {
   toJson,
   toJUnit,
 } from '../testing/index.js';
-import { UsageError } from './cert-files.js';
+import { UsageError } from './usage-error.js';
 
 export const BADTLS_HELP = `Usage: tlskit badtls <command> [options]
 

@@ -6,22 +6,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { type CA, type CertificateReport, createCA, inspectAll, loadCA } from '../pki/index.js';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { UsageError } from './usage-error.js';
 
-/**
- * A command-line mistake: printed without a stack trace, exit code 2. `help` says whether the
- * usage text is worth showing after it (not for a refusal such as an existing file).
- */
-export class UsageError extends Error {
-  readonly help: boolean;
-  /** The usage to show after the message (a subcommand's), when not the whole help page. */
-  readonly usage: string | undefined;
-
-  constructor(message: string, options: { help?: boolean; usage?: string } = {}) {
-    super(message);
-    this.help = options.help ?? true;
-    this.usage = options.usage;
-  }
-}
+export { UsageError };
 
 /** All of standard input, as text (for `-` in place of a file name). */
 export async function readStdin(): Promise<string> {

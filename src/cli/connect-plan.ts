@@ -9,9 +9,9 @@ import { parseArgs } from 'node:util';
 import { type ClientContext, clientContext } from '../tls/client-context.js';
 import type { TlsVersion } from '../tls/defaults.js';
 import { ContextError } from '../tls/errors.js';
-import { UsageError } from './cert.js';
 import { CONNECT_HELP } from './connect-help.js';
 import { parseStartTlsProtocol, type StartTlsProtocol } from './starttls.js';
+import { UsageError } from './usage-error.js';
 
 const OPTIONS = {
   ca: { type: 'string' },

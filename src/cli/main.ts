@@ -5,10 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { InvalidArgumentError } from '../transport/errors.js';
-import { BADTLS_HELP, badtlsCommand } from './badtls.js';
-import { CERT_HELP, certCommand, UsageError } from './cert.js';
-import { CONNECT_HELP, connectCommand } from './connect.js';
-import { TUNNEL_HELP, tunnelCommand } from './tunnel.js';
+import { UsageError } from './usage-error.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -33,6 +30,36 @@ Options:
   -v, --version                   Print the version.
 `;
 
+type Out = (line: string) => void;
+interface Command {
+  run(args: string[], out: Out): Promise<number>;
+  help: string;
+}
+
+/**
+ * Each command is loaded only when asked for: a long-running `tlskit tunnel` should not carry
+ * the certificate tooling in its heap (a bigger old generation makes every major GC of a bulk
+ * transfer dearer), and `tlskit version` should not parse it at all.
+ */
+const commands: Record<string, () => Promise<Command>> = {
+  cert: async () => {
+    const m = await import('./cert.js');
+    return { run: m.certCommand, help: m.CERT_HELP };
+  },
+  badtls: async () => {
+    const m = await import('./badtls.js');
+    return { run: m.badtlsCommand, help: m.BADTLS_HELP };
+  },
+  connect: async () => {
+    const m = await import('./connect.js');
+    return { run: m.connectCommand, help: m.CONNECT_HELP };
+  },
+  tunnel: async () => {
+    const m = await import('./tunnel.js');
+    return { run: m.tunnelCommand, help: m.TUNNEL_HELP };
+  },
+};
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -45,23 +72,21 @@ export async function main(argv: string[]): Promise<number> {
     out(version);
     return 0;
   }
-  try {
-    if (command === 'cert') return await certCommand(rest, out);
-    if (command === 'badtls') return await badtlsCommand(rest, out);
-    if (command === 'connect') return await connectCommand(rest, out);
-    if (command === 'tunnel') return await tunnelCommand(rest, out);
-  } catch (error) {
-    const usage =
-      error instanceof UsageError ||
-      error instanceof InvalidArgumentError ||
-      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    if (!usage) throw error;
-    process.stderr.write(`tlskit ${command}: ${(error as Error).message}\n`);
-    if (error instanceof UsageError && error.help)
-      process.stderr.write(
-        `\n${error.usage ?? (command === 'badtls' ? BADTLS_HELP : command === 'connect' ? CONNECT_HELP : command === 'tunnel' ? TUNNEL_HELP : CERT_HELP)}`,
-      );
-    return 2;
+  const load = Object.hasOwn(commands, command) ? commands[command] : undefined;
+  if (load) {
+    const { run, help } = await load();
+    try {
+      return await run(rest, out);
+    } catch (error) {
+      const usage =
+        error instanceof UsageError ||
+        error instanceof InvalidArgumentError ||
+        (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+      if (!usage) throw error;
+      process.stderr.write(`tlskit ${command}: ${(error as Error).message}\n`);
+      if (error instanceof UsageError && error.help) process.stderr.write(`\n${error.usage ?? help}`);
+      return 2;
+    }
   }
   process.stderr.write(`tlskit: unknown command '${command}'. Run 'tlskit --help' for the list.\n`);
   return 2;

@@ -14,7 +14,6 @@
  * arrive right behind the go-ahead).
  */
 import type { Connection } from '../stream/connection.js';
-import { UsageError } from './cert.js';
 import { Dialogue, type StartTlsDialect } from './starttls-dialogue.js';
 import { ftp } from './starttls-ftp.js';
 import { imap } from './starttls-imap.js';
@@ -22,6 +21,7 @@ import { pop3 } from './starttls-pop3.js';
 import { postgres } from './starttls-postgres.js';
 import { smtp } from './starttls-smtp.js';
 import { xmpp } from './starttls-xmpp.js';
+import { UsageError } from './usage-error.js';
 
 export { DEFAULT_STARTTLS_TIMEOUT, StartTlsRefusedError } from './starttls-dialogue.js';
 

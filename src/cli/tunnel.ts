@@ -26,8 +26,8 @@ import { relay } from '../stream/relay.js';
 import { clientContext } from '../tls/client-context.js';
 import { serverContext } from '../tls/server-context.js';
 import type { Address } from '../transport/transport.js';
-import { UsageError } from './cert-files.js';
 import { offerStartTls, parseStartTlsProtocol, requestStartTls, skipGreeting } from './starttls.js';
+import { UsageError } from './usage-error.js';
 
 export const TUNNEL_HELP = `Usage: tlskit tunnel --accept [HOST:]PORT --to HOST:PORT (--cert F --key F | --ca F) [options]
 
