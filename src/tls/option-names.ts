@@ -40,8 +40,8 @@ export const SERVER_CONTEXT_OPTIONS = [
   'closeTimeout',
 ] as const;
 
-/** What `serverContext.reload` replaces: certificates, nothing else. */
-export const RELOAD_OPTIONS = ['cert', 'key', 'passphrase', 'pfx', 'sni'] as const;
+/** What `serverContext.reload` replaces: certificates and client CAs, nothing else. */
+export const RELOAD_OPTIONS = ['cert', 'key', 'passphrase', 'pfx', 'sni', 'trust'] as const;
 
 export const START_TLS_OPTIONS = [
   'context',

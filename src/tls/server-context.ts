@@ -34,13 +34,15 @@ import {
 
 export type { ServerCredentials };
 
-/** What `reload` takes: a new default certificate, a new `sni` map, or both. */
+/** What `reload` takes: a new default certificate, a new `sni` map, new client CAs, or several. */
 export interface ReloadOptions {
   cert?: PemInput;
   key?: PemInput;
   passphrase?: string;
   pfx?: Uint8Array;
   sni?: Record<string, ServerCredentials>;
+  /** New CAs for client certificates (PEM), replacing `trust`; only where `clientAuth` asks for them. */
+  trust?: PemInput | PemInput[];
 }
 
 /**
@@ -144,24 +146,8 @@ export class ServerContext {
     this.#shared = {
       ...checkVersions(where, options),
     };
-    if (clientAuth !== 'none') {
-      const trust = options.trust;
-      if (trust === undefined || trust === 'system' || (Array.isArray(trust) && trust.length === 0)) {
-        throw new ContextError(
-          'ERR_CONTEXT_TRUST_REQUIRED',
-          'trust',
-          `${where}: \`clientAuth: '${clientAuth}'\` needs \`trust\`: the CA certificates (PEM) that client ` +
-            'certificates must chain to',
-        );
-      }
-      this.#shared.ca = readTrust(where, trust);
-    } else if (options.trust !== undefined) {
-      throw new ContextError(
-        'ERR_CONTEXT_OPTION',
-        'trust',
-        `${where}: \`trust\` only applies to client certificates; set \`clientAuth\` to 'optional' or 'required' too`,
-      );
-    }
+    if (clientAuth !== 'none' || options.trust !== undefined)
+      this.#shared.ca = clientTrust(where, clientAuth, options.trust);
     if (options.crl !== undefined) {
       const crls = pemList(options.crl).flatMap((pem, index) => readCrls(where, `crl[${index}]`, pem));
       this.#shared.crl = crls;
@@ -203,21 +189,25 @@ export class ServerContext {
     const where = 'serverContext.reload';
     checkKnownOptions(where, update, OPTION_NAMES['serverContext.reload']);
     const hasOwn = update.cert !== undefined || update.key !== undefined || update.pfx !== undefined;
-    if (!hasOwn && update.sni === undefined) {
+    if (!hasOwn && update.sni === undefined && update.trust === undefined) {
       throw new ContextError(
         'ERR_CONTEXT_OPTION',
         'cert',
-        `${where}: nothing to reload: pass \`cert\` and \`key\` (or \`pfx\`), \`sni\`, or both`,
+        `${where}: nothing to reload: pass \`cert\` and \`key\` (or \`pfx\`), \`sni\`, \`trust\`, or several`,
       );
     }
-    const previous = { credentials: this.#credentials, sni: this.#sniCredentials };
+    const previous = { credentials: this.#credentials, sni: this.#sniCredentials, ca: this.#shared.ca };
+    // Checked before anything changes, so that a bad part leaves the context as it was.
+    const ca = update.trust === undefined ? previous.ca : clientTrust(where, this.clientAuth, update.trust);
     if (hasOwn) this.#credentials = credentialsFrom(update);
     if (update.sni !== undefined) this.#sniCredentials = checkSniMap(where, update.sni);
+    this.#shared.ca = ca;
     try {
       this.#rebuild(where);
     } catch (error) {
       this.#credentials = previous.credentials;
       this.#sniCredentials = previous.sni;
+      this.#shared.ca = previous.ca;
       throw error;
     }
     this.#changed('reload');
@@ -244,6 +234,7 @@ export class ServerContext {
   [kCurrentCredentials](): ReloadOptions | null {
     const update: ReloadOptions = { ...this.#credentials };
     if (this.#sniCredentials.size > 0) update.sni = Object.fromEntries(this.#sniCredentials);
+    if (this.#shared.ca) update.trust = this.#shared.ca;
     return Object.keys(update).length > 0 ? update : null;
   }
 
@@ -354,4 +345,32 @@ export class ServerContext {
  */
 export function serverContext(options: ServerContextOptions): ServerContext {
   return new ServerContext(kContextToken, options);
+}
+
+/**
+ * The CAs client certificates must chain to, checked against `clientAuth`: required when it asks
+ * for certificates (never the system store: any public CA could then mint a client identity),
+ * refused when it does not.
+ */
+function clientTrust(
+  where: string,
+  clientAuth: ServerContext['clientAuth'],
+  trust: TrustInput | undefined,
+): string[] {
+  if (clientAuth === 'none') {
+    throw new ContextError(
+      'ERR_CONTEXT_OPTION',
+      'trust',
+      `${where}: \`trust\` only applies to client certificates; set \`clientAuth\` to 'optional' or 'required' too`,
+    );
+  }
+  if (trust === undefined || trust === 'system' || (Array.isArray(trust) && trust.length === 0)) {
+    throw new ContextError(
+      'ERR_CONTEXT_TRUST_REQUIRED',
+      'trust',
+      `${where}: \`clientAuth: '${clientAuth}'\` needs \`trust\`: the CA certificates (PEM) that client ` +
+        'certificates must chain to',
+    );
+  }
+  return readTrust(where, trust);
 }

@@ -250,6 +250,40 @@ describe('tlskit tunnel: signals', () => {
     expect(third.info.tls?.peerCertificates[0]?.fingerprint256).toBe(newPrint);
   });
 
+  it('SIGHUP re-reads --client-ca: clients of the newly named CA get in, the old ones no longer', async () => {
+    const backend = await listen(helloServer());
+    const newCa = await createCA();
+    const bob = await newCa.issue({ subject: 'bob', usage: 'client' });
+    const bobCert = file('bob.pem', bob.chainPem);
+    const bobKey = file('bob-key.pem', bob.keyPem);
+    const clientCa = file('hup-client-ca.pem', readText(files.ca));
+    const t = await tunnel([
+      ...['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key],
+      ...['--client-ca', clientCa],
+    ]);
+    const url = `https://127.0.0.1:${t.port}/`;
+    const as = (cert: string, key: string) => curl(['--cacert', files.ca, '--cert', cert, '--key', key, url]);
+    expect(await as(files.aliceCert, files.aliceKey)).toMatchObject({
+      code: 0,
+      stdout: 'hello from plain\n',
+    });
+    expect((await as(bobCert, bobKey)).code).not.toBe(0);
+
+    writeFileSync(clientCa, newCa.certPem);
+    const mark = t.mark();
+    t.child.kill('SIGHUP');
+    await t.waitFor(/event=reload[^\n]*client_ca=/, { since: mark });
+    expect(await as(bobCert, bobKey)).toMatchObject({ code: 0, stdout: 'hello from plain\n' });
+    expect((await as(files.aliceCert, files.aliceKey)).code).not.toBe(0);
+
+    // An unreadable CA file keeps the CAs (and the certificate) the tunnel had.
+    writeFileSync(clientCa, 'not a certificate');
+    const mark2 = t.mark();
+    t.child.kill('SIGHUP');
+    await t.waitFor(/event=reload-failed[^\n]*kept="old certificate"/, { since: mark2 });
+    expect(await as(bobCert, bobKey)).toMatchObject({ code: 0, stdout: 'hello from plain\n' });
+  });
+
   it('SIGTERM: an in-flight transfer completes, new connections are refused, exit 0', async () => {
     let release: () => void = () => {};
     const released = new Promise<void>((resolve) => {

@@ -362,6 +362,21 @@ export const serverEffects = {
       server.reload({ sni: { 'other.test': { cert: leaf.chainPem, key: leaf.keyPem } } });
       expect(await subjectServed(server, 'other.test')).toMatch(/second leaf/);
     },
+    async trust() {
+      const { ca, other } = await world();
+      const server = serverContext({ ...(await base()), clientAuth: 'required', trust: other.trust });
+      expect((await clientCertificateOutcome(server)).error).toMatchObject({ code: 'UNKNOWN_ISSUER' });
+      server.reload({ trust: ca.trust });
+      expect((await clientCertificateOutcome(server)).error).toBeUndefined();
+      // A context that asks for no client certificates has no CAs to replace.
+      const anonymous = serverContext(await base());
+      expect(() => anonymous.reload({ trust: ca.trust })).toThrow(
+        expect.objectContaining({ code: 'ERR_CONTEXT_OPTION', field: 'trust' }),
+      );
+      // An unreadable CA list changes nothing.
+      expect(() => server.reload({ trust: 'not a PEM' })).toThrow();
+      expect((await clientCertificateOutcome(server)).error).toBeUndefined();
+    },
   } satisfies EffectTable,
 };
 

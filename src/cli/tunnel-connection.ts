@@ -1,0 +1,157 @@
+/**
+ * One connection through `tlskit tunnel`: the client's side (TLS or a STARTTLS prelude), the
+ * authorization by name, the backend, the relay, and the one log line it ends with.
+ */
+import type { X509Certificate } from 'node:crypto';
+import os from 'node:os';
+import type { Connection } from '../stream/connection.js';
+import { connect } from '../stream/open.js';
+import { relay } from '../stream/relay.js';
+import type { ClientContext } from '../tls/client-context.js';
+import type { ServerContext } from '../tls/server-context.js';
+import type { Address } from '../transport/transport.js';
+import { offerStartTls, requestStartTls, type StartTlsProtocol, skipGreeting } from './starttls.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** What every connection of one tunnel shares. */
+export interface TunnelRoute {
+  to: HostPort;
+  /** Terminate mode: our server context (TLS in). */
+  serverTls: ServerContext | undefined;
+  /** Originate mode: the context that verifies the backend (TLS out). */
+  backendTls: ClientContext | undefined;
+  /** The backend's name to verify when originating; our host name in a STARTTLS greeting. */
+  serverName: string;
+  /** `--servername`, when given (terminate mode greets with it). */
+  servernameFlag: string | undefined;
+  starttls: StartTlsProtocol | null;
+  proxyVersion: 1 | 2 | undefined;
+  allowCn: readonly string[];
+  allowSan: readonly string[];
+}
+
+export type Logger = (fields: Record<string, unknown>) => void;
+
+/** Relays one client to the backend and logs the connection once it is over. Never rejects. */
+export async function handleConnection(client: Connection, route: TunnelRoute, log: Logger): Promise<void> {
+  const started = performance.now();
+  const fields: Record<string, unknown> = { event: 'connection', peer: formatAddress(client.info.peer) };
+  const counts = { forward: 0, backward: 0 };
+  let reason = 'clean';
+  let backend: Connection | undefined;
+  try {
+    await upgradeClient(client, route);
+    fields.sni = client.info.tls?.serverName ?? undefined;
+    fields.protocol = client.info.tls?.protocol;
+    const refused = refusal(client, route.allowCn, route.allowSan);
+    if (refused) {
+      reason = `refused: ${refused}`;
+      client.abort(new Error(refused));
+      return;
+    }
+    backend = await openBackend(client, route);
+    if (route.backendTls) fields.protocol = backend.info.tls?.protocol;
+    const failed = await relay(client, backend, counts);
+    if (failed) throw failed;
+  } catch (error) {
+    reason = backend
+      ? closeReason(error)
+      : `backend ${route.to.host}:${route.to.port} failed: ${(error as Error).message}`;
+    backend?.abort();
+    client.abort();
+  } finally {
+    const duration = Math.round(performance.now() - started);
+    log({
+      ...fields,
+      bytes_in: counts.forward,
+      bytes_out: counts.backward,
+      duration_ms: duration,
+      close: reason,
+    });
+  }
+}
+
+/** Terminating with --starttls: we are the protocol's server until the client asks for TLS. */
+async function upgradeClient(client: Connection, route: TunnelRoute): Promise<void> {
+  if (!route.starttls || !route.serverTls) return;
+  await offerStartTls(route.starttls, client, { hostname: route.servernameFlag ?? os.hostname() });
+  await client.startTls({ context: route.serverTls });
+}
+
+/**
+ * Connects to the backend, with the PROXY header, TLS or the STARTTLS dialogue the route asks
+ * for. Originating with STARTTLS we are the protocol's client towards the backend, and replay its
+ * greeting to our plain client; terminating with it, the backend's own greeting is swallowed (the
+ * client already had ours).
+ */
+async function openBackend(client: Connection, route: TunnelRoute): Promise<Connection> {
+  const { to, backendTls, starttls, serverName } = route;
+  const peer = client.info.peer;
+  const local = client.info.local;
+  const source = peer && 'host' in peer ? { host: peer.host, port: peer.port } : undefined;
+  const destination = local && 'host' in local ? { host: local.host, port: local.port } : undefined;
+  const backend = await connect({
+    host: to.host,
+    port: to.port,
+    ...(backendTls && !starttls ? { tls: backendTls, serverName } : {}),
+    ...(route.proxyVersion && source && destination
+      ? { proxyHeader: { version: route.proxyVersion, source, destination } }
+      : {}),
+  });
+  try {
+    if (starttls && backendTls) {
+      const hostname = starttls === 'smtp' ? os.hostname() : serverName;
+      const { greeting } = await requestStartTls(starttls, backend, { hostname });
+      await backend.startTls({ context: backendTls, serverName });
+      await client.write(greeting);
+    } else if (starttls) {
+      await skipGreeting(starttls, backend);
+    }
+    return backend;
+  } catch (error) {
+    backend.abort();
+    throw error;
+  }
+}
+
+/** Names a client certificate carries: its CN and its DNS/IP SANs. */
+function certificateNames(cert: X509Certificate): { cn: string | undefined; sans: string[] } {
+  const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
+  const sans = (cert.subjectAltName ?? '')
+    .split(', ')
+    .filter((entry) => entry.startsWith('DNS:') || entry.startsWith('IP Address:'))
+    .map((entry) => entry.slice(entry.indexOf(':') + 1));
+  return { cn, sans };
+}
+
+/** Why --allow-cn/--allow-san refuse this client, or `null` when they let it in. */
+function refusal(
+  connection: Connection,
+  allowCn: readonly string[],
+  allowSan: readonly string[],
+): string | null {
+  if (allowCn.length === 0 && allowSan.length === 0) return null;
+  const cert = connection.info.tls?.peerCertificates[0];
+  if (!cert) return 'no client certificate';
+  const { cn, sans } = certificateNames(cert);
+  if (cn !== undefined && allowCn.includes(cn)) return null;
+  if (sans.some((san) => allowSan.includes(san))) return null;
+  return `client certificate CN='${cn ?? ''}' SAN=[${sans.join(',')}] not in --allow-cn/--allow-san`;
+}
+
+function closeReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'peer reset';
+  if (code === 'ERR_TLS_TRUNCATED') return 'peer reset (no close_notify)';
+  if (code === 'ETIMEDOUT' || (error as Error | undefined)?.name === 'TimeoutError') return 'timeout';
+  return `error: ${(error as Error).message}`;
+}
+
+export function formatAddress(address: Address | null | undefined): string | undefined {
+  if (!address || !('host' in address)) return undefined;
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
