@@ -49,9 +49,17 @@ const STEP_TIMEOUT = 5_000;
  */
 const QDISC = ['rate', '10mbit', 'burst', '4kb', 'limit', '1mb'];
 
-function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs a command; its error names the command and what it printed. */
+function run(command: string, args: string[]): string {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+    throw new Error(`\`${command} ${args.join(' ')}\` failed: ${stderr || (error as Error).message}`);
+  }
 }
+
+const ip = (...args: string[]) => run('ip', args);
 
 function quietly(run: () => unknown): void {
   try {
@@ -59,11 +67,6 @@ function quietly(run: () => unknown): void {
   } catch {
     // absent already
   }
-}
-
-function reason(error: unknown): string {
-  const stderr = (error as { stderr?: string }).stderr?.trim();
-  return stderr || (error as Error).message;
 }
 
 const alive = (pid: number) => {
@@ -128,10 +131,10 @@ export function createSlowVeth(): SlowVeth | string {
     ip('-n', namespace, 'addr', 'add', `${subnet.udp4.inside}/30`, 'dev', insideEnd);
     ip('link', 'set', hostEnd, 'up');
     ip('-n', namespace, 'link', 'set', insideEnd, 'up');
-    execFileSync('tc', ['qdisc', 'add', 'dev', hostEnd, 'root', 'tbf', ...QDISC], { stdio: 'pipe' });
+    run('tc', ['qdisc', 'add', 'dev', hostEnd, 'root', 'tbf', ...QDISC]);
   } catch (error) {
     remove();
-    return `skipped: ${reason(error)}, ${why}`;
+    return `skipped: ${(error as Error).message}, ${why}`;
   }
   let udp6Skip: string | undefined;
   try {
@@ -139,7 +142,7 @@ export function createSlowVeth(): SlowVeth | string {
     ip('-6', 'addr', 'add', `${subnet.udp6.host}/64`, 'dev', hostEnd, 'nodad');
     ip('-n', namespace, '-6', 'addr', 'add', `${subnet.udp6.inside}/64`, 'dev', insideEnd, 'nodad');
   } catch (error) {
-    udp6Skip = `skipped: IPv6 on the veth pair failed (${reason(error)})`;
+    udp6Skip = `skipped: IPv6 on the veth pair failed (${(error as Error).message})`;
   }
   return {
     namespace,
