@@ -23,7 +23,8 @@ export interface DatagramConformanceCase {
   /**
    * What the medium must do for the rule to apply: `'sendQueueFills'` for a medium where a burst
    * fills the send queue. UDP over loopback on Linux never does (the kernel frees the send buffer
-   * inside the send call), so runners skip such rules there and test the logic another way.
+   * inside the send call), so runners skip such rules there; over a link slower than the sender
+   * (tlskit's own tests use a veth pair with a rate-limiting qdisc) it does.
    */
   needs?: 'sendQueueFills';
   run(makePair: DatagramPairFactory): Promise<void>;

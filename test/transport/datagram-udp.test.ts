@@ -1,7 +1,8 @@
 /**
  * UDP specifics the conformance suite cannot express: connected filtering, ICMP errors that do not
- * close, unconnected sends, cancelling the bind, and send-queue flow control (through a socket
- * whose queue we control, since loopback never fills a real one).
+ * close, unconnected sends, cancelling the bind, and the send-queue logic's edge cases through a
+ * socket whose queue we control (loopback never fills a real one; datagram-conformance.test.ts
+ * shows flow control on real sockets through a rate-limited veth pair).
  */
 
 import type dgram from 'node:dgram';
