@@ -378,7 +378,7 @@ console.log(
 
 mkdirSync('.bench-out', { recursive: true });
 const file = `.bench-out/results-${quick ? 'quick' : 'full'}-${machine.date.replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, quick, results, mintTimes, lab }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, quick, results, skipped, mintTimes, lab }, null, 2));
 console.log(`Raw numbers: ${file}`);
 if (values.json)
   console.log(
