@@ -310,8 +310,10 @@ if (sections.has('idle')) {
       higherIsBetter: false,
     };
     results.push(entry);
+    const cpu =
+      key === 'rss' ? `; CPU ${format(median(entry.rawCpu))} vs ${format(median(entry.tlskitCpu))} us` : '';
     console.log(
-      `  ${name}: raw ${format(median(entry.raw))}, tlskit ${format(median(entry.tlskit))} bytes (ratio ${ratio(entry).toFixed(2)})`,
+      `  ${name}: raw ${format(median(entry.raw))}, tlskit ${format(median(entry.tlskit))} bytes (ratio ${ratio(entry).toFixed(2)}${cpu})`,
     );
   }
 }
