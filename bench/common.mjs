@@ -110,6 +110,15 @@ export function cpuNow() {
 }
 
 /**
+ * CPU seconds (user + system, all threads) another Linux process used so far, for servers that are
+ * not Node workers (stunnel4, the Go and Python peers). Resolution is one clock tick, 10 ms.
+ */
+export function processCpu(/** @type {number} */ pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/**
  * In a worker: once the parent sends 'cpu', reports the CPU time spent since `since()` (a start
  * mark in microseconds, 0 for "nothing happened yet") per unit of work counted by `units()`.
  * @param {() => number} since @param {() => number} units

@@ -7,7 +7,8 @@
  *
  * npm run bench              full run (under ten minutes)
  * npm run bench -- --quick   a smaller run for development (under a minute)
- * npm run bench -- --only throughput,handshakes,pingpong,datagram,http,idle,mint,lab,tunnel
+ * npm run bench -- --only throughput,handshakes,pingpong,datagram,http,idle,mint,lab,tunnel,peers
+ * npm run bench -- --json    also prints one line `BENCH-SUMMARY {...}` for scripts (bench/report.mjs)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,22 +16,24 @@ import { parseArgs } from 'node:util';
 import { createCA } from 'tlskit/pki';
 import { median, mintPki, worker } from './common.mjs';
 import { benchLab } from './lab.mjs';
+import { benchPeers } from './peers.mjs';
+import { format, printTable, ratio, summary } from './report.mjs';
 import { benchTunnel, hasStunnel } from './tunnel.mjs';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean' }, only: { type: 'string' }, json: { type: 'boolean' } },
+});
 const quick = values.quick === true;
 const sections = new Set(
-  (values.only ?? 'throughput,handshakes,pingpong,datagram,http,idle,mint,lab,tunnel').split(','),
+  (values.only ?? 'throughput,handshakes,pingpong,datagram,http,idle,mint,lab,tunnel,peers').split(','),
 );
 const MiB = 1024 * 1024;
 
-/**
- * @typedef {{ section: string, name: string, unit: string, raw: number[], tlskit: number[],
- *   rawCpu: number[], tlskitCpu: number[], cpuUnit: string, target?: string, higherIsBetter: boolean,
- *   reference?: boolean }} Entry
- */
+/** @typedef {import('./report.mjs').Entry} Entry */
 /** @type {Entry[]} */
 const results = [];
+/** @type {string[]} */
+const skipped = [];
 
 /**
  * Runs a server worker and a client worker for one measurement and returns the report of the
@@ -67,7 +70,7 @@ async function measure(
 async function pair(
   /** @type {string} */ section,
   /** @type {string} */ name,
-  /** @type {{ unit: string, cpuUnit: string, rounds: number, target?: string, reference?: boolean }} */ options,
+  /** @type {{ unit: string, cpuUnit: string, rounds: number, target?: string, reference?: boolean, baseline?: string }} */ options,
   /** @type {(impl: 'raw' | 'tlskit') => Promise<{ value: number, cpu: number }>} */ run,
 ) {
   /** @type {Entry} */
@@ -83,6 +86,7 @@ async function pair(
     target: options.target,
     higherIsBetter: true,
     reference: options.reference,
+    baseline: options.baseline,
   };
   for (let round = 0; round < options.rounds; round++) {
     for (const impl of /** @type {const} */ (['raw', 'tlskit'])) {
@@ -92,17 +96,14 @@ async function pair(
     }
   }
   results.push(entry);
+  const [rawLabel, otherLabel] = options.baseline
+    ? [options.baseline, 'tlskit']
+    : ['raw', options.reference ? 'other' : 'tlskit'];
   console.log(
-    `  ${name}: raw ${format(median(entry.raw))}, ${options.reference ? 'other' : 'tlskit'} ${format(median(entry.tlskit))} ${entry.unit} ` +
+    `  ${name}: ${rawLabel} ${format(median(entry.raw))}, ${otherLabel} ${format(median(entry.tlskit))} ${entry.unit} ` +
       `(ratio ${ratio(entry).toFixed(2)}; CPU ${format(median(entry.rawCpu))} vs ${format(median(entry.tlskitCpu))} ${entry.cpuUnit})`,
   );
 }
-
-const format = (/** @type {number} */ value) =>
-  Number.isNaN(value) ? 'n/a' : value >= 100 ? value.toFixed(0) : value.toFixed(1);
-const ratio = (/** @type {Entry} */ entry) => median(entry.tlskit) / median(entry.raw);
-/** Raw CPU per unit over tlskit CPU per unit: like the rate ratio, 1.00 is parity, higher is better. */
-const cpuRatio = (/** @type {Entry} */ entry) => median(entry.rawCpu) / median(entry.tlskitCpu);
 
 const started = Date.now();
 const pki = await mintPki();
@@ -257,9 +258,11 @@ if (sections.has('http')) {
 
 if (sections.has('idle')) {
   const count = quick ? 1000 : 10_000;
-  console.log(`Memory per idle TLS connection, ${count} connections (server side)`);
+  console.log(
+    `Memory per idle TLS connection, ${count} connections (server side; CPU of the server per connection set up)`,
+  );
   const idleRounds = quick ? 1 : 3;
-  /** @type {Record<'raw' | 'tlskit', Array<{ rss: number, heap: number }>>} */
+  /** @type {Record<'raw' | 'tlskit', Array<{ rss: number, heap: number, cpu: number }>>} */
   const samples = { raw: [], tlskit: [] };
   for (let round = 0; round < idleRounds; round++) {
     for (const impl of /** @type {const} */ (['raw', 'tlskit'])) {
@@ -277,7 +280,11 @@ if (sections.has('idle')) {
         const result = await server.next();
         if (result.established !== count)
           throw new Error(`${impl}: only ${result.established} of ${count} connections were established`);
-        samples[impl].push({ rss: result.rssPerConnection, heap: result.heapPerConnection });
+        samples[impl].push({
+          rss: result.rssPerConnection,
+          heap: result.heapPerConnection,
+          cpu: result.cpuPerConnection,
+        });
       } finally {
         for (const client of clients) client.stop();
         server.stop();
@@ -293,17 +300,20 @@ if (sections.has('idle')) {
       section: 'idle',
       name,
       unit: 'bytes',
-      cpuUnit: '',
+      // The set-up CPU goes on the RSS row only: one figure per measurement, not two.
+      cpuUnit: key === 'rss' ? 'us' : '',
       raw: samples.raw.map((s) => s[key]),
       tlskit: samples.tlskit.map((s) => s[key]),
-      rawCpu: [],
-      tlskitCpu: [],
+      rawCpu: key === 'rss' ? samples.raw.map((s) => s.cpu) : [],
+      tlskitCpu: key === 'rss' ? samples.tlskit.map((s) => s.cpu) : [],
       target,
       higherIsBetter: false,
     };
     results.push(entry);
+    const cpu =
+      key === 'rss' ? `; CPU ${format(median(entry.rawCpu))} vs ${format(median(entry.tlskitCpu))} us` : '';
     console.log(
-      `  ${name}: raw ${format(median(entry.raw))}, tlskit ${format(median(entry.tlskit))} bytes (ratio ${ratio(entry).toFixed(2)})`,
+      `  ${name}: raw ${format(median(entry.raw))}, tlskit ${format(median(entry.tlskit))} bytes (ratio ${ratio(entry).toFixed(2)}${cpu})`,
     );
   }
 }
@@ -330,9 +340,10 @@ if (sections.has('lab')) {
 }
 
 if (sections.has('tunnel')) {
-  if (!hasStunnel())
-    console.log('tlskit tunnel vs stunnel4: skipped, stunnel4 is not installed (apt-get install stunnel4)');
-  else {
+  if (!hasStunnel()) {
+    skipped.push('tlskit tunnel vs stunnel4: skipped, stunnel4 is not installed (apt-get install stunnel4)');
+    console.log(skipped.at(-1));
+  } else {
     console.log(
       'tlskit tunnel vs stunnel4, terminate mode (raw column = stunnel4; CPU = the tunnel process only)',
     );
@@ -342,7 +353,7 @@ if (sections.has('tunnel')) {
       seconds: quick ? 2 : 5,
     });
     for (const entry of entries) {
-      results.push(entry);
+      results.push({ ...entry, baseline: 'stunnel4' });
       console.log(
         `  ${entry.name}: stunnel4 ${format(median(entry.raw))}, tlskit ${format(median(entry.tlskit))} ${entry.unit} (ratio ${ratio(entry).toFixed(2)})`,
       );
@@ -350,19 +361,14 @@ if (sections.has('tunnel')) {
   }
 }
 
-console.log(
-  '\n| section | case | raw node:tls | tlskit | unit | tlskit/raw | CPU raw | CPU tlskit | CPU raw/tlskit | target |',
-);
-console.log('| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |');
-for (const entry of results) {
-  const met = entry.target === undefined ? '' : evaluate(entry.target, ratio(entry)) ? ' (met)' : ' (missed)';
-  const cpu = entry.rawCpu.length
-    ? `${format(median(entry.rawCpu))} ${entry.cpuUnit} | ${format(median(entry.tlskitCpu))} ${entry.cpuUnit} | ${cpuRatio(entry).toFixed(2)}`
-    : ' | | ';
+if (sections.has('peers')) {
   console.log(
-    `| ${entry.section} | ${entry.name} | ${format(median(entry.raw))} | ${format(median(entry.tlskit))} | ${entry.unit} | ${ratio(entry).toFixed(2)} | ${cpu} | ${entry.target ?? ''}${met} |`,
+    'Peers: Go crypto/tls and Python asyncio as the server, alternating with tlskit (raw column = the peer; CPU = the server process only)',
   );
+  skipped.push(...(await benchPeers(pki, pair, { quick })));
 }
+
+printTable(results);
 if (mintTimes.length)
   console.log(`\nMinting an ECDSA CA plus a leaf: median ${median(mintTimes).toFixed(1)} ms.`);
 console.log(
@@ -374,10 +380,16 @@ console.log(
 
 mkdirSync('.bench-out', { recursive: true });
 const file = `.bench-out/results-${quick ? 'quick' : 'full'}-${machine.date.replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, quick, results, mintTimes, lab }, null, 2));
+writeFileSync(file, JSON.stringify({ machine, quick, results, skipped, mintTimes, lab }, null, 2));
 console.log(`Raw numbers: ${file}`);
-
-function evaluate(/** @type {string} */ target, /** @type {number} */ value) {
-  const [op, bound] = target.split(' ');
-  return op === '>=' ? value >= Number(bound) : value <= Number(bound);
-}
+if (values.json)
+  console.log(
+    summary(results, {
+      machine,
+      quick,
+      file,
+      skipped,
+      mintMs: mintTimes.length ? median(mintTimes) : null,
+      lab: lab ?? null,
+    }),
+  );

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * `tlskit tunnel` against stunnel4, terminate mode, same certificate, alternated in one run:
  * bulk MiB/s (client TLS → tunnel → plain sink) with the tunnel process's CPU per MiB, and new
@@ -5,23 +6,17 @@
  * the tunnel's own CPU (from /proc) is counted, so the two tunnels are compared on their work alone.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { CHUNK, loadPki } from './common.mjs';
+import { CHUNK, loadPki, processCpu } from './common.mjs';
 
 const MiB = 1024 * 1024;
 
 export function hasStunnel() {
   return spawnSync('stunnel4', ['-version'], { stdio: 'ignore' }).error === undefined;
-}
-
-/** CPU seconds (user + system) a Linux process used so far. */
-function processCpu(/** @type {number} */ pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 async function freePort() {
