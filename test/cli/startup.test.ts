@@ -31,10 +31,10 @@ function loadedBy(args: string[], ready?: RegExp): Promise<string[]> {
       }
     });
     child.on('error', reject);
-    child.on('close', () => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       const line = stderr.split('\n').find((l) => l.startsWith('LOADED '));
-      if (!line) reject(new Error(`no module list; stderr:\n${stderr}`));
+      if (!line) reject(new Error(`no module list (exit ${code}, signal ${signal}); stderr:\n${stderr}`));
       else resolve(JSON.parse(line.slice('LOADED '.length)) as string[]);
     });
   });
