@@ -120,14 +120,16 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
     },
     (client: Connection) => handleConnection(client, route, log),
   );
+  // Signals are handled before 'listening' is said: whoever waits for that line may signal at once.
+  if (serverTls && plan.files) reloadOnHangup(serverTls, plan.files, log);
+  const stopped = stopOnSignal(server, plan.drainTimeout, log);
   log({
     event: 'listening',
     accept: formatAddress(server.address),
     to: `${plan.to.host}:${plan.to.port}`,
     mode: serverTls ? 'terminate (TLS in, plain out)' : 'originate (plain in, TLS out)',
   });
-  if (serverTls && plan.files) reloadOnHangup(serverTls, plan.files, log);
-  return await stopOnSignal(server, plan.drainTimeout, log);
+  return await stopped;
 }
 
 /** Checks the flags against each other and reads what they say; throws a UsageError. */
