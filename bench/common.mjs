@@ -13,11 +13,13 @@ import { createCA } from 'tlskit/pki';
 /** @typedef {{ ecdsa: Credentials, rsa: Credentials }} BenchPki */
 
 /**
- * Profiling: with TLSKIT_BENCH_PROFILE=<dir>, every worker runs under --cpu-prof and writes its
- * profile there when stopped (workers then exit on SIGINT, so the profile is flushed).
+ * Profiling: with TLSKIT_BENCH_PROFILE=<dir>, every worker runs under --cpu-prof (sampling every
+ * 100 µs) and writes its profile there when stopped. A profiled worker is stopped by closing its
+ * IPC channel, on which it exits: a signal could arrive while a worker that finished on its own is
+ * still writing its profile, and kill it before the file is complete.
  */
 const profileDir = process.env.TLSKIT_BENCH_PROFILE;
-if (profileDir && process.send) process.on('SIGINT', () => process.exit(0));
+if (profileDir && process.send) process.on('disconnect', () => process.exit(0));
 
 /** Mints the run's certificates (ECDSA P-256 and RSA 2048) and saves them for the workers. */
 export async function mintPki() {
@@ -50,7 +52,7 @@ export function worker(script, args, options = {}) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: [
       ...(options.execArgv ?? []),
-      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=100'] : []),
     ],
   });
   /** @type {any[]} */
@@ -88,7 +90,9 @@ export function worker(script, args, options = {}) {
       });
     },
     stop() {
-      if (child.exitCode === null) child.kill(profileDir ? 'SIGINT' : 'SIGKILL');
+      if (child.exitCode !== null) return;
+      if (!profileDir) child.kill('SIGKILL');
+      else if (child.connected) child.disconnect();
     },
   };
 }
