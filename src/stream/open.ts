@@ -6,6 +6,7 @@ import { isShutdownAbort } from '../server/shutdown.js';
 import { traceHandshake } from '../server/tracing.js';
 import { inWorkers } from '../server/workers.js';
 import { ClientContext } from '../tls/client-context.js';
+import { connectTls } from '../tls/connect-tls.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from '../tls/defaults.js';
 import { ServerContext } from '../tls/server-context.js';
 import { upgrade } from '../tls/start-tls.js';
@@ -116,27 +117,32 @@ export async function dial(where: string, options: ConnectOptions, alpnWire?: Bu
   }
   // Encoded before connecting, so a bad header fails without a connection made for nothing.
   const headerBytes = header === undefined ? null : encodeProxyHeader(header);
-  const transport = await openSocket(where, options, options);
-  if (headerBytes) transport.write(headerBytes);
-  if (!options.tls) return transport;
+  const context = options.tls;
   const serverName = options.serverName ?? ('host' in options ? (options.host ?? 'localhost') : undefined);
-  if (serverName === undefined) {
-    transport.abort();
+  if (context && serverName === undefined) {
     throw new InvalidArgumentError(
       `${where}: TLS over a Unix socket needs \`serverName\`, the name the server's certificate must carry`,
     );
   }
-  return traceHandshake(
-    { role: 'client', peer: null, serverName },
-    upgrade(transport, {
-      context: options.tls,
-      serverName,
-      signal: options.signal,
-      handshakeTimeout: options.handshakeTimeout,
-      closeTimeout: options.closeTimeout,
-      alpnWire,
-    }),
-  );
+  const tls = {
+    context: context!,
+    serverName: serverName!,
+    signal: options.signal,
+    handshakeTimeout: options.handshakeTimeout,
+    closeTimeout: options.closeTimeout,
+    alpnWire,
+  };
+  if (context && !headerBytes) {
+    // TLS from the first byte: node:tls opens the socket itself.
+    return traceHandshake(
+      { role: 'client', peer: null, serverName: tls.serverName },
+      connectTls(where, options, { ...tls, timeout: options.timeout }),
+    );
+  }
+  const transport = await openSocket(where, options, options);
+  if (headerBytes) transport.write(headerBytes);
+  if (!context) return transport;
+  return traceHandshake({ role: 'client', peer: null, serverName: tls.serverName }, upgrade(transport, tls));
 }
 
 /**

@@ -16,6 +16,9 @@
  * the transport. Both paths run the same tests.
  * TLS inside TLS is bridged on purpose: a TLS engine stacked directly on another hides the outer
  * layer's end of stream, and with it the difference between a clean inner close and a truncation.
+ * A client with TLS from its first byte (`createConnection({ tls })` without a PROXY header) skips
+ * the plain transport altogether: node:tls opens the socket itself (connect-tls.ts), the native
+ * path with one socket object fewer per connection. Both starts share one handshake (handshake.ts).
  *
  * Handshake-only reads
  * --------------------
@@ -119,10 +122,13 @@ export interface TlsTransportSetup {
   tls: TlsInfo;
   allowTruncation: boolean;
   closeTimeout: number | undefined;
-  /** The transport underneath. */
-  lower: Transport;
-  /** The same, past its upgrade guard: what this layer closes and aborts. */
-  lowerOwned: Transport;
+  /** The transport underneath, or for a socket node:tls opened itself, that connection's info. */
+  lower: { readonly info: TransportInfo };
+  /**
+   * The lower transport past its upgrade guard, what this layer closes and aborts when bridged;
+   * `null` when the TLS socket is native (the engine closes the connection itself).
+   */
+  lowerOwned: Transport | null;
   /** The lower transport's socket, when node:tls took it directly; `null` when bridged. */
   stream: Duplex | null;
   /** The verdict on the TLS end of stream, once it happened. */
@@ -193,7 +199,7 @@ export class TlsTransport extends StreamTransport {
     } else {
       // Bridged: destroying the TLS socket closes the lower transport gracefully; an abort must
       // reach it as an abort.
-      this.#setup.lowerOwned.abort(error ?? undefined);
+      this.#setup.lowerOwned?.abort(error ?? undefined);
     }
   }
 

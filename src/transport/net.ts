@@ -3,7 +3,7 @@ import { AbortError, InvalidArgumentError, TimeoutError, toTransportError } from
 import { checkMilliseconds, checkSignal } from './options.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
 import type { ProxyInfo } from './proxy-header.js';
-import { StreamTransport } from './stream.js';
+import { StreamTransport, type StreamTransportOptions } from './stream.js';
 import type { Address, TcpAddress, Transport, UnixAddress } from './transport.js';
 
 /**
@@ -86,65 +86,81 @@ function describe(endpoint: Endpoint): string {
 }
 
 /**
- * Wraps a connected socket. `path` is the Unix socket path, when there is one. `proxy` is what a
- * trusted proxy said in a PROXY header: its addresses replace the socket's.
+ * What a connected socket's transport reports about its addresses. `unix` names the Unix socket
+ * path, when there is one; `proxy` is what a trusted proxy said in a PROXY header: its addresses
+ * replace the socket's.
  */
+export function socketAddressing(
+  unix: { path: string; side: 'client' | 'server' } | null,
+  proxy?: ProxyInfo,
+): Omit<StreamTransportOptions, 'closeTimeout'> {
+  const kind = unix ? 'unix' : 'tcp';
+  if (proxy?.source && proxy.destination) {
+    return { kind, local: proxy.destination, peer: proxy.source, proxy };
+  }
+  if (unix) {
+    // A Unix socket has one name: the path the server listens on. The client's end is unnamed.
+    const named = { path: unix.path };
+    return {
+      kind,
+      local: unix.side === 'server' ? named : null,
+      peer: unix.side === 'client' ? named : null,
+      proxy,
+    };
+  }
+  // Addresses cost two system calls; most connections never ask, so they are read on demand.
+  return { kind, local: 'socket', peer: 'socket', proxy };
+}
+
+/** Wraps a connected socket; see `socketAddressing` for `unix` and `proxy`. */
 export function socketTransport(
   socket: net.Socket,
   unix: { path: string; side: 'client' | 'server' } | null,
   closeTimeout?: number,
   proxy?: ProxyInfo,
 ): StreamTransport {
-  const kind = unix ? 'unix' : 'tcp';
   if (!unix) socket.setNoDelay(true);
-  if (proxy?.source && proxy.destination) {
-    return new StreamTransport(socket, {
-      kind,
-      local: proxy.destination,
-      peer: proxy.source,
-      proxy,
-      closeTimeout,
-    });
-  }
-  if (unix) {
-    // A Unix socket has one name: the path the server listens on. The client's end is unnamed.
-    const named = { path: unix.path };
-    return new StreamTransport(socket, {
-      kind,
-      local: unix.side === 'server' ? named : null,
-      peer: unix.side === 'client' ? named : null,
-      proxy,
-      closeTimeout,
-    });
-  }
-  // Addresses cost two system calls; most connections never ask, so they are read on demand.
-  return new StreamTransport(socket, { kind, local: 'socket', peer: 'socket', proxy, closeTimeout });
+  return new StreamTransport(socket, { ...socketAddressing(unix, proxy), closeTimeout });
 }
 
-/**
- * Opens a TCP or Unix socket connection and resolves to its transport, with no protocol bound.
- * The socket is connected and paused.
- */
-export function openSocket(
+/** Checks the arguments of a connection attempt and returns the endpoint, normalised. */
+export function checkConnect(
   where: string,
   endpointOptions: Endpoint,
-  options: SocketConnectOptions = {},
-): Promise<StreamTransport> {
+  options: SocketConnectOptions,
+): TcpAddress | UnixAddress {
   const endpoint = checkEndpoint(where, endpointOptions, false);
   checkMilliseconds(where, 'timeout', options.timeout);
   checkMilliseconds(where, 'closeTimeout', options.closeTimeout);
   checkSignal(where, options.signal);
+  return endpoint;
+}
+
+/** The error for an attempt whose signal aborted before it began, or `null`. */
+export function abortedBeforeConnecting(
+  where: string,
+  endpoint: Endpoint,
+  signal: AbortSignal | undefined,
+): AbortError | null {
+  return signal?.aborted
+    ? new AbortError(`${where}: aborted before connecting to ${describe(endpoint)}`, signal.reason)
+    : null;
+}
+
+/**
+ * Waits for `socket`, just asked to connect to `endpoint`, to connect. A failure, the `timeout` or
+ * the `signal` destroys it and rejects with the transport error, `TimeoutError` or `AbortError`;
+ * once connected, the promise resolves to what `connected` returns.
+ */
+export function whenConnected<T>(
+  where: string,
+  socket: net.Socket,
+  endpoint: Endpoint,
+  options: SocketConnectOptions,
+  connected: () => T | PromiseLike<T>,
+): Promise<T> {
   const { signal, timeout } = options;
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new AbortError(`${where}: aborted before connecting to ${describe(endpoint)}`, signal.reason));
-      return;
-    }
-    const socket =
-      'path' in endpoint
-        ? net.connect({ path: endpoint.path, allowHalfOpen: true })
-        : net.connect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true });
-    socket.pause();
     let timer: NodeJS.Timeout | undefined;
     const settle = (error: Error | null) => {
       clearTimeout(timer);
@@ -156,8 +172,7 @@ export function openSocket(
         socket.destroy();
         reject(error);
       } else {
-        const unix = 'path' in endpoint ? { path: endpoint.path, side: 'client' as const } : null;
-        resolve(socketTransport(socket, unix, options.closeTimeout));
+        resolve(connected());
       }
     };
     const onConnect = () => settle(null);
@@ -180,6 +195,29 @@ export function openSocket(
       );
     }
   });
+}
+
+/**
+ * Opens a TCP or Unix socket connection and resolves to its transport, with no protocol bound.
+ * The socket is connected and paused.
+ */
+export function openSocket(
+  where: string,
+  endpointOptions: Endpoint,
+  options: SocketConnectOptions = {},
+): Promise<StreamTransport> {
+  const endpoint = checkConnect(where, endpointOptions, options);
+  const aborted = abortedBeforeConnecting(where, endpoint, options.signal);
+  if (aborted) return Promise.reject(aborted);
+  const socket =
+    'path' in endpoint
+      ? net.connect({ path: endpoint.path, allowHalfOpen: true })
+      : net.connect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true });
+  socket.pause();
+  const unix = 'path' in endpoint ? { path: endpoint.path, side: 'client' as const } : null;
+  return whenConnected(where, socket, endpoint, options, () =>
+    socketTransport(socket, unix, options.closeTimeout),
+  );
 }
 
 /** Calls the factory and binds its protocol; a throwing factory aborts the transport. */

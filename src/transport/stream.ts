@@ -290,7 +290,8 @@ function addressGetter(which: 'local' | 'peer') {
   };
 }
 
-function streamInfo(stream: Duplex, options: StreamTransportOptions): StreamInfo {
+/** @internal The info of a transport over `stream` (also of a TLS socket's own connection). */
+export function streamInfo(stream: Duplex, options: StreamTransportOptions): TransportInfo {
   const { kind, local = null, peer = null, proxy } = options;
   if (local !== 'socket' && peer !== 'socket')
     return proxy ? { kind, local, peer, proxy } : { kind, local, peer };
