@@ -22,9 +22,12 @@
  * connection is gone, and a second `close()` returns the same promise.
  *
  * The server tracks each connection through its lowest transport's end (`kOnLost`), which fires
- * once whatever layer sits above: TLS here, or a STARTTLS upgrade the protocol made itself.
+ * once whatever layer sits above: TLS here, or a STARTTLS upgrade the protocol made itself. A TLS
+ * server without PROXY headers makes no plain transport at all: the accepted socket goes straight
+ * to node:tls (`acceptTls`), as in `tls.Server`, and the TLS transport is the lowest one.
  */
 import type net from 'node:net';
+import { type Accepting, acceptedInfo } from '../tls/accept-tls.js';
 import { kOnLost, kTopmost } from '../transport/base.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { formatIp, ipBytes, unmappedIp } from '../transport/ip.js';
@@ -32,7 +35,7 @@ import { type Endpoint, type Listener, listenSockets, socketTransport } from '..
 import { checkMilliseconds, checkOptionNames, checkSignal } from '../transport/options.js';
 import type { ProxyInfo } from '../transport/proxy-header.js';
 import type { StreamTransport } from '../transport/stream.js';
-import type { Address, TcpAddress, Transport, UnixAddress } from '../transport/transport.js';
+import type { Address, TcpAddress, Transport, TransportInfo, UnixAddress } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';
 import type { CheckedLimits } from './limits.js';
 import { type ProxyPolicy, readProxyHeader } from './proxy-protocol.js';
@@ -75,6 +78,11 @@ export interface ServerSetup {
   closeTimeout: number | undefined;
   /** The TLS handshake, when the server speaks TLS; resolves to the TLS transport. */
   handshake: ((transport: StreamTransport) => Promise<Transport>) | null;
+  /**
+   * The TLS handshake on a socket as accepted, with no plain transport made first (a server
+   * without PROXY headers); `null` to use `handshake`.
+   */
+  acceptTls: ((socket: net.Socket, info: TransportInfo) => Accepting) | null;
   /** Called for a failed PROXY header or handshake (not for refusals by a limit). */
   onHandshakeError: ((error: Error, peer: Address | null) => void) | undefined;
   /** Closes the server when it aborts. */
@@ -86,6 +94,8 @@ interface Entry {
   socket: net.Socket;
   /** The lowest transport, once there is one. */
   transport: StreamTransport | null;
+  /** Ends a handshake running on the socket itself (`acceptTls`), until it settles. */
+  abortHandshake: ((error?: Error) => void) | null;
   pending: boolean;
   /** The per-address count this connection holds, if any. */
   addressKey: string | null;
@@ -211,6 +221,7 @@ class ServerState {
     const entry: Entry = {
       socket,
       transport: null,
+      abortHandshake: null,
       pending,
       addressKey: null,
       done: false,
@@ -275,29 +286,18 @@ class ServerState {
     if (entry.done) return;
     const { socket } = entry;
     const unix = this.listener!.unix ? this.#unixOf() : null;
+    const { acceptTls, handshake } = this.#setup;
+    if (acceptTls && header === null) {
+      this.#acceptTls(entry, acceptTls, unix);
+      return;
+    }
     const transport = socketTransport(socket, unix, this.#setup.closeTimeout, header ?? undefined);
     entry.transport = transport;
     transport[kOnLost]((error) => this.#gone(entry, error));
-    if (this.#setup.limits.maxConnectionsPerAddress !== Number.POSITIVE_INFINITY) {
-      const key = addressKey(transport.info.peer);
-      const count = key === null ? 0 : (this.#perAddress.get(key) ?? 0);
-      if (key !== null && count >= this.#setup.limits.maxConnectionsPerAddress) {
-        this.#forget(entry);
-        this.#refuse(socket, 'maxConnectionsPerAddress', transport.info.peer);
-        transport.abort();
-        return;
-      }
-      if (key !== null) {
-        this.#perAddress.set(key, count + 1);
-        entry.addressKey = key;
-      }
+    if (!this.#admit(entry, transport.info)) {
+      transport.abort();
+      return;
     }
-    if (channels.connectionOpen.hasSubscribers || channels.connectionClose.hasSubscribers) {
-      entry.peer = transport.info.peer;
-      entry.opened = startedAt(channels.connectionClose);
-      publish(channels.connectionOpen, () => ({ server: this.#serverAddress, peer: entry.peer }));
-    }
-    const { handshake } = this.#setup;
     if (!handshake) {
       this.#open(entry, transport);
       return;
@@ -308,10 +308,66 @@ class ServerState {
         if (entry.dropped) return;
         // A handshake refused before it began leaves the socket to its caller.
         if (!transport.closing) transport.abort();
-        this.stats.handshakeFailures++;
-        this.#setup.onHandshakeError?.(error, transport.info.peer);
+        this.#handshakeFailed(error, transport.info.peer);
       },
     );
+  }
+
+  /** The handshake on the socket itself; the TLS transport becomes the entry's once it exists. */
+  #acceptTls(
+    entry: Entry,
+    acceptTls: NonNullable<ServerSetup['acceptTls']>,
+    unix: { path: string; side: 'server' } | null,
+  ): void {
+    const info = acceptedInfo(entry.socket, unix);
+    if (!this.#admit(entry, info)) return;
+    const accepting = acceptTls(entry.socket, info);
+    entry.abortHandshake = accepting.abort;
+    accepting.promise.then(
+      (secure) => {
+        entry.abortHandshake = null;
+        entry.transport = secure;
+        secure[kOnLost]((error) => this.#gone(entry, error));
+        this.#open(entry, secure);
+      },
+      (error: Error) => {
+        entry.abortHandshake = null;
+        const dropped = entry.dropped;
+        this.#gone(entry, error);
+        if (!dropped) this.#handshakeFailed(error, info.peer);
+      },
+    );
+  }
+
+  /**
+   * The steps that need the connection's addresses: the per-address limit (false when it refused
+   * the connection, already forgotten) and the `tlskit:connection:open` message.
+   */
+  #admit(entry: Entry, info: TransportInfo): boolean {
+    if (this.#setup.limits.maxConnectionsPerAddress !== Number.POSITIVE_INFINITY) {
+      const key = addressKey(info.peer);
+      const count = key === null ? 0 : (this.#perAddress.get(key) ?? 0);
+      if (key !== null && count >= this.#setup.limits.maxConnectionsPerAddress) {
+        this.#forget(entry);
+        this.#refuse(entry.socket, 'maxConnectionsPerAddress', info.peer);
+        return false;
+      }
+      if (key !== null) {
+        this.#perAddress.set(key, count + 1);
+        entry.addressKey = key;
+      }
+    }
+    if (channels.connectionOpen.hasSubscribers || channels.connectionClose.hasSubscribers) {
+      entry.peer = info.peer;
+      entry.opened = startedAt(channels.connectionClose);
+      publish(channels.connectionOpen, () => ({ server: this.#serverAddress, peer: entry.peer }));
+    }
+    return true;
+  }
+
+  #handshakeFailed(error: Error, peer: Address | null): void {
+    this.stats.handshakeFailures++;
+    this.#setup.onHandshakeError?.(error, peer);
   }
 
   #unixOf(): { path: string; side: 'server' } {
@@ -400,6 +456,7 @@ class ServerState {
         entry.dropped = true;
         this.#result.dropped++;
         if (entry.transport) entry.transport.abort();
+        else if (entry.abortHandshake) entry.abortHandshake();
         else {
           entry.socket.on('error', noop);
           entry.socket.destroy();

@@ -1,3 +1,4 @@
+import type net from 'node:net';
 import { type ServerLimits, serverLimits } from '../server/limits.js';
 import type { WorkerOptions } from '../server/options.js';
 import { type ProxyProtocolOptions, proxyPolicy } from '../server/proxy-protocol.js';
@@ -5,6 +6,7 @@ import { type Server, startServer } from '../server/server.js';
 import { isShutdownAbort } from '../server/shutdown.js';
 import { traceHandshake } from '../server/tracing.js';
 import { inWorkers } from '../server/workers.js';
+import { acceptTls } from '../tls/accept-tls.js';
 import { ClientContext } from '../tls/client-context.js';
 import { connectTls } from '../tls/connect-tls.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from '../tls/defaults.js';
@@ -28,7 +30,7 @@ import {
 } from '../transport/options.js';
 import type { ProtocolFactory } from '../transport/protocol.js';
 import { encodeProxyHeader, type ProxyHeaderInit } from '../transport/proxy-header.js';
-import type { Address, Transport } from '../transport/transport.js';
+import type { Address, Transport, TransportInfo } from '../transport/transport.js';
 import { Connection } from './connection.js';
 import { OPEN_OPTION_NAMES } from './option-names.js';
 
@@ -185,6 +187,17 @@ export async function accept<E extends Endpoint>(
           upgrade(transport, upgrading),
         )
     : null;
+  const secure = upgrading && !proxy ? upgrading : null;
+  const acceptingTls = secure
+    ? (socket: net.Socket, info: TransportInfo) => {
+        const accepting = acceptTls(socket, info, secure);
+        const promise = traceHandshake(
+          () => ({ role: 'server' as const, peer: info.peer, serverName: null }),
+          accepting.promise,
+        );
+        return { promise, abort: accepting.abort };
+      }
+    : null;
   return startServer(
     options,
     options ?? {},
@@ -195,6 +208,7 @@ export async function accept<E extends Endpoint>(
       headerTimeout: limits.handshakeTimeout ?? context?.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
       closeTimeout,
       handshake,
+      acceptTls: acceptingTls,
       onHandshakeError,
       signal,
     },

@@ -88,6 +88,18 @@ export function connectClient(
   return socket;
 }
 
+/** Starts the server side over `stream` (a native socket, or the bridge). */
+export function acceptClient(stream: Duplex, context: ServerContext, alpnWire = context.alpnWire): TLSSocket {
+  return new tls.TLSSocket(stream, {
+    isServer: true,
+    secureContext: context.secureContext,
+    requestCert: context.clientAuth !== 'none',
+    rejectUnauthorized: context.clientAuth === 'required',
+    ALPNProtocols: alpnWire,
+    SNICallback: context.usesSni ? context.sniCallback : undefined,
+  });
+}
+
 /** What a handshake needs to know about the connection it runs on. */
 export interface HandshakeSetup {
   socket: TLSSocket;

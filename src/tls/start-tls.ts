@@ -12,7 +12,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { EngineBridge } from './engine-bridge.js';
 import { watchTlsEof } from './eof.js';
 import { StartTlsError } from './errors.js';
-import { awaitHandshake, clientCheck, connectClient } from './handshake.js';
+import { acceptClient, awaitHandshake, clientCheck, connectClient } from './handshake.js';
 import { attachKeyLog } from './keylog.js';
 import { OPTION_NAMES } from './option-names.js';
 import { ServerContext } from './server-context.js';
@@ -176,14 +176,7 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
   const socket =
     context instanceof ClientContext
       ? connectClient({ socket: stream }, context, check!, options.alpnWire)
-      : new tls.TLSSocket(stream, {
-          isServer: true,
-          secureContext: context.secureContext,
-          requestCert: context.clientAuth !== 'none',
-          rejectUnauthorized: context.clientAuth === 'required',
-          ALPNProtocols: options.alpnWire ?? context.alpnWire,
-          SNICallback: context.usesSni ? context.sniCallback : undefined,
-        });
+      : acceptClient(stream, context, options.alpnWire);
   attachKeyLog(socket, context);
   const handshake = awaitHandshake({
     socket,

@@ -18,7 +18,9 @@
  * layer's end of stream, and with it the difference between a clean inner close and a truncation.
  * A client with TLS from its first byte (`createConnection({ tls })` without a PROXY header) skips
  * the plain transport altogether: node:tls opens the socket itself (connect-tls.ts), the native
- * path with one socket object fewer per connection. Both starts share one handshake (handshake.ts).
+ * path with one socket object fewer per connection; a TLS server without PROXY headers likewise
+ * hands each accepted socket to node:tls as it comes (accept-tls.ts). Every start shares one
+ * handshake (handshake.ts).
  *
  * Handshake-only reads
  * --------------------
