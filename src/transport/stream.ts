@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
+import { type InspectOptionsStylized, inspect } from 'node:util';
 import {
   BaseTransport,
   type BaseTransportOptions,
@@ -66,7 +67,7 @@ function onClose(this: Owned): void {
  */
 export class StreamTransport extends BaseTransport {
   readonly #stream: Duplex;
-  readonly #info: StreamInfo | null;
+  readonly #info: TransportInfo | null;
   #error: Error | null = null;
   #reading = false;
   /** Set once the stream was released to a consumer outside tlskit: nothing reads it here. */
@@ -262,32 +263,51 @@ export function abortStream(stream: Duplex, error: Error | null): void {
   stream.destroy(error ?? new ConnectionError('ECONNABORTED', 'the transport was aborted'));
 }
 
-const kSocket = Symbol('tlskit.addressSource');
-
-/** Info whose addresses may be read from its socket on first access. */
-type StreamInfo = TransportInfo & { [kSocket]?: Socket };
-
 /**
- * Lazily read addresses are accessors shared by every info object (so V8 keeps them in the shared
- * hidden class, not per connection), enumerable so the info prints and compares like plain data.
- * The first access reads the address from the socket and replaces the accessor with the value.
- * Each read is a system call, which most connections never need, so none is made up front or at
- * close; a closed socket no longer knows its addresses, so one never read before is `null`.
+ * The info of a transport whose addresses come from its socket. Each read is a system call, which
+ * most connections never need, so none is made up front or at close: `local` and `peer` read the
+ * socket on first access and keep the value; a closed socket no longer knows its addresses, so one
+ * never read before is `null`. A class rather than accessors defined on each object: defining
+ * properties per connection cost more than a tenth of making the TLS socket on a server's accept.
+ * `toJSON` and `util.inspect` show the addresses like the plain data of other transports.
  */
-const socketAddresses: PropertyDescriptorMap = {
-  local: { enumerable: true, configurable: true, get: addressGetter('local') },
-  peer: { enumerable: true, configurable: true, get: addressGetter('peer') },
-};
+class SocketInfo implements TransportInfo {
+  readonly kind: TransportKind;
+  declare readonly proxy?: ProxyInfo;
+  #socket: Socket;
+  #local: Address | null | undefined = undefined;
+  #peer: Address | null | undefined = undefined;
 
-function addressGetter(which: 'local' | 'peer') {
-  return function read(this: StreamInfo): Address | null {
-    const socket = this[kSocket];
-    const host = which === 'local' ? socket?.localAddress : socket?.remoteAddress;
-    const port = which === 'local' ? socket?.localPort : socket?.remotePort;
-    const value = host === undefined || port === undefined ? null : { host, port };
-    Object.defineProperty(this, which, { value, enumerable: true, writable: false, configurable: false });
-    return value;
-  };
+  constructor(kind: TransportKind, socket: Socket, proxy: ProxyInfo | undefined) {
+    this.kind = kind;
+    if (proxy) (this as { proxy?: ProxyInfo }).proxy = proxy;
+    this.#socket = socket;
+  }
+
+  get local(): Address | null {
+    if (this.#local === undefined)
+      this.#local = socketAddress(this.#socket.localAddress, this.#socket.localPort);
+    return this.#local;
+  }
+
+  get peer(): Address | null {
+    if (this.#peer === undefined)
+      this.#peer = socketAddress(this.#socket.remoteAddress, this.#socket.remotePort);
+    return this.#peer;
+  }
+
+  toJSON(): TransportInfo {
+    const { kind, local, peer, proxy } = this;
+    return proxy ? { kind, local, peer, proxy } : { kind, local, peer };
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    return show(this.toJSON(), options);
+  }
+}
+
+function socketAddress(host: string | undefined, port: number | undefined): Address | null {
+  return host === undefined || port === undefined ? null : { host, port };
 }
 
 /** @internal The info of a transport over `stream` (also of a TLS socket's own connection). */
@@ -300,7 +320,5 @@ export function streamInfo(stream: Duplex, options: StreamTransportOptions): Tra
       "StreamTransport: addresses read from the socket need a net.Socket and both set to 'socket'",
     );
   }
-  const info = (proxy ? { kind, proxy } : { kind }) as StreamInfo;
-  Object.defineProperty(info, kSocket, { value: stream, enumerable: false, writable: true });
-  return Object.defineProperties(info, socketAddresses) as StreamInfo;
+  return new SocketInfo(kind, stream, proxy);
 }

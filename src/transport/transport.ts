@@ -50,7 +50,9 @@ export interface TransportInfo {
   /**
    * Our end, when it has an address. A TCP address is read from the socket when first asked (a
    * system call most connections never need); after the connection closed, one never read is
-   * `null`, so read it early (in `connectionMade`) if you will want it at the end.
+   * `null`, so read it early (in `connectionMade`) if you will want it at the end. On TCP transports
+   * `local` and `peer` are getters: `JSON.stringify` and `util.inspect` show them, an object
+   * spread does not copy them.
    */
   local: Address | null;
   /** The peer's end, when it has an address; read like `local`. */
