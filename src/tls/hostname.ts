@@ -49,13 +49,29 @@ export function parseAltNames(text: string | undefined): AltNames {
 }
 
 /** What a client checks the certificate for: an address, or a DNS name in the form compared. */
-export type ReferenceIdentity = { type: 'ip'; address: string } | { type: 'dns'; name: string };
+export type ReferenceIdentity =
+  | { readonly type: 'ip'; readonly address: string }
+  | { readonly type: 'dns'; readonly name: string };
 
 /**
  * `serverName` as an address or a DNS name: lower case, ASCII (A-labels), no trailing dot, and an
  * address whatever way URL host parsing reads it as one; `null` when it is neither.
  */
 export function referenceIdentity(serverName: string): ReferenceIdentity | null {
+  // IDNA and address parsing cost about 1% of a resumed client handshake, and a client connects
+  // to few names; the cache is bounded, and cleared whole when full.
+  const known = identities.get(serverName);
+  if (known !== undefined) return known;
+  if (identities.size >= IDENTITY_CACHE_SIZE) identities.clear();
+  const identity = parseReferenceIdentity(serverName);
+  identities.set(serverName, identity);
+  return identity;
+}
+
+const IDENTITY_CACHE_SIZE = 256;
+const identities = new Map<string, Readonly<ReferenceIdentity> | null>();
+
+function parseReferenceIdentity(serverName: string): ReferenceIdentity | null {
   if (isIP(serverName) !== 0) return { type: 'ip', address: serverName };
   const trimmed = serverName.endsWith('.') ? serverName.slice(0, -1) : serverName;
   const ascii = domainToASCII(trimmed.toLowerCase());

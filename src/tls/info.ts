@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import { type InspectOptionsStylized, inspect } from 'node:util';
 import type { TlsInfo } from '../transport/transport.js';
 
 /**
@@ -80,20 +81,45 @@ export function derChain(certificate: DetailedPeerCertificate): Uint8Array[] {
   return chain;
 }
 
-const kChain = Symbol('tlskit.peerChain');
+/**
+ * `info.tls`: read once, with `peerCertificates` made from the kept chain on first access. A class
+ * rather than an accessor defined on each object, which cost a client's bookkeeping more than the
+ * rest of this record; `toJSON` and `util.inspect` show every field like plain data.
+ */
+class ConnectionTlsInfo implements TlsInfo {
+  readonly protocol: string;
+  readonly cipher: string;
+  readonly alpnProtocol: string | null;
+  readonly serverName: string | null;
+  readonly resumed: boolean;
+  readonly role: 'client' | 'server';
+  #chain: LazyChain;
 
-/** `peerCertificates`, materialised on first access, then a plain value. */
-const lazyPeerCertificates: PropertyDescriptorMap = {
-  peerCertificates: {
-    enumerable: true,
-    configurable: true,
-    get(this: TlsInfo & { [kChain]: LazyChain }): X509Certificate[] {
-      const value = this[kChain].certificates;
-      Object.defineProperty(this, 'peerCertificates', { value, enumerable: true, writable: true });
-      return value;
-    },
-  },
-};
+  constructor(socket: TLSSocket, role: 'client' | 'server', serverName: string | null, chain: LazyChain) {
+    const cipher = socket.getCipher();
+    this.protocol = socket.getProtocol() ?? '';
+    this.cipher = cipher?.standardName ?? cipher?.name ?? '';
+    this.alpnProtocol = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null;
+    this.serverName =
+      role === 'server' ? (typeof socket.servername === 'string' ? socket.servername : null) : serverName;
+    this.resumed = socket.isSessionReused();
+    this.role = role;
+    this.#chain = chain;
+  }
+
+  get peerCertificates(): X509Certificate[] {
+    return this.#chain.certificates;
+  }
+
+  toJSON(): TlsInfo {
+    const { protocol, cipher, alpnProtocol, serverName, peerCertificates, resumed, role } = this;
+    return { protocol, cipher, alpnProtocol, serverName, peerCertificates, resumed, role };
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    return show(this.toJSON(), options);
+  }
+}
 
 /**
  * Reads what a TlsTransport reports on `info.tls`, once the handshake and its verification are
@@ -107,20 +133,10 @@ export function readTlsInfo(
   serverName: string | null,
   verified: LazyChain | null,
 ): TlsInfo {
-  const cipher = socket.getCipher();
-  const info = {
-    protocol: socket.getProtocol() ?? '',
-    cipher: cipher?.standardName ?? cipher?.name ?? '',
-    alpnProtocol: typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null,
-    serverName:
-      role === 'server' ? (typeof socket.servername === 'string' ? socket.servername : null) : serverName,
-    resumed: socket.isSessionReused(),
+  return new ConnectionTlsInfo(
+    socket,
     role,
-  } as TlsInfo;
-  if (verified === null) {
-    info.peerCertificates = presentedChain(socket);
-    return info;
-  }
-  Object.defineProperty(info, kChain, { value: verified });
-  return Object.defineProperties(info, lazyPeerCertificates) as TlsInfo;
+    serverName,
+    verified ?? new LazyChain([], presentedChain(socket)),
+  );
 }

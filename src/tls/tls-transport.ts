@@ -112,6 +112,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { type InspectOptionsStylized, inspect } from 'node:util';
 import { StreamTransport } from '../transport/stream.js';
 import type { Address, TlsInfo, TlsTransportInfo, Transport, TransportInfo } from '../transport/transport.js';
 import type { EofWatch } from './eof.js';
@@ -154,7 +155,7 @@ export class TlsTransport extends StreamTransport {
   }
 
   override get info(): TlsTransportInfo {
-    this.#info ??= tlsLayerInfo(this.#tlsInfo, this.#setup.lower.info);
+    this.#info ??= new TlsLayerInfo(this.#tlsInfo, this.#setup.lower.info);
     return this.#info;
   }
 
@@ -232,25 +233,36 @@ function truncationError(alpnProtocol: string | null): TlsError {
 }
 
 /**
- * A TLS transport's addresses are those of the transport below. Shared accessors (enumerable, so
- * the info prints and compares like plain data) rather than closures per connection.
+ * A TLS transport's info; its addresses are those of the transport below, read through it. A
+ * class rather than accessors defined on each object (see `SocketInfo` in stream.ts); `toJSON`
+ * and `util.inspect` show the addresses like plain data.
  */
-const lowerAddresses: PropertyDescriptorMap = {
-  local: {
-    enumerable: true,
-    get(this: TransportInfo): Address | null {
-      return this.lower!.local;
-    },
-  },
-  peer: {
-    enumerable: true,
-    get(this: TransportInfo): Address | null {
-      return this.lower!.peer;
-    },
-  },
-};
+class TlsLayerInfo implements TlsTransportInfo {
+  readonly kind = 'tls' as const;
+  declare readonly proxy?: TransportInfo['proxy'];
+  readonly tls: TlsInfo;
+  readonly lower: TransportInfo;
 
-function tlsLayerInfo(tls: TlsInfo, lower: TransportInfo): TlsTransportInfo {
-  const info = lower.proxy ? { kind: 'tls', proxy: lower.proxy, tls, lower } : { kind: 'tls', tls, lower };
-  return Object.defineProperties(info, lowerAddresses) as TlsTransportInfo;
+  constructor(tls: TlsInfo, lower: TransportInfo) {
+    if (lower.proxy) (this as { proxy?: TransportInfo['proxy'] }).proxy = lower.proxy;
+    this.tls = tls;
+    this.lower = lower;
+  }
+
+  get local(): Address | null {
+    return this.lower.local;
+  }
+
+  get peer(): Address | null {
+    return this.lower.peer;
+  }
+
+  toJSON(): TlsTransportInfo {
+    const { kind, local, peer, proxy, tls, lower } = this;
+    return proxy ? { kind, local, peer, proxy, tls, lower } : { kind, local, peer, tls, lower };
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    return show(this.toJSON(), options);
+  }
 }
