@@ -106,9 +106,11 @@ function open(where: 'connect' | 'createConnection', options: ConnectOptions): P
 
 /**
  * @internal `open` for callers inside tlskit that checked the option names themselves (the HTTP
- * clients), optionally with their own ALPN offer (`alpnWire`) in place of the context's.
+ * clients), optionally with their own ALPN offer (`alpnWire`) in place of the context's. Bad
+ * options throw; every caller is an async function, so they reach its promise. Not async itself:
+ * each promise hop costs a TLS client at connection start a turn of the microtask queue.
  */
-export async function dial(where: string, options: ConnectOptions, alpnWire?: Buffer): Promise<Transport> {
+export function dial(where: string, options: ConnectOptions, alpnWire?: Buffer): Promise<Transport> {
   checkContext(where, options?.tls, 'client');
   checkMilliseconds(where, 'handshakeTimeout', options?.handshakeTimeout);
   const header = options.proxyHeader;
@@ -141,10 +143,14 @@ export async function dial(where: string, options: ConnectOptions, alpnWire?: Bu
       connectTls(where, options, { ...tls, timeout: options.timeout }),
     );
   }
-  const transport = await openSocket(where, options, options);
-  if (headerBytes) transport.write(headerBytes);
-  if (!context) return transport;
-  return traceHandshake({ role: 'client', peer: null, serverName: tls.serverName }, upgrade(transport, tls));
+  return openSocket(where, options, options).then((transport) => {
+    if (headerBytes) transport.write(headerBytes);
+    if (!context) return transport;
+    return traceHandshake(
+      { role: 'client', peer: null, serverName: tls.serverName },
+      upgrade(transport, tls),
+    );
+  });
 }
 
 /**

@@ -61,12 +61,15 @@ export function connectTls(
   const socket = connectClient(underlay, context, check, options.alpnWire);
   // Half-close is part of the contract, as on every transport (node:tls would end our side).
   socket.allowHalfOpen = true;
-  if (!('path' in endpoint)) socket.setNoDelay(true);
   attachKeyLog(socket, context);
   const eof = watchTlsEof(socket, null);
   const unix = 'path' in endpoint ? { path: endpoint.path, side: 'client' as const } : null;
   const lower = { info: streamInfo(socket, socketAddressing(unix)) };
-  return whenConnected(where, socket, endpoint, options, () => handshake(socket, options, check, eof, lower));
+  return whenConnected(where, socket, endpoint, options, () => {
+    // Once connected: asked before, Node would set it now and again when the connection is made.
+    if (!unix) socket.setNoDelay(true);
+    return handshake(socket, options, check, eof, lower);
+  });
 }
 
 /** The handshake, once connected: its deadline starts now. */
