@@ -37,6 +37,7 @@ import type { ProxyInfo } from '../transport/proxy-header.js';
 import type { StreamTransport } from '../transport/stream.js';
 import type { Address, TcpAddress, Transport, TransportInfo, UnixAddress } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';
+import { Entry } from './entry.js';
 import type { CheckedLimits } from './limits.js';
 import { type ProxyPolicy, readProxyHeader } from './proxy-protocol.js';
 import { shutdownAbort, tellClosing } from './shutdown.js';
@@ -87,26 +88,6 @@ export interface ServerSetup {
   onHandshakeError: ((error: Error, peer: Address | null) => void) | undefined;
   /** Closes the server when it aborts. */
   signal: AbortSignal | undefined;
-}
-
-/** One accepted socket, from accept to gone. */
-interface Entry {
-  socket: net.Socket;
-  /** The lowest transport, once there is one. */
-  transport: StreamTransport | null;
-  /** Ends a handshake running on the socket itself (`acceptTls`), until it settles. */
-  abortHandshake: ((error?: Error) => void) | null;
-  pending: boolean;
-  /** The per-address count this connection holds, if any. */
-  addressKey: string | null;
-  /** Set when the entry stopped counting (gone, or dropped by close). */
-  done: boolean;
-  /** Set when closing the server dropped it before it was handed over. */
-  dropped: boolean;
-  /** Set when the server aborted it at the shutdown deadline. */
-  cut: boolean;
-  opened: number;
-  peer: Address | null;
 }
 
 const CLOSE_OPTIONS = { known: ['timeout'] } as const;
@@ -218,18 +199,7 @@ class ServerState {
     }
     const { proxy, handshake } = this.#setup;
     const pending = proxy !== null || handshake !== null;
-    const entry: Entry = {
-      socket,
-      transport: null,
-      abortHandshake: null,
-      pending,
-      addressKey: null,
-      done: false,
-      dropped: false,
-      cut: false,
-      opened: 0,
-      peer: null,
-    };
+    const entry = new Entry(socket, pending);
     this.entries.add(entry);
     if (pending) this.#pending++;
     const trusted = proxy ? proxy.trusts(socket.remoteAddress) : false;

@@ -90,14 +90,15 @@ export function connectClient(
 
 /** Starts the server side over `stream` (a native socket, or the bridge). */
 export function acceptClient(stream: Duplex, context: ServerContext, alpnWire = context.alpnWire): TLSSocket {
-  return new tls.TLSSocket(stream, {
-    isServer: true,
-    secureContext: context.secureContext,
-    requestCert: context.clientAuth !== 'none',
-    rejectUnauthorized: context.clientAuth === 'required',
-    ALPNProtocols: alpnWire,
-    SNICallback: context.usesSni ? context.sniCallback : undefined,
-  });
+  // node:tls keeps a copy of these options for the socket's life: only the ones that are set.
+  const options: tls.TLSSocketOptions = { isServer: true, secureContext: context.secureContext };
+  if (context.clientAuth !== 'none') {
+    options.requestCert = true;
+    options.rejectUnauthorized = context.clientAuth === 'required';
+  }
+  if (alpnWire) options.ALPNProtocols = alpnWire;
+  if (context.usesSni) options.SNICallback = context.sniCallback;
+  return new tls.TLSSocket(stream, options);
 }
 
 /** What a handshake needs to know about the connection it runs on. */
@@ -254,7 +255,7 @@ function established(setup: HandshakeSetup): TlsTransport {
     tls: tlsInfo,
     allowTruncation: context.allowTruncation,
     closeTimeout: setup.closeTimeout ?? context.closeTimeout,
-    lower: setup.lower,
+    lowerInfo: setup.lower.info,
     lowerOwned: setup.lowerOwned,
     stream: setup.stream,
     eof: setup.eof,

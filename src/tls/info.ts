@@ -97,8 +97,8 @@ class ConnectionTlsInfo implements TlsInfo {
 
   constructor(socket: TLSSocket, role: 'client' | 'server', serverName: string | null, chain: LazyChain) {
     const cipher = socket.getCipher();
-    this.protocol = socket.getProtocol() ?? '';
-    this.cipher = cipher?.standardName ?? cipher?.name ?? '';
+    this.protocol = shared(socket.getProtocol() ?? '');
+    this.cipher = shared(cipher?.standardName ?? cipher?.name ?? '');
     this.alpnProtocol = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null;
     this.serverName =
       role === 'server' ? (typeof socket.servername === 'string' ? socket.servername : null) : serverName;
@@ -133,10 +133,28 @@ export function readTlsInfo(
   serverName: string | null,
   verified: LazyChain | null,
 ): TlsInfo {
-  return new ConnectionTlsInfo(
-    socket,
-    role,
-    serverName,
-    verified ?? new LazyChain([], presentedChain(socket)),
-  );
+  if (verified) return new ConnectionTlsInfo(socket, role, serverName, verified);
+  const presented = presentedChain(socket);
+  const chain = presented.length > 0 ? new LazyChain([], presented) : NO_CHAIN;
+  return new ConnectionTlsInfo(socket, role, serverName, chain);
 }
+
+/**
+ * The chain of a peer that sent none (most clients of a server): one for all such connections,
+ * frozen, since idle connections are what a server holds by the thousand.
+ */
+const NO_CHAIN = new LazyChain([], Object.freeze([]) as unknown as X509Certificate[]);
+
+/**
+ * One copy of each protocol and cipher name: Node makes new strings for every connection, and
+ * a server holding thousands of idle connections would keep thousands of copies. Names are few
+ * (the suites OpenSSL knows); the bound only guards against the unexpected.
+ */
+function shared(name: string): string {
+  const known = names.get(name);
+  if (known !== undefined) return known;
+  if (names.size < 512) names.set(name, name);
+  return name;
+}
+
+const names = new Map<string, string>();

@@ -125,8 +125,8 @@ export interface TlsTransportSetup {
   tls: TlsInfo;
   allowTruncation: boolean;
   closeTimeout: number | undefined;
-  /** The transport underneath, or for a socket node:tls opened itself, that connection's info. */
-  lower: { readonly info: TransportInfo };
+  /** The info of the transport underneath, or of the connection when node:tls opened it itself. */
+  lowerInfo: TransportInfo;
   /**
    * The lower transport past its upgrade guard, what this layer closes and aborts when bridged;
    * `null` when the TLS socket is native (the engine closes the connection itself).
@@ -140,22 +140,23 @@ export interface TlsTransportSetup {
 
 /** A Transport protected by TLS. Made by `startTls`. */
 export class TlsTransport extends StreamTransport {
-  readonly #socket: TLSSocket;
   readonly #setup: TlsTransportSetup;
-  readonly #tlsInfo: TlsInfo;
   #info: TlsTransportInfo | undefined;
   #endWhenFlushed = false;
 
   /** @internal */
   constructor(socket: TLSSocket, setup: TlsTransportSetup) {
     super(socket, { kind: null, closeTimeout: setup.closeTimeout });
-    this.#socket = socket;
     this.#setup = setup;
-    this.#tlsInfo = setup.tls;
+  }
+
+  /** The TLS socket: the stream this transport runs over, not kept twice (idle servers hold many). */
+  get #tlsSocket(): TLSSocket {
+    return this.stream as TLSSocket;
   }
 
   override get info(): TlsTransportInfo {
-    this.#info ??= new TlsLayerInfo(this.#tlsInfo, this.#setup.lower.info);
+    this.#info ??= new TlsLayerInfo(this.#setup.tls, this.#setup.lowerInfo);
     return this.#info;
   }
 
@@ -165,7 +166,7 @@ export class TlsTransport extends StreamTransport {
 
   protected override _onEof(): void {
     if (this.#setup.eof.verdict === 'truncated' && !this.#setup.allowTruncation) {
-      this._onError(truncationError(this.#tlsInfo.alpnProtocol));
+      this._onError(truncationError(this.#setup.tls.alpnProtocol));
       return;
     }
     super._onEof();
@@ -174,25 +175,25 @@ export class TlsTransport extends StreamTransport {
   protected override _end(): void {
     // Node loses the close_notify if it shuts down while its last encrypted write is still
     // unacknowledged (see the notes above): wait for the queue to empty, then one turn.
-    if (this.#socket.writableLength > 0) {
+    if (this.#tlsSocket.writableLength > 0) {
       this.#endWhenFlushed = true;
       return;
     }
     setImmediate(() => {
-      if (!this._lost) this.#socket.end();
+      if (!this._lost) this.#tlsSocket.end();
     });
   }
 
   protected override _onDrained(): void {
     super._onDrained();
-    if (this.#endWhenFlushed && this.#socket.writableLength === 0) {
+    if (this.#endWhenFlushed && this.#tlsSocket.writableLength === 0) {
       this.#endWhenFlushed = false;
       this._end();
     }
   }
 
   protected override _abortStream(error: Error | null): void {
-    this.#socket.destroy();
+    this.#tlsSocket.destroy();
     const stream = this.#setup.stream;
     if (stream) {
       // Never reset the socket under a live TLS engine: OpenSSL still holds it, and Node crashes

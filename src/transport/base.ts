@@ -37,6 +37,18 @@ export function toBytes(data: Uint8Array | string, where: string): Uint8Array {
   );
 }
 
+/** The yes/no states of a transport, one bit each of `#flags`. */
+const STARTED = 1;
+const WRITE_PAUSED = 2;
+const READ_PAUSED = 4;
+const HELD_EOF = 8;
+const EOF_RECEIVED = 16;
+const WRITE_ENDED = 32;
+const WRITE_FINISHED = 64;
+const CLOSING = 128;
+const LOST = 256;
+const LOST_OWED = 512;
+
 /**
  * The state machine every tlskit transport shares, so that all of them keep the contract the same
  * way: protocol binding, the order and uniqueness of callbacks, half-close, graceful and abortive
@@ -47,19 +59,10 @@ export function toBytes(data: Uint8Array | string, where: string): Uint8Array {
  */
 export abstract class BaseTransport implements Transport {
   #protocol: Protocol | null = null;
-  #started = false;
   #high = DEFAULT_HIGH_WATER_MARK;
   #low = DEFAULT_HIGH_WATER_MARK / 4;
-  #writePaused = false;
-  #readPaused = false;
   /** Chunks that arrived while reading was paused; the source is already stopped. */
   #held: Uint8Array[] | null = null;
-  #heldEof = false;
-  #eofReceived = false;
-  #writeEnded = false;
-  #writeFinished = false;
-  #closing = false;
-  #lost = false;
   #lostError: Error | null = null;
   #closeTimer: NodeJS.Timeout | undefined;
   #closeTimeout: number;
@@ -73,7 +76,20 @@ export abstract class BaseTransport implements Transport {
    * never inside it, and never skipped.
    */
   #making: Protocol | null = null;
-  #lostOwed = false;
+
+  /**
+   * The transport's yes/no states, one bit each in `#flags`: an idle server holds thousands of
+   * transports, and ten boolean fields cost 72 bytes more per connection than one integer.
+   */
+  #flags = 0;
+
+  #is(flag: number): boolean {
+    return (this.#flags & flag) !== 0;
+  }
+
+  #set(flag: number, value: boolean): void {
+    this.#flags = value ? this.#flags | flag : this.#flags & ~flag;
+  }
 
   constructor(options: BaseTransportOptions = {}) {
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
@@ -99,11 +115,11 @@ export abstract class BaseTransport implements Transport {
   }
 
   get closing(): boolean {
-    return this.#upgradedTo ? this.#upgradedTo.closing : this.#closing;
+    return this.#upgradedTo ? this.#upgradedTo.closing : this.#is(CLOSING);
   }
 
   get writeBufferSize(): number {
-    return this.#lost ? 0 : this._queuedBytes;
+    return this.#is(LOST) ? 0 : this._queuedBytes;
   }
 
   setProtocol(protocol: Protocol): void {
@@ -111,7 +127,7 @@ export abstract class BaseTransport implements Transport {
       throw new InvalidArgumentError('setProtocol: protocol must be an object with optional callbacks');
     }
     this.#protocol = protocol;
-    if (this.#lost) {
+    if (this.#is(LOST)) {
       try {
         protocol.connectionMade?.(this);
       } finally {
@@ -127,13 +143,13 @@ export abstract class BaseTransport implements Transport {
       this.#making = outer;
     }
     if (this.#protocol !== protocol) return;
-    if (this.#lost) {
-      if (this.#lostOwed) this.#deliverLost(protocol);
+    if (this.#is(LOST)) {
+      if (this.#is(LOST_OWED)) this.#deliverLost(protocol);
       return;
     }
-    if (!this.#started) {
-      this.#started = true;
-      if (!this.#readPaused) this._resumeSource();
+    if (!this.#is(STARTED)) {
+      this.#set(STARTED, true);
+      if (!this.#is(READ_PAUSED)) this._resumeSource();
     }
   }
 
@@ -158,26 +174,27 @@ export abstract class BaseTransport implements Transport {
   }
 
   pauseReading(): void {
-    if (this.#readPaused || this.#closing) return;
-    this.#readPaused = true;
-    if (this.#started) this._pauseSource();
+    if (this.#is(READ_PAUSED) || this.#is(CLOSING)) return;
+    this.#set(READ_PAUSED, true);
+    if (this.#is(STARTED)) this._pauseSource();
   }
 
   resumeReading(): void {
-    if (!this.#readPaused || this.#closing) return;
-    this.#readPaused = false;
+    if (!this.#is(READ_PAUSED) || this.#is(CLOSING)) return;
+    this.#set(READ_PAUSED, false);
     const held = this.#held;
     if (held !== null) {
       // Chunks that arrive while these are delivered join the queue behind them, keeping order.
-      while (held.length > 0 && !this.#readPaused && !this.#closing) this.#deliverData(held.shift()!);
+      while (held.length > 0 && !this.#is(READ_PAUSED) && !this.#is(CLOSING))
+        this.#deliverData(held.shift()!);
       if (held.length === 0 && this.#held === held) this.#held = null;
     }
-    if (this.#readPaused || this.#closing) return;
-    if (this.#heldEof) {
-      this.#heldEof = false;
+    if (this.#is(READ_PAUSED) || this.#is(CLOSING)) return;
+    if (this.#is(HELD_EOF)) {
+      this.#set(HELD_EOF, false);
       this.#deliverEof();
     }
-    if (this.#started && !this.#readPaused && !this.#lost) this._resumeSource();
+    if (this.#is(STARTED) && !this.#is(READ_PAUSED) && !this.#is(LOST)) this._resumeSource();
   }
 
   setWriteBufferLimits(high: number = DEFAULT_HIGH_WATER_MARK, low: number = Math.floor(high / 4)): void {
@@ -205,7 +222,7 @@ export abstract class BaseTransport implements Transport {
       setWriteBufferLimits: (high, low) => self.setWriteBufferLimits(high, low),
       setProtocol: (protocol) => self.setProtocol(protocol),
       get closing() {
-        return self.#closing;
+        return self.#is(CLOSING);
       },
       get writeBufferSize() {
         return self.writeBufferSize;
@@ -249,10 +266,10 @@ export abstract class BaseTransport implements Transport {
     this.#upgradedTo = owner;
     this.#protocol = null;
     owner[kOnLost]((error) => {
-      if (this.#lost) return;
-      this.#lost = true;
-      this.#closing = true;
-      this.#writeEnded = true;
+      if (this.#is(LOST)) return;
+      this.#set(LOST, true);
+      this.#set(CLOSING, true);
+      this.#set(WRITE_ENDED, true);
       this.#lostError = error;
       clearTimeout(this.#closeTimer);
       this.#notifyLost(error);
@@ -268,7 +285,7 @@ export abstract class BaseTransport implements Transport {
 
   /** Registers a listener for the end of the connection (servers track their connections). */
   [kOnLost](listener: (error: Error | null) => void): void {
-    if (this.#lost) listener(this.#lostError);
+    if (this.#is(LOST)) listener(this.#lostError);
     else if (this.#lostListeners === null) this.#lostListeners = listener;
     else if (Array.isArray(this.#lostListeners)) this.#lostListeners.push(listener);
     else this.#lostListeners = [this.#lostListeners, listener];
@@ -281,23 +298,23 @@ export abstract class BaseTransport implements Transport {
 
   /** True once the connection is gone. */
   protected get _lost(): boolean {
-    return this.#lost;
+    return this.#is(LOST);
   }
 
   /** True while the protocol wants no data. */
   protected get _readPaused(): boolean {
-    return this.#readPaused && !this.#closing;
+    return this.#is(READ_PAUSED) && !this.#is(CLOSING);
   }
 
   /** Report bytes from the source. */
   protected _onData(chunk: Uint8Array): void {
-    if (chunk.length === 0 || this.#lost || this.#eofReceived || this.#heldEof) return;
-    if (this.#closing) return; // close() was called: drain and discard until the peer finishes
+    if (chunk.length === 0 || this.#is(LOST) || this.#is(EOF_RECEIVED) || this.#is(HELD_EOF)) return;
+    if (this.#is(CLOSING)) return; // close() was called: drain and discard until the peer finishes
     if (this.#held !== null) {
       this.#held.push(chunk);
       return;
     }
-    if (this.#readPaused) {
+    if (this.#is(READ_PAUSED)) {
       this.#held = [chunk];
       return;
     }
@@ -306,9 +323,9 @@ export abstract class BaseTransport implements Transport {
 
   /** Report that the peer finished sending. */
   protected _onEof(): void {
-    if (this.#lost || this.#eofReceived || this.#heldEof) return;
-    if (!this.#closing && (this.#readPaused || this.#held !== null)) {
-      this.#heldEof = true;
+    if (this.#is(LOST) || this.#is(EOF_RECEIVED) || this.#is(HELD_EOF)) return;
+    if (!this.#is(CLOSING) && (this.#is(READ_PAUSED) || this.#held !== null)) {
+      this.#set(HELD_EOF, true);
       return;
     }
     this.#deliverEof();
@@ -316,9 +333,9 @@ export abstract class BaseTransport implements Transport {
 
   /** Report that our half-close reached the peer (or the OS). */
   protected _onWriteFinished(): void {
-    if (this.#lost || this.#writeFinished) return;
-    this.#writeFinished = true;
-    if (this.#eofReceived) this.#finish(null, false);
+    if (this.#is(LOST) || this.#is(WRITE_FINISHED)) return;
+    this.#set(WRITE_FINISHED, true);
+    if (this.#is(EOF_RECEIVED)) this.#finish(null, false);
   }
 
   /** Report a fatal error; the connection is released and the protocol told. */
@@ -333,21 +350,21 @@ export abstract class BaseTransport implements Transport {
 
   /** Report that queued bytes were taken; may resume the protocol's writing. */
   protected _onDrained(): void {
-    if (this.#writePaused && !this.#lost && this._queuedBytes <= this.#low) {
-      this.#writePaused = false;
+    if (this.#is(WRITE_PAUSED) && !this.#is(LOST) && this._queuedBytes <= this.#low) {
+      this.#set(WRITE_PAUSED, false);
       this.#call(this.#protocol?.resumeWriting);
     }
   }
 
   #write(data: Uint8Array): void {
-    if (this.#writeEnded || this.#closing) {
-      const reason = this.#lost
+    if (this.#is(WRITE_ENDED) || this.#is(CLOSING)) {
+      const reason = this.#is(LOST)
         ? 'the connection is closed'
-        : this.#closing
+        : this.#is(CLOSING)
           ? 'close() was called'
           : 'end() was called';
       throw new StateError(
-        this.#lost || this.#closing ? 'ERR_TRANSPORT_CLOSED' : 'ERR_WRITE_AFTER_END',
+        this.#is(LOST) || this.#is(CLOSING) ? 'ERR_TRANSPORT_CLOSED' : 'ERR_WRITE_AFTER_END',
         `write: cannot write, ${reason}`,
         { cause: this.#lostError ?? undefined },
       );
@@ -358,31 +375,31 @@ export abstract class BaseTransport implements Transport {
   }
 
   #end(): void {
-    if (this.#writeEnded || this.#closing) return;
-    this.#writeEnded = true;
+    if (this.#is(WRITE_ENDED) || this.#is(CLOSING)) return;
+    this.#set(WRITE_ENDED, true);
     this._end();
   }
 
   #close(): void {
-    if (this.#closing) return;
-    this.#closing = true;
+    if (this.#is(CLOSING)) return;
+    this.#set(CLOSING, true);
     this.#held = null;
-    if (!this.#writeEnded) {
-      this.#writeEnded = true;
+    if (!this.#is(WRITE_ENDED)) {
+      this.#set(WRITE_ENDED, true);
       this._end();
-      if (this.#lost) return;
+      if (this.#is(LOST)) return;
     }
-    if (this.#writeFinished && this.#eofReceived) {
+    if (this.#is(WRITE_FINISHED) && this.#is(EOF_RECEIVED)) {
       this.#finish(null, false);
       return;
     }
     // Keep reading (and discarding) so the peer's end of stream can arrive.
-    if (this.#started) this._resumeSource();
+    if (this.#is(STARTED)) this._resumeSource();
     this.#closeTimer = setTimeout(() => {
       // Our bytes were taken: the peer merely did not finish in time, which costs nothing. Bytes
       // still queued are lost, and that is an error worth reporting.
       const queued = this._queuedBytes;
-      const stuck = this.#writeFinished
+      const stuck = this.#is(WRITE_FINISHED)
         ? null
         : new TimeoutError(
             queued > 0
@@ -406,8 +423,8 @@ export abstract class BaseTransport implements Transport {
   }
 
   #checkHighWater(): void {
-    if (!this.#writePaused && !this.#lost && this._queuedBytes > this.#high) {
-      this.#writePaused = true;
+    if (!this.#is(WRITE_PAUSED) && !this.#is(LOST) && this._queuedBytes > this.#high) {
+      this.#set(WRITE_PAUSED, true);
       this.#call(this.#protocol?.pauseWriting);
     }
   }
@@ -424,9 +441,9 @@ export abstract class BaseTransport implements Transport {
   }
 
   #deliverEof(): void {
-    this.#eofReceived = true;
-    if (this.#closing) {
-      if (this.#writeFinished) this.#finish(null, false);
+    this.#set(EOF_RECEIVED, true);
+    if (this.#is(CLOSING)) {
+      if (this.#is(WRITE_FINISHED)) this.#finish(null, false);
       return;
     }
     const protocol = this.#protocol;
@@ -439,16 +456,16 @@ export abstract class BaseTransport implements Transport {
         return;
       }
     }
-    if (this.#lost || this.#closing) return;
+    if (this.#is(LOST) || this.#is(CLOSING)) return;
     if (!keepOpen) this.#close();
-    else if (this.#writeFinished) this.#finish(null, false);
+    else if (this.#is(WRITE_FINISHED)) this.#finish(null, false);
   }
 
   #finish(error: Error | null, hard: boolean): void {
-    if (this.#lost) return;
-    this.#lost = true;
-    this.#closing = true;
-    this.#writeEnded = true;
+    if (this.#is(LOST)) return;
+    this.#set(LOST, true);
+    this.#set(CLOSING, true);
+    this.#set(WRITE_ENDED, true);
     this.#lostError = error;
     this.#held = null;
     clearTimeout(this.#closeTimer);
@@ -456,7 +473,7 @@ export abstract class BaseTransport implements Transport {
       this._destroy(error, hard);
     } finally {
       const protocol = this.#protocol;
-      if (protocol === this.#making) this.#lostOwed = protocol !== null;
+      if (protocol === this.#making) this.#set(LOST_OWED, protocol !== null);
       else if (protocol) this.#deliverLost(protocol);
       this.#notifyLost(error);
     }
@@ -470,13 +487,13 @@ export abstract class BaseTransport implements Transport {
   }
 
   #deliverLost(protocol: Protocol): void {
-    this.#lostOwed = false;
+    this.#set(LOST_OWED, false);
     deliverLastCallback(protocol, protocol.connectionLost, this.#lostError);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: callbacks of any arity are forwarded unchanged
   #call<A extends any[]>(fn: ((...args: A) => unknown) | undefined, ...args: A): void {
-    if (!fn || this.#lost) return;
+    if (!fn || this.#is(LOST)) return;
     callAbortingOnThrow(this.#protocol, fn, args, (error) => this.abort(error));
   }
 }
