@@ -7,7 +7,7 @@
  *
  * npm run bench              full run (under ten minutes)
  * npm run bench -- --quick   a smaller run for development (under a minute)
- * npm run bench -- --only throughput,handshakes,pingpong,datagram,http,idle,mint,lab,tunnel,peers
+ * npm run bench -- --only throughput,handshakes,instructions,pingpong,datagram,http,idle,mint,lab,tunnel,peers
  * npm run bench -- --json    also prints one line `BENCH-SUMMARY {...}` for scripts (bench/report.mjs)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createCA } from 'tlskit/pki';
 import { median, mintPki, worker } from './common.mjs';
+import { hasValgrind, instructionsPerHandshake } from './instructions.mjs';
 import { benchLab } from './lab.mjs';
 import { benchPeers } from './peers.mjs';
 import { format, printTable, ratio, summary } from './report.mjs';
@@ -25,7 +26,9 @@ const { values } = parseArgs({
 });
 const quick = values.quick === true;
 const sections = new Set(
-  (values.only ?? 'throughput,handshakes,pingpong,datagram,http,idle,mint,lab,tunnel,peers').split(','),
+  (
+    values.only ?? 'throughput,handshakes,instructions,pingpong,datagram,http,idle,mint,lab,tunnel,peers'
+  ).split(','),
 );
 const MiB = 1024 * 1024;
 
@@ -180,7 +183,7 @@ if (sections.has('handshakes')) {
     await pair(
       'handshakes',
       `${kind} ${key === 'rsa' ? 'RSA-2048' : 'ECDSA P-256'} ${version}`,
-      { unit: '/s', cpuUnit: 'us', rounds, target: kind === 'full' ? '>= 0.97' : undefined },
+      { unit: '/s', cpuUnit: 'us', rounds, target: '>= 0.97' },
       async (impl) => {
         const result = await measure(
           './handshake.mjs',
@@ -195,6 +198,32 @@ if (sections.has('handshakes')) {
         return { value: result.rate, cpu: result.cpu };
       },
     );
+  }
+}
+
+if (sections.has('instructions')) {
+  if (!hasValgrind()) {
+    skipped.push('instructions per handshake: skipped, valgrind is not installed (apt-get install valgrind)');
+    console.log(skipped.at(-1));
+  } else {
+    const counts = quick ? { short: 50, long: 150 } : { short: 100, long: 400 };
+    console.log(
+      `Instructions per handshake (callgrind; both sides in one process; ${counts.long - counts.short} handshakes counted)`,
+    );
+    for (const [version, kind] of /** @type {const} */ ([
+      ['TLSv1.3', 'full'],
+      ['TLSv1.2', 'resumed'],
+    ])) {
+      await pair(
+        'instructions',
+        `${kind} ECDSA P-256 ${version}`,
+        { unit: 'hs/G instr', cpuUnit: 'k instr', rounds: 1, target: '>= 0.97' },
+        async (impl) => {
+          const perHandshake = await instructionsPerHandshake(impl, pki, version, kind, counts);
+          return { value: 1e9 / perHandshake, cpu: perHandshake / 1000 };
+        },
+      );
+    }
   }
 }
 
