@@ -37,6 +37,12 @@ export function toBytes(data: Uint8Array | string, where: string): Uint8Array {
   );
 }
 
+interface WaterMarks {
+  readonly high: number;
+  readonly low: number;
+}
+const DEFAULT_WATER_MARKS: WaterMarks = { high: DEFAULT_HIGH_WATER_MARK, low: DEFAULT_HIGH_WATER_MARK / 4 };
+
 /** The yes/no states of a transport, one bit each of `#flags`. */
 const STARTED = 1;
 const WRITE_PAUSED = 2;
@@ -59,8 +65,8 @@ const LOST_OWED = 512;
  */
 export abstract class BaseTransport implements Transport {
   #protocol: Protocol | null = null;
-  #high = DEFAULT_HIGH_WATER_MARK;
-  #low = DEFAULT_HIGH_WATER_MARK / 4;
+  /** The write buffer limits: one object shared by every transport until one sets its own. */
+  #limits: WaterMarks = DEFAULT_WATER_MARKS;
   /** Chunks that arrived while reading was paused; the source is already stopped. */
   #held: Uint8Array[] | null = null;
   #lostError: Error | null = null;
@@ -199,8 +205,7 @@ export abstract class BaseTransport implements Transport {
 
   setWriteBufferLimits(high: number = DEFAULT_HIGH_WATER_MARK, low: number = Math.floor(high / 4)): void {
     checkWaterMarks(high, low);
-    this.#high = high;
-    this.#low = low;
+    this.#limits = { high, low };
     this.#checkHighWater();
     this._onDrained();
   }
@@ -350,7 +355,7 @@ export abstract class BaseTransport implements Transport {
 
   /** Report that queued bytes were taken; may resume the protocol's writing. */
   protected _onDrained(): void {
-    if (this.#is(WRITE_PAUSED) && !this.#is(LOST) && this._queuedBytes <= this.#low) {
+    if (this.#is(WRITE_PAUSED) && !this.#is(LOST) && this._queuedBytes <= this.#limits.low) {
       this.#set(WRITE_PAUSED, false);
       this.#call(this.#protocol?.resumeWriting);
     }
@@ -423,7 +428,7 @@ export abstract class BaseTransport implements Transport {
   }
 
   #checkHighWater(): void {
-    if (!this.#is(WRITE_PAUSED) && !this.#is(LOST) && this._queuedBytes > this.#high) {
+    if (!this.#is(WRITE_PAUSED) && !this.#is(LOST) && this._queuedBytes > this.#limits.high) {
       this.#set(WRITE_PAUSED, true);
       this.#call(this.#protocol?.pauseWriting);
     }

@@ -31,6 +31,9 @@ export interface StreamTransportOptions extends BaseTransportOptions {
 
 const noop = () => {};
 
+const READING = 1;
+const RELEASED = 2;
+
 /**
  * The stream's listeners are shared functions, not closures per transport: a server holds many
  * idle connections, and each closure costs memory. Node calls them with the stream as `this`;
@@ -69,9 +72,11 @@ export class StreamTransport extends BaseTransport {
   readonly #stream: Duplex;
   readonly #info: TransportInfo | null;
   #error: Error | null = null;
-  #reading = false;
-  /** Set once the stream was released to a consumer outside tlskit: nothing reads it here. */
-  #released = false;
+  /**
+   * `READING` (the data listener is on) and `RELEASED` (the stream went to a consumer outside
+   * tlskit: nothing reads it here), as bits: one field per transport rather than two.
+   */
+  #flags = 0;
   /** Made on the first write: many transports (idle ones, detached ones) never write. */
   #afterWrite: (() => void) | null = null;
 
@@ -164,13 +169,13 @@ export class StreamTransport extends BaseTransport {
   }
 
   protected _pauseSource(): void {
-    if (!this.#released) this.#stream.pause();
+    if ((this.#flags & RELEASED) === 0) this.#stream.pause();
   }
 
   protected _resumeSource(): void {
-    if (this.#released) return;
-    if (!this.#reading) {
-      this.#reading = true;
+    if ((this.#flags & RELEASED) !== 0) return;
+    if ((this.#flags & READING) === 0) {
+      this.#flags |= READING;
       this.#stream.on('data', onData);
       this.#stream.on('end', onEnd);
     }
@@ -222,7 +227,7 @@ export class StreamTransport extends BaseTransport {
   [kReleaseStream](): Duplex {
     const closeTimeout = this._closeTimeout;
     const stream = this[kDetachStream](true);
-    this.#released = true;
+    this.#flags |= RELEASED;
     let closing = false;
     let aborted: Error | null = null;
     const owner: TransportOwner = {
