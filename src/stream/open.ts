@@ -128,28 +128,27 @@ export function dial(where: string, options: ConnectOptions, alpnWire?: Buffer):
       `${where}: TLS over a Unix socket needs \`serverName\`, the name the server's certificate must carry`,
     );
   }
+  if (!context) {
+    return openSocket(where, options, options).then((transport) => {
+      if (headerBytes) transport.write(headerBytes);
+      return transport;
+    });
+  }
   const tls = {
-    context: context!,
-    serverName: serverName!,
+    context,
+    serverName: serverName as string,
     signal: options.signal,
     handshakeTimeout: options.handshakeTimeout,
     closeTimeout: options.closeTimeout,
     alpnWire,
+    timeout: options.timeout,
   };
-  if (context && !headerBytes) {
-    // TLS from the first byte: node:tls opens the socket itself.
-    return traceHandshake(
-      { role: 'client', peer: null, serverName: tls.serverName },
-      connectTls(where, options, { ...tls, timeout: options.timeout }),
-    );
-  }
+  const start = { role: 'client' as const, peer: null, serverName: tls.serverName };
+  // TLS from the first byte: node:tls opens the socket itself.
+  if (!headerBytes) return traceHandshake(start, connectTls(where, options, tls));
   return openSocket(where, options, options).then((transport) => {
-    if (headerBytes) transport.write(headerBytes);
-    if (!context) return transport;
-    return traceHandshake(
-      { role: 'client', peer: null, serverName: tls.serverName },
-      upgrade(transport, tls),
-    );
+    transport.write(headerBytes);
+    return traceHandshake(start, upgrade(transport, tls));
   });
 }
 
