@@ -27,11 +27,17 @@
  * to node:tls (`acceptTls`), as in `tls.Server`, and the TLS transport is the lowest one.
  */
 import type net from 'node:net';
-import { type Accepting, acceptedInfo } from '../tls/accept-tls.js';
+import type { Accepting } from '../tls/accept-tls.js';
 import { kOnLost, kTopmost } from '../transport/base.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { formatIp, ipBytes, unmappedIp } from '../transport/ip.js';
-import { type Endpoint, type Listener, listenSockets, socketTransport } from '../transport/net.js';
+import {
+  type Endpoint,
+  type Listener,
+  listenSockets,
+  socketInfo,
+  socketTransport,
+} from '../transport/net.js';
 import { checkMilliseconds, checkOptionNames, checkSignal } from '../transport/options.js';
 import type { ProxyInfo } from '../transport/proxy-header.js';
 import type { StreamTransport } from '../transport/stream.js';
@@ -289,7 +295,7 @@ class ServerState {
     acceptTls: NonNullable<ServerSetup['acceptTls']>,
     unix: { path: string; side: 'server' } | null,
   ): void {
-    const info = acceptedInfo(entry.socket, unix);
+    const info = socketInfo(entry.socket, unix);
     if (!this.#admit(entry, info)) return;
     const accepting = acceptTls(entry.socket, info);
     entry.abortHandshake = accepting.abort;

@@ -7,10 +7,7 @@
  * and the addresses it names live there.
  */
 import type net from 'node:net';
-import { socketAddressing } from '../transport/net.js';
-import { streamInfo } from '../transport/stream.js';
 import type { TransportInfo } from '../transport/transport.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { watchTlsEof } from './eof.js';
 import { acceptClient, awaitHandshake } from './handshake.js';
 import { attachKeyLog } from './keylog.js';
@@ -35,19 +32,8 @@ export interface Accepting {
 }
 
 /**
- * @internal The info of an accepted socket's own connection, before any handshake: its addresses
- * are read on first use and kept past the close (see `streamInfo`).
- */
-export function acceptedInfo(
-  socket: net.Socket,
-  unix: { path: string; side: 'server' } | null,
-): TransportInfo {
-  return streamInfo(socket, socketAddressing(unix));
-}
-
-/**
  * @internal Starts the server's handshake on `socket`, fresh from the listener; `info` is its
- * `acceptedInfo`, which the TLS transport reports as `info.lower`.
+ * `socketInfo`, which the TLS transport reports as `info.lower`.
  */
 export function acceptTls(socket: net.Socket, info: TransportInfo, options: AcceptTlsOptions): Accepting {
   const { context } = options;
@@ -62,7 +48,7 @@ export function acceptTls(socket: net.Socket, info: TransportInfo, options: Acce
     context,
     check: null,
     eof: watchTlsEof(tlsSocket, null),
-    timeout: options.handshakeTimeout ?? context.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    timeout: options.handshakeTimeout,
     signal: undefined,
     closeTimeout: options.closeTimeout,
     protocol: undefined,

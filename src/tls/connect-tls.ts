@@ -12,13 +12,11 @@ import {
   checkConnect,
   type Endpoint,
   type SocketConnectOptions,
-  socketAddressing,
+  socketInfo,
   whenConnected,
 } from '../transport/net.js';
-import { streamInfo } from '../transport/stream.js';
 import type { TransportInfo } from '../transport/transport.js';
 import type { ClientContext } from './client-context.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { type EofWatch, watchTlsEof } from './eof.js';
 import {
   awaitHandshake,
@@ -64,7 +62,7 @@ export function connectTls(
   attachKeyLog(socket, context);
   const eof = watchTlsEof(socket, null);
   const unix = 'path' in endpoint ? { path: endpoint.path, side: 'client' as const } : null;
-  const lower = { info: streamInfo(socket, socketAddressing(unix)) };
+  const lower = { info: socketInfo(socket, unix) };
   return whenConnected(where, socket, endpoint, options, () => {
     // Once connected: asked before, Node would set it now and again when the connection is made.
     if (!unix) socket.setNoDelay(true);
@@ -86,7 +84,7 @@ function handshake(
     context,
     check,
     eof,
-    timeout: options.handshakeTimeout ?? context.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    timeout: options.handshakeTimeout,
     signal: options.signal,
     closeTimeout: options.closeTimeout,
     protocol: undefined,

@@ -11,6 +11,7 @@ import { AbortError, ConnectionError, TimeoutError } from '../transport/errors.j
 import type { Protocol } from '../transport/protocol.js';
 import type { Transport, TransportInfo } from '../transport/transport.js';
 import { ClientContext, type SavedSession } from './client-context.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import type { EofWatch } from './eof.js';
 import { checkHostname, sniName } from './hostname.js';
 import { derChain, LazyChain, readTlsInfo } from './info.js';
@@ -108,8 +109,8 @@ export interface HandshakeSetup {
   /** The client's check; `null` on a server. */
   check: ClientCheck | null;
   eof: EofWatch;
-  /** The deadline in milliseconds, counted from now. */
-  timeout: number;
+  /** The deadline in milliseconds, counted from now (default: the context's, else 30000). */
+  timeout: number | undefined;
   signal: AbortSignal | undefined;
   closeTimeout: number | undefined;
   /** Bound to the TLS transport once it exists. */
@@ -140,7 +141,8 @@ export function awaitHandshake(setup: HandshakeSetup): {
   close(): void;
   abort(error?: Error): void;
 } {
-  const { socket, context, check, eof, timeout, signal } = setup;
+  const { socket, context, check, eof, signal } = setup;
+  const timeout = setup.timeout ?? context.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const role = context.role;
   let close: () => void = () => {};
   let abort: (error?: Error) => void = () => {};

@@ -8,7 +8,6 @@ import type { Protocol } from '../transport/protocol.js';
 import { kDetachStream, StreamTransport } from '../transport/stream.js';
 import type { Transport } from '../transport/transport.js';
 import { ClientContext } from './client-context.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
 import { EngineBridge } from './engine-bridge.js';
 import { watchTlsEof } from './eof.js';
 import { StartTlsError } from './errors.js';
@@ -183,7 +182,7 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
     context,
     check,
     eof: watchTlsEof(socket, bridge),
-    timeout: options.handshakeTimeout ?? context.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    timeout: options.handshakeTimeout,
     signal: options.signal,
     closeTimeout: options.closeTimeout,
     protocol: options.protocol ?? lowerProtocol ?? undefined,

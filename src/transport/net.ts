@@ -3,8 +3,8 @@ import { AbortError, InvalidArgumentError, TimeoutError, toTransportError } from
 import { checkMilliseconds, checkSignal } from './options.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
 import type { ProxyInfo } from './proxy-header.js';
-import { StreamTransport, type StreamTransportOptions } from './stream.js';
-import type { Address, TcpAddress, Transport, UnixAddress } from './transport.js';
+import { StreamTransport, type StreamTransportOptions, streamInfo } from './stream.js';
+import type { Address, TcpAddress, Transport, TransportInfo, UnixAddress } from './transport.js';
 
 /**
  * Where to connect or listen: a TCP `port` with an optional `host` (default `localhost` to connect,
@@ -110,6 +110,17 @@ export function socketAddressing(
   }
   // Addresses cost two system calls; most connections never ask, so they are read on demand.
   return { kind, local: 'socket', peer: 'socket', proxy };
+}
+
+/**
+ * @internal The info of a socket's own connection without a transport over it (a TLS socket
+ * node:tls opened or took as accepted reports it as `info.lower`); see `socketAddressing`.
+ */
+export function socketInfo(
+  socket: net.Socket,
+  unix: { path: string; side: 'client' | 'server' } | null,
+): TransportInfo {
+  return streamInfo(socket, socketAddressing(unix));
 }
 
 /** Wraps a connected socket; see `socketAddressing` for `unix` and `proxy`. */
