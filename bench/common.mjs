@@ -7,6 +7,7 @@ import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import { createCA } from 'tlskit/pki';
 
 /** @typedef {{ caPem: string, certPem: string, keyPem: string }} Credentials */
@@ -145,3 +146,32 @@ export function median(values) {
 
 /** A 64 KiB write, as the throughput benchmarks send. */
 export const CHUNK = Buffer.alloc(64 * 1024, 0x5a);
+
+/**
+ * One raw node:tls client handshake to the benchmark's handshake server (127.0.0.1, name
+ * localhost): reads until the server's close_notify, so TLS 1.3 session tickets have arrived,
+ * answers in kind, and resolves once closed to whether the session was resumed. `state` carries
+ * the session from one handshake to the next; `null` for full handshakes.
+ * @param {number} port @param {import('node:tls').SecureContext} secureContext
+ * @param {{ session?: Buffer } | null} state @returns {Promise<boolean>}
+ */
+export function rawHandshake(port, secureContext, state) {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      secureContext,
+      servername: 'localhost',
+      session: state?.session,
+    });
+    if (state) socket.on('session', (session) => (state.session = session));
+    socket.on('data', () => {});
+    // The server closed (close_notify): answer in kind, as tlskit's default eofReceived does.
+    socket.once('end', () => {
+      const reused = socket.isSessionReused();
+      socket.end();
+      socket.once('close', () => resolve(reused));
+    });
+    socket.once('error', reject);
+  });
+}

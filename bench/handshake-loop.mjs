@@ -9,7 +9,7 @@
  */
 import tls from 'node:tls';
 import { clientContext, createConnection, createServer, serverContext } from 'tlskit';
-import { loadPki } from './common.mjs';
+import { loadPki, rawHandshake } from './common.mjs';
 
 const [impl, pkiFile, version, kind, countArg] = process.argv.slice(2);
 const credentials = loadPki(/** @type {string} */ (pkiFile)).ecdsa;
@@ -48,25 +48,6 @@ const { port, close } = await listen();
 const rawContext = tls.createSecureContext({ ca: credentials.caPem, maxVersion });
 const context = clientContext({ trust: credentials.caPem, maxVersion, sessionCache: resumed });
 
-/** @param {{ session?: Buffer }} state */
-const rawOnce = (state) =>
-  new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      secureContext: rawContext,
-      servername: 'localhost',
-      session: resumed ? state.session : undefined,
-    });
-    if (resumed) socket.on('session', (session) => (state.session = session));
-    socket.on('data', () => {});
-    socket.once('end', () => {
-      socket.end();
-      socket.once('close', () => resolve(undefined));
-    });
-    socket.once('error', reject);
-  });
-
 const tlskitOnce = () =>
   new Promise((resolve, reject) => {
     createConnection(() => ({ connectionLost: () => resolve(undefined) }), {
@@ -82,7 +63,8 @@ await Promise.all(
   Array.from({ length: 4 }, async () => {
     /** @type {{ session?: Buffer }} */
     const state = {};
-    while (left-- > 0) await (impl === 'raw' ? rawOnce(state) : tlskitOnce());
+    while (left-- > 0)
+      await (impl === 'raw' ? rawHandshake(port, rawContext, resumed ? state : null) : tlskitOnce());
   }),
 );
 await close();

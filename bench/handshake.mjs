@@ -10,7 +10,7 @@
  */
 import tls from 'node:tls';
 import { clientContext, createConnection, createServer, serverContext } from 'tlskit';
-import { answerCpu, cpuNow, loadPki, report } from './common.mjs';
+import { answerCpu, cpuNow, loadPki, rawHandshake, report } from './common.mjs';
 
 const [role, impl, pkiFile, key, version, kind, secondsArg, portArg] = process.argv.slice(2);
 const credentials = loadPki(/** @type {string} */ (pkiFile))[/** @type {'ecdsa' | 'rsa'} */ (key)];
@@ -64,28 +64,6 @@ async function server() {
 /** The raw client builds its context once, as tlskit does: context creation is not the point. */
 const rawClientContext = tls.createSecureContext({ ca: credentials.caPem, maxVersion });
 
-/** One handshake with raw node:tls; resolves once the server closed. */
-function rawOnce(/** @type {number} */ port, /** @type {{ session?: Buffer }} */ state) {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port,
-      secureContext: rawClientContext,
-      servername: 'localhost',
-      session: resumed ? state.session : undefined,
-    });
-    if (resumed) socket.on('session', (session) => (state.session = session));
-    socket.on('data', () => {});
-    // The server closed (close_notify): answer in kind, as tlskit's default eofReceived does.
-    socket.once('end', () => {
-      const reused = socket.isSessionReused();
-      socket.end();
-      socket.once('close', () => resolve(reused));
-    });
-    socket.once('error', reject);
-  });
-}
-
 async function client(/** @type {number} */ port) {
   const seconds = Number(secondsArg);
   const context = clientContext({ trust: credentials.caPem, maxVersion, sessionCache: resumed });
@@ -122,7 +100,10 @@ async function client(/** @type {number} */ port) {
     const state = {};
     let first = true;
     while (!stop) {
-      const reused = impl === 'raw' ? await rawOnce(port, state) : await tlskitOnce();
+      const reused =
+        impl === 'raw'
+          ? await rawHandshake(port, rawClientContext, resumed ? state : null)
+          : await tlskitOnce();
       if (counting) {
         count++;
         if (reused) reusedCount++;
