@@ -15,12 +15,23 @@ import { getSystemErrorName } from 'node:util';
  *   end came from close_notify); success means reading had stopped (the TCP stream ended first, and
  *   we stop it again). One exception: when Node itself paused the handle because our buffer was
  *   full, no TCP end can have arrived, so the end must be a close_notify.
+ * - Over another native TLS engine (TLS inside TLS), the outer layer's close_notify also reaches
+ *   us as an end of stream, and the socket is still being read then; but an engine that has reached
+ *   its end no longer passes a start of reading down to the socket, so we ask through the engines
+ *   (`probeStacked`).
  */
 export type EofVerdict = 'clean' | 'truncated';
 
+interface ReadControl {
+  readStart?: () => number;
+  readStop?: () => number;
+  /** A TLS engine's handle names the one it reads from. */
+  _parent?: ReadControl;
+}
+
 interface NativeHandle {
   reading?: boolean;
-  _parent?: { readStart?: () => number; readStop?: () => number };
+  _parent?: ReadControl;
 }
 
 /** The verdict on one TLS socket's end of stream; `verdict` is set once the end happened. */
@@ -66,9 +77,38 @@ function probeNative(socket: TLSSocket): EofVerdict {
   const handle = (socket as unknown as { _handle?: NativeHandle })._handle;
   const parent = handle?._parent;
   if (typeof parent?.readStart !== 'function') return 'truncated'; // cannot tell: assume the worst
+  if (parent._parent !== undefined) return probeStacked(parent);
   if (handle?.reading === false) return 'clean';
   const result = parent.readStart();
-  if (result < 0 && getSystemErrorName(result) === 'EALREADY') return 'clean';
+  if (isAlready(result)) return 'clean';
   if (result === 0) parent.readStop?.();
   return 'truncated';
+}
+
+/**
+ * TLS inside TLS with both engines native: this engine reads from another TLS engine. The outer
+ * engine also reports its own close_notify as an end of stream, which must not pass for ours: the
+ * party at the other end of the outer layer (a proxy) could then cut the inner stream short. A TLS
+ * engine forwards `readStart` to the socket only while it has not reached its end, so the question
+ * is whether a start requested through the engines reaches the socket. The socket's reading state
+ * is read first and put back after.
+ */
+function probeStacked(engine: ReadControl): EofVerdict {
+  let socket = engine;
+  while (socket._parent !== undefined) socket = socket._parent;
+  if (typeof socket.readStart !== 'function' || typeof engine.readStart !== 'function') return 'truncated';
+  const wasReading = startReading(socket);
+  if (!wasReading) socket.readStop?.();
+  const reached = isAlready(engine.readStart()) || (!wasReading && startReading(socket));
+  if (!wasReading) socket.readStop?.();
+  return reached ? 'clean' : 'truncated';
+}
+
+/** Asks `handle` to start reading; true when it already was (its start fails with EALREADY). */
+function startReading(handle: ReadControl): boolean {
+  return isAlready(handle.readStart?.() ?? 0);
+}
+
+function isAlready(result: number): boolean {
+  return result < 0 && getSystemErrorName(result) === 'EALREADY';
 }

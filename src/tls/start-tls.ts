@@ -15,7 +15,7 @@ import { acceptClient, awaitHandshake, clientCheck, connectClient } from './hand
 import { attachKeyLog } from './keylog.js';
 import { OPTION_NAMES } from './option-names.js';
 import { ServerContext } from './server-context.js';
-import { TlsTransport } from './tls-transport.js';
+import { kNativeEngine, TlsTransport } from './tls-transport.js';
 
 /** Options of `startTls`. */
 export interface StartTlsOptions {
@@ -56,14 +56,17 @@ export interface UpgradeOptions extends StartTlsOptions {
 
 /**
  * The connected socket under `transport`, when node:tls can take it directly: OpenSSL then reads
- * and writes the descriptor itself. Any other stream goes through our bridge, which also guards
- * node:tls against streams whose methods throw (Node #29678). A TLS transport is never taken this
- * way: two TLS engines stacked directly would hide the outer end of stream (see the design notes).
+ * and writes the descriptor itself. That includes the TLS socket of a TLS transport whose own
+ * engine is native, so TLS inside TLS stacks one engine on the other in C++ as node:tls does (eof.ts
+ * tells the inner layer's clean end from the outer one's). Any other stream goes through our bridge,
+ * which also guards node:tls against streams whose methods throw (Node #29678).
  */
 function socketOf(transport: Transport): net.Socket | null {
-  if (!(transport instanceof StreamTransport) || transport instanceof TlsTransport) return null;
+  if (!(transport instanceof StreamTransport)) return null;
+  if (transport instanceof TlsTransport && !transport[kNativeEngine]) return null;
   const stream = transport.stream;
-  if (!(stream instanceof net.Socket) || stream instanceof tls.TLSSocket) return null;
+  if (!(stream instanceof net.Socket)) return null;
+  if (stream instanceof tls.TLSSocket && !(transport instanceof TlsTransport)) return null;
   return stream.destroyed || stream.connecting ? null : stream;
 }
 

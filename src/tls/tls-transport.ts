@@ -11,11 +11,14 @@
  * When the lower transport is backed by a native socket (TCP or Unix, from createConnection,
  * createServer or fromDuplex(net.Socket)), the socket itself is handed to `node:tls`: OpenSSL then
  * reads and writes the file descriptor directly and bulk data never crosses into JavaScript twice.
- * Any other transport (memory pairs, user streams, a TLS transport) is bridged: an EngineBridge
- * (engine-bridge.ts) gives `node:tls`'s stream shim the few stream calls it makes, straight onto
- * the transport. Both paths run the same tests.
- * TLS inside TLS is bridged on purpose: a TLS engine stacked directly on another hides the outer
- * layer's end of stream, and with it the difference between a clean inner close and a truncation.
+ * TLS inside TLS takes the same path when the outer layer's engine is native: the inner engine
+ * reads from the outer one in C++, as node:tls does for `tls.connect({ socket: tlsSocket })`. The
+ * outer layer's close_notify then reaches the inner engine as a plain end of stream, which must
+ * not pass for the inner layer's own (whoever ends the outer layer, a TLS proxy say, could cut the
+ * inner stream short); eof.ts tells them apart by asking through the engines.
+ * Any other transport (memory pairs, user streams, a bridged TLS transport) is bridged: an
+ * EngineBridge (engine-bridge.ts) gives `node:tls`'s stream shim the few stream calls it makes,
+ * straight onto the transport. Both paths run the same tests.
  * A client with TLS from its first byte (`createConnection({ tls })` without a PROXY header) skips
  * the plain transport altogether: node:tls opens the socket itself (connect-tls.ts), the native
  * path with one socket object fewer per connection; a TLS server without PROXY headers likewise
@@ -138,6 +141,12 @@ export interface TlsTransportSetup {
   eof: EofWatch;
 }
 
+/**
+ * @internal On a TlsTransport: whether its engine drives a native socket (TCP or Unix, directly or
+ * through native TLS engines below), so a TLS layer above can stack its engine directly on it.
+ */
+export const kNativeEngine = Symbol('tlskit.nativeEngine');
+
 const ALLOW_TRUNCATION = 1;
 const END_WHEN_FLUSHED = 2;
 
@@ -163,6 +172,11 @@ export class TlsTransport extends StreamTransport {
     this.#stream = setup.stream;
     this.#eof = setup.eof;
     this.#flags = setup.allowTruncation ? ALLOW_TRUNCATION : 0;
+  }
+
+  /** @internal See `kNativeEngine`: a bridged layer has the lower transport it writes through. */
+  get [kNativeEngine](): boolean {
+    return this.#lowerOwned === null;
   }
 
   /** The TLS socket: the stream this transport runs over, not kept twice (idle servers hold many). */
