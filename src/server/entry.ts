@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import { kLost } from '../transport/base.js';
 import type { StreamTransport } from '../transport/stream.js';
 import type { Address } from '../transport/transport.js';
 
@@ -24,10 +25,18 @@ export class Entry {
   opened = 0;
   peer: Address | null = null;
   #flags: number;
+  /** The server's handler for a connection that ended, shared by all its entries. */
+  readonly #gone: (entry: Entry, error: Error | null) => void;
 
-  constructor(socket: net.Socket, pending: boolean) {
+  constructor(socket: net.Socket, pending: boolean, gone: (entry: Entry, error: Error | null) => void) {
     this.socket = socket;
     this.#flags = pending ? PENDING : 0;
+    this.#gone = gone;
+  }
+
+  /** The transport's end (`kOnLost`): the entry is its own listener, no closure per connection. */
+  [kLost](error: Error | null): void {
+    this.#gone(this, error);
   }
 
   /** Counts against `maxPendingHandshakes` until handed over. */

@@ -183,6 +183,9 @@ class ServerState {
   readonly #setup: ServerSetup;
   readonly #handOver: (transport: Transport) => void;
 
+  /** `#gone` as one function for every entry (see `Entry`). */
+  readonly #goneOf = (entry: Entry, error: Error | null): void => this.#gone(entry, error);
+
   constructor(setup: ServerSetup, handOver: (transport: Transport) => void) {
     this.#setup = setup;
     this.#handOver = handOver;
@@ -205,7 +208,7 @@ class ServerState {
     }
     const { proxy, handshake } = this.#setup;
     const pending = proxy !== null || handshake !== null;
-    const entry = new Entry(socket, pending);
+    const entry = new Entry(socket, pending, this.#goneOf);
     this.entries.add(entry);
     if (pending) this.#pending++;
     const trusted = proxy ? proxy.trusts(socket.remoteAddress) : false;
@@ -269,7 +272,7 @@ class ServerState {
     }
     const transport = socketTransport(socket, unix, this.#setup.closeTimeout, header ?? undefined);
     entry.transport = transport;
-    transport[kOnLost]((error) => this.#gone(entry, error));
+    transport[kOnLost](entry);
     if (!this.#admit(entry, transport.info)) {
       transport.abort();
       return;
@@ -303,7 +306,7 @@ class ServerState {
       (secure) => {
         entry.abortHandshake = null;
         entry.transport = secure;
-        secure[kOnLost]((error) => this.#gone(entry, error));
+        secure[kOnLost](entry);
         this.#open(entry, secure);
       },
       (error: Error) => {

@@ -34,9 +34,12 @@ interface NativeHandle {
   _parent?: ReadControl;
 }
 
-/** The verdict on one TLS socket's end of stream; `verdict` is set once the end happened. */
+/**
+ * What watches one TLS socket's end of stream until the end happens. Kept on the socket itself, in
+ * one slot that later holds the verdict: nothing else is kept per connection, and on a native
+ * socket the handshake's watch gives way to one shared object once the handshake is over.
+ */
 export interface EofWatch {
-  verdict: EofVerdict | undefined;
   /** The JavaScript stream under the TLS socket when bridged; `null` for a native socket. */
   readonly bridge: { readonly readableEnded: boolean } | null;
   /**
@@ -47,8 +50,10 @@ export interface EofWatch {
 }
 
 const kWatch = Symbol('tlskit.eofWatch');
-type Watched = TLSSocket & { [kWatch]?: EofWatch };
+type Watched = TLSSocket & { [kWatch]?: EofWatch | EofVerdict };
 const push = Readable.prototype.push;
+/** The watch of every native socket past its handshake: nothing to call, no bridge to ask. */
+const NATIVE: EofWatch = Object.freeze({ bridge: null, onEnd: null });
 
 /**
  * Node signals a TLS end of stream by pushing `null`; this shared replacement takes the verdict at
@@ -56,21 +61,37 @@ const push = Readable.prototype.push;
  */
 function pushWithVerdict(this: Watched, chunk: unknown, encoding?: BufferEncoding): boolean {
   const watch = this[kWatch];
-  if (chunk === null && watch !== undefined && watch.verdict === undefined) {
+  if (chunk === null && typeof watch === 'object') {
     // Over the bridge, the lower stream emits 'end' (readableEnded) before node:tls hears of it,
     // so an end that node:tls reports while the lower stream still runs came from close_notify.
-    watch.verdict = watch.bridge ? (watch.bridge.readableEnded ? 'truncated' : 'clean') : probeNative(this);
+    this[kWatch] = watch.bridge ? (watch.bridge.readableEnded ? 'truncated' : 'clean') : probeNative(this);
     watch.onEnd?.();
   }
   return push.call(this, chunk, encoding);
 }
 
-/** Starts watching `socket`'s end of stream; `bridge` is the JavaScript stream under it, if any. */
+/**
+ * Starts watching `socket`'s end of stream; `bridge` is the JavaScript stream under it, if any.
+ * The watch returned is the handshake's: set its `onEnd`, and call `handshakeWatchDone` after.
+ */
 export function watchTlsEof(socket: TLSSocket, bridge: EofWatch['bridge']): EofWatch {
-  const watch: EofWatch = { verdict: undefined, bridge, onEnd: null };
+  const watch: EofWatch = { bridge, onEnd: null };
   (socket as Watched)[kWatch] = watch;
   socket.push = pushWithVerdict;
   return watch;
+}
+
+/** The handshake stopped listening: a native socket's watch becomes the shared one. */
+export function handshakeWatchDone(socket: TLSSocket, watch: EofWatch): void {
+  watch.onEnd = null;
+  const watched = socket as Watched;
+  if (watched[kWatch] === watch && watch.bridge === null) watched[kWatch] = NATIVE;
+}
+
+/** The verdict on `socket`'s end of stream, once the end happened (`undefined` before). */
+export function eofVerdict(socket: TLSSocket): EofVerdict | undefined {
+  const value = (socket as Watched)[kWatch];
+  return typeof value === 'string' ? value : undefined;
 }
 
 function probeNative(socket: TLSSocket): EofVerdict {

@@ -12,7 +12,7 @@ import type { Protocol } from '../transport/protocol.js';
 import type { Transport, TransportInfo } from '../transport/transport.js';
 import { ClientContext, type SavedSession } from './client-context.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from './defaults.js';
-import type { EofWatch } from './eof.js';
+import { type EofWatch, handshakeWatchDone } from './eof.js';
 import { checkHostname, sniName } from './hostname.js';
 import { derChain, LazyChain, readTlsInfo } from './info.js';
 import { tlsErrorFrom } from './openssl-errors.js';
@@ -203,7 +203,7 @@ export function awaitHandshake(setup: HandshakeSetup): {
       resolve(transport);
     };
     const cleanup = () => {
-      eof.onEnd = null;
+      handshakeWatchDone(socket, eof);
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.off('error', onError);
@@ -260,6 +260,5 @@ function established(setup: HandshakeSetup): TlsTransport {
     lowerInfo: setup.lower.info,
     lowerOwned: setup.lowerOwned,
     stream: setup.stream,
-    eof: setup.eof,
   });
 }

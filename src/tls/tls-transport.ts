@@ -118,7 +118,7 @@ import type { TLSSocket } from 'node:tls';
 import { type InspectOptionsStylized, inspect } from 'node:util';
 import { StreamTransport } from '../transport/stream.js';
 import type { Address, TlsInfo, TlsTransportInfo, Transport, TransportInfo } from '../transport/transport.js';
-import type { EofWatch } from './eof.js';
+import { eofVerdict } from './eof.js';
 import { TlsError } from './errors.js';
 import { tlsErrorFrom } from './openssl-errors.js';
 
@@ -137,8 +137,6 @@ export interface TlsTransportSetup {
   lowerOwned: Transport | null;
   /** The lower transport's socket, when node:tls took it directly; `null` when bridged. */
   stream: Duplex | null;
-  /** The verdict on the TLS end of stream, once it happened. */
-  eof: EofWatch;
 }
 
 /**
@@ -149,6 +147,7 @@ export const kNativeEngine = Symbol('tlskit.nativeEngine');
 
 const ALLOW_TRUNCATION = 1;
 const END_WHEN_FLUSHED = 2;
+const BRIDGED = 4;
 
 /** A Transport protected by TLS. Made by `startTls`. */
 export class TlsTransport extends StreamTransport {
@@ -156,27 +155,33 @@ export class TlsTransport extends StreamTransport {
   // connection, which a server holds by the thousand.
   readonly #tls: TlsInfo;
   readonly #lowerInfo: TransportInfo;
-  readonly #lowerOwned: Transport | null;
-  readonly #stream: Duplex | null;
-  readonly #eof: EofWatch;
-  /** `ALLOW_TRUNCATION` and `END_WHEN_FLUSHED`, as bits. */
+  /** The lower transport when `BRIDGED` (the setup's `lowerOwned`), else the native socket or null. */
+  readonly #below: Transport | Duplex | null;
+  /** `ALLOW_TRUNCATION`, `END_WHEN_FLUSHED` and `BRIDGED`, as bits. */
   #flags: number;
-  #info: TlsTransportInfo | undefined;
 
   /** @internal */
   constructor(socket: TLSSocket, setup: TlsTransportSetup) {
     super(socket, { kind: null, closeTimeout: setup.closeTimeout });
     this.#tls = setup.tls;
     this.#lowerInfo = setup.lowerInfo;
-    this.#lowerOwned = setup.lowerOwned;
-    this.#stream = setup.stream;
-    this.#eof = setup.eof;
-    this.#flags = setup.allowTruncation ? ALLOW_TRUNCATION : 0;
+    this.#below = setup.lowerOwned ?? setup.stream;
+    this.#flags = (setup.allowTruncation ? ALLOW_TRUNCATION : 0) | (setup.lowerOwned ? BRIDGED : 0);
   }
 
   /** @internal See `kNativeEngine`: a bridged layer has the lower transport it writes through. */
   get [kNativeEngine](): boolean {
-    return this.#lowerOwned === null;
+    return (this.#flags & BRIDGED) === 0;
+  }
+
+  /** What this layer closes and aborts when bridged; `null` when its TLS socket is native. */
+  get #lowerOwned(): Transport | null {
+    return (this.#flags & BRIDGED) !== 0 ? (this.#below as Transport) : null;
+  }
+
+  /** The native socket under the TLS socket, when there is a separate one. */
+  get #stream(): Duplex | null {
+    return (this.#flags & BRIDGED) === 0 ? (this.#below as Duplex | null) : null;
   }
 
   /** The TLS socket: the stream this transport runs over, not kept twice (idle servers hold many). */
@@ -185,8 +190,11 @@ export class TlsTransport extends StreamTransport {
   }
 
   override get info(): TlsTransportInfo {
-    this.#info ??= new TlsLayerInfo(this.#tls, this.#lowerInfo);
-    return this.#info;
+    return super.info as TlsTransportInfo;
+  }
+
+  protected override _describe(): TlsTransportInfo {
+    return new TlsLayerInfo(this.#tls, this.#lowerInfo);
   }
 
   protected override _mapError(error: unknown): Error {
@@ -194,7 +202,7 @@ export class TlsTransport extends StreamTransport {
   }
 
   protected override _onEof(): void {
-    if (this.#eof.verdict === 'truncated' && (this.#flags & ALLOW_TRUNCATION) === 0) {
+    if (eofVerdict(this.#tlsSocket) === 'truncated' && (this.#flags & ALLOW_TRUNCATION) === 0) {
       this._onError(truncationError(this.#tls.alpnProtocol));
       return;
     }

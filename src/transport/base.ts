@@ -15,8 +15,19 @@ export const kTakePending = Symbol('tlskit.takePending');
 export const kUpgradedTo = Symbol('tlskit.upgradedTo');
 export const kHandOver = Symbol('tlskit.handOver');
 export const kTopmost = Symbol('tlskit.topmost');
+/** The method `kOnLost` calls on an observer object. */
+export const kLost = Symbol('tlskit.lost');
 
-type LostListener = (error: Error | null) => void;
+/**
+ * Told once when the connection ends: a function, or an object with a `kLost` method, which lets
+ * a server register the record it already keeps per connection instead of a closure per connection.
+ */
+export type LostListener = ((error: Error | null) => void) | { [kLost](error: Error | null): void };
+
+function tell(listener: LostListener, error: Error | null): void {
+  if (typeof listener === 'function') listener(error);
+  else listener[kLost](error);
+}
 
 /** What a layer that took over a transport forwards `close`/`abort` to. */
 export type TransportOwner = Pick<Transport, 'close' | 'abort' | 'closing'>;
@@ -289,8 +300,8 @@ export abstract class BaseTransport implements Transport {
   }
 
   /** Registers a listener for the end of the connection (servers track their connections). */
-  [kOnLost](listener: (error: Error | null) => void): void {
-    if (this.#is(LOST)) listener(this.#lostError);
+  [kOnLost](listener: LostListener): void {
+    if (this.#is(LOST)) tell(listener, this.#lostError);
     else if (this.#lostListeners === null) this.#lostListeners = listener;
     else if (Array.isArray(this.#lostListeners)) this.#lostListeners.push(listener);
     else this.#lostListeners = [this.#lostListeners, listener];
@@ -487,8 +498,8 @@ export abstract class BaseTransport implements Transport {
   #notifyLost(error: Error | null): void {
     const listeners = this.#lostListeners;
     this.#lostListeners = null;
-    if (typeof listeners === 'function') listeners(error);
-    else if (listeners) for (const listener of listeners) listener(error);
+    if (Array.isArray(listeners)) for (const listener of listeners) tell(listener, error);
+    else if (listeners) tell(listeners, error);
   }
 
   #deliverLost(protocol: Protocol): void {

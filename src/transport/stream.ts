@@ -70,7 +70,8 @@ function onClose(this: Owned): void {
  */
 export class StreamTransport extends BaseTransport {
   readonly #stream: Duplex;
-  readonly #info: TransportInfo | null;
+  /** `null` until first asked when a subclass describes the transport (`kind: null`). */
+  #info: TransportInfo | null;
   #error: Error | null = null;
   /**
    * `READING` (the data listener is on) and `RELEASED` (the stream went to a consumer outside
@@ -123,7 +124,18 @@ export class StreamTransport extends BaseTransport {
   }
 
   get info(): TransportInfo {
-    return this.#info!;
+    this.#info ??= this._describe();
+    return this.#info;
+  }
+
+  /**
+   * The info of a transport made with `kind: null`, made when first asked and then kept (in this
+   * class's field: idle servers hold transports by the thousand, so a subclass keeps no second one).
+   */
+  protected _describe(): TransportInfo {
+    throw new Error(
+      'StreamTransport: made with `kind: null`, so the subclass must override `_describe` (a tlskit bug)',
+    );
   }
 
   /** The Node stream underneath, for layers inside tlskit. */
