@@ -1,5 +1,13 @@
 import { X509Certificate } from 'node:crypto';
-import { type ClientContext, clientContext, type ServerContext, spkiPin, startTls } from 'tlskit';
+import {
+  type ClientContext,
+  clientContext,
+  createConnection,
+  createServer,
+  type ServerContext,
+  spkiPin,
+  startTls,
+} from 'tlskit';
 import { createCA } from 'tlskit/pki';
 import { memoryPair, RecordingProtocol } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
@@ -80,5 +88,38 @@ describe.each(['TLSv1.2', 'TLSv1.3'] as const)('session resumption over %s', (ve
     expect(second).toMatchObject({ error: null, resumed: true, subjects: first.subjects });
     const otherName = await attempt(client, server, 'other.test');
     expect(otherName).toMatchObject({ error: null, resumed: false });
+  });
+
+  it('resumes over TCP when node:tls opens the socket itself (createConnection with tls), and not for another name', async () => {
+    const ca = await createCA();
+    const leaf = await ca.issue({ hosts: ['bank.test', 'other.test'] });
+    const server = await createServer(() => ({ connectionMade: (transport) => transport.write('hello') }), {
+      host: '127.0.0.1',
+      port: 0,
+      tls: leaf.serverContext({ maxVersion: version }),
+    });
+    const client = clientContext({ trust: ca.trust, sessionCache: true });
+    const once = async (serverName: string) => {
+      const recording = new RecordingProtocol({ keepOpenOnEof: true });
+      const transport = await createConnection(() => recording, {
+        host: '127.0.0.1',
+        port: server.address.port,
+        tls: client,
+        serverName,
+      });
+      await recording.waitForBytes(5); // the TLS 1.3 tickets arrived before the greeting
+      const resumed = transport.info.tls!.resumed;
+      transport.close();
+      await recording.waitForLost();
+      return resumed;
+    };
+    try {
+      expect(await once('bank.test')).toBe(false);
+      expect(await once('bank.test')).toBe(true);
+      expect(await once('bank.test')).toBe(true);
+      expect(await once('other.test')).toBe(false);
+    } finally {
+      await server.close();
+    }
   });
 });
