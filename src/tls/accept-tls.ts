@@ -37,8 +37,6 @@ export interface Accepting {
  */
 export function acceptTls(socket: net.Socket, info: TransportInfo, options: AcceptTlsOptions): Accepting {
   const { context } = options;
-  // Set on the accepted socket itself: once wrapped, each call goes through the TLS socket's proxy.
-  if (info.kind === 'tcp') socket.setNoDelay(true);
   // Errors reach the TLS socket; one left on the accepted socket must not be uncaught.
   socket.on('error', noop);
   const tlsSocket = acceptClient(socket, context, options.alpnWire);

@@ -155,9 +155,10 @@ export function awaitHandshake(setup: HandshakeSetup): {
 } {
   const { socket, context, check, eof, signal } = setup;
   const timeout = setup.timeout ?? context.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-  const role = context.role;
-  let close: () => void = () => {};
-  let abort: (error?: Error) => void = () => {};
+  const secureEvent = context.role === 'client' ? 'secureConnect' : 'secure';
+  // Assigned by the executor, which runs before the constructor returns.
+  let close!: () => void;
+  let abort!: (error?: Error) => void;
   const promise = new Promise<TlsTransport>((resolve, reject) => {
     let settled = false;
     const fail = (error: Error, graceful: boolean) => {
@@ -220,14 +221,16 @@ export function awaitHandshake(setup: HandshakeSetup): {
       signal?.removeEventListener('abort', onAbort);
       socket.off('error', onError);
       socket.off('close', onClose);
-      socket.off(role === 'client' ? 'secureConnect' : 'secure', onSecure);
+      socket.off(secureEvent, onSecure);
     };
+    // `on`, not `once`: cleanup removes all three the first time any of them fires (and `once`
+    // would wrap each in two more objects per handshake).
     socket.on('error', onError);
-    socket.once('close', onClose);
-    socket.once(role === 'client' ? 'secureConnect' : 'secure', onSecure);
+    socket.on('close', onClose);
+    socket.on(secureEvent, onSecure);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-  return { promise, close: () => close(), abort: (error) => abort(error) };
+  return { promise, close, abort };
 }
 
 const noop = () => {};

@@ -123,14 +123,16 @@ export function socketInfo(
   return streamInfo(socket, socketAddressing(unix));
 }
 
-/** Wraps a connected socket; see `socketAddressing` for `unix` and `proxy`. */
+/**
+ * Wraps a connected socket; see `socketAddressing` for `unix` and `proxy`. TCP_NODELAY is the
+ * opener's job (`openSocket`, or the listener for the sockets it accepts), done once per socket.
+ */
 export function socketTransport(
   socket: net.Socket,
   unix: { path: string; side: 'client' | 'server' } | null,
   closeTimeout?: number,
   proxy?: ProxyInfo,
 ): StreamTransport {
-  if (!unix) socket.setNoDelay(true);
   return new StreamTransport(socket, { ...socketAddressing(unix, proxy), closeTimeout });
 }
 
@@ -190,8 +192,9 @@ export function whenConnected<T>(
     const onError = (error: unknown) => settle(toTransportError(error));
     const onAbort = () =>
       settle(new AbortError(`${where}: aborted while connecting to ${describe(endpoint)}`, signal?.reason));
-    socket.once('connect', onConnect);
-    socket.once('error', onError);
+    // `on`: settle removes both the first time either fires (`once` would wrap each per connection).
+    socket.on('connect', onConnect);
+    socket.on('error', onError);
     signal?.addEventListener('abort', onAbort, { once: true });
     if (timeout !== undefined) {
       timer = setTimeout(
@@ -226,9 +229,22 @@ export function openSocket(
       : net.connect({ host: endpoint.host, port: endpoint.port, allowHalfOpen: true });
   socket.pause();
   const unix = 'path' in endpoint ? { path: endpoint.path, side: 'client' as const } : null;
-  return whenConnected(where, socket, endpoint, options, () =>
-    socketTransport(socket, unix, options.closeTimeout),
-  );
+  return whenConnected(where, socket, endpoint, options, () => {
+    if (!unix) socket.setNoDelay(true);
+    return socketTransport(socket, unix, options.closeTimeout);
+  });
+}
+
+/**
+ * Sets TCP_NODELAY on the listening socket itself, where the accepted sockets inherit it (Linux
+ * copies the option to each connection it accepts): one system call per server rather than one per
+ * connection, a few microseconds of every handshake. `false` where that cannot be relied on (other
+ * systems; a node:cluster worker, whose connections the primary accepts): each socket is set then.
+ */
+function noDelayForAccepted(server: net.Server): boolean {
+  if (process.platform !== 'linux') return false;
+  const handle = (server as unknown as { _handle?: { setNoDelay?: (on: boolean) => number } })._handle;
+  return typeof handle?.setNoDelay === 'function' && handle.setNoDelay(true) === 0;
 }
 
 /** Calls the factory and binds its protocol; a throwing factory aborts the transport. */
@@ -261,8 +277,9 @@ export interface Listener<A extends Address = Address> {
 }
 
 /**
- * Listens on TCP or a Unix socket and hands every accepted socket, paused, to `onSocket`. What a
- * server does with them (limits, PROXY headers, TLS, shutdown) is decided above, in src/server/.
+ * Listens on TCP or a Unix socket and hands every accepted socket, paused, to `onSocket`, TCP ones
+ * with TCP_NODELAY set. What a server does with them (limits, PROXY headers, TLS, shutdown) is
+ * decided above, in src/server/.
  */
 export async function listenSockets<E extends Endpoint>(
   where: string,
@@ -273,7 +290,12 @@ export async function listenSockets<E extends Endpoint>(
   const endpoint = checkEndpoint(where, endpointOptions, true);
   checkMilliseconds(where, 'closeTimeout', options.closeTimeout);
   checkBacklog(where, options.backlog);
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onSocket);
+  const tcp = !('path' in endpoint);
+  let inherited = false;
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+    if (tcp && !inherited) socket.setNoDelay(true);
+    onSocket(socket);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(toTransportError(error)));
     const listenOptions =
@@ -281,6 +303,7 @@ export async function listenSockets<E extends Endpoint>(
     server.listen({ ...listenOptions, backlog: options.backlog }, () => resolve());
   });
   server.on('error', () => {});
+  inherited = tcp && noDelayForAccepted(server);
   const bound = server.address();
   const address: Address =
     typeof bound === 'string' || bound === null
