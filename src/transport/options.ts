@@ -35,12 +35,20 @@ export function checkOptionNames(
   fail: OptionError = invalidArgument,
 ): void {
   if (typeof options !== 'object' || options === null) return;
-  const label = (name: string) => (names.path ? `${names.path}.${name}` : name);
-  for (const name of Object.keys(options)) {
-    if (names.known.includes(name)) continue;
+  let known = knownSets.get(names);
+  if (known === undefined) {
+    known = new Set(names.known);
+    knownSets.set(names, known);
+  }
+  for (const name in options) {
+    if (!Object.hasOwn(options, name) || known.has(name)) continue;
+    const label = (name: string) => (names.path ? `${names.path}.${name}` : name);
     throw fail(label(name), `${where}: unknown option \`${label(name)}\`; ${hint(name, names, label)}`);
   }
 }
+
+/** The known names as a set, made once per `OptionNames` (options are checked on every call). */
+const knownSets = new WeakMap<OptionNames, ReadonlySet<string>>();
 
 function hint(name: string, names: OptionNames, label: (name: string) => string): string {
   const elsewhere = names.elsewhere;
