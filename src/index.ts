@@ -114,11 +114,9 @@ export type {
 } from './transport/net.js';
 export type { Protocol, ProtocolFactory } from './transport/protocol.js';
 export {
-  encodeProxyHeader,
   type ProxyHeader,
   ProxyHeaderError,
   type ProxyHeaderErrorCode,
-  type ProxyHeaderInit,
   ProxyHeaderParser,
   type ProxyInfo,
   type ProxyParse,
@@ -127,6 +125,7 @@ export {
   type ProxyTlvs,
   type ProxyTransport,
 } from './transport/proxy-header.js';
+export { encodeProxyHeader, type ProxyHeaderInit } from './transport/proxy-header-encode.js';
 export type {
   Address,
   TcpAddress,

@@ -29,7 +29,7 @@ import {
   type OptionNames,
 } from '../transport/options.js';
 import type { ProtocolFactory } from '../transport/protocol.js';
-import { encodeProxyHeader, type ProxyHeaderInit } from '../transport/proxy-header.js';
+import { encodeProxyHeader, type ProxyHeaderInit } from '../transport/proxy-header-encode.js';
 import type { Address, Transport, TransportInfo } from '../transport/transport.js';
 import { Connection } from './connection.js';
 import { OPEN_OPTION_NAMES } from './option-names.js';

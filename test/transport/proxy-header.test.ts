@@ -4,13 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { ipBytes } from '../../src/transport/ip.js';
 import {
   crc32c,
-  encodeProxyHeader,
   type ProxyHeader,
   ProxyHeaderError,
-  type ProxyHeaderInit,
   ProxyHeaderParser,
   type ProxyParse,
 } from '../../src/transport/proxy-header.js';
+import { encodeProxyHeader, type ProxyHeaderInit } from '../../src/transport/proxy-header-encode.js';
 
 const bytes = (text: string) => Uint8Array.from(Buffer.from(text, 'latin1'));
 
