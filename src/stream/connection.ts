@@ -1,6 +1,6 @@
 import { OPTION_NAMES } from '../tls/option-names.js';
 import { type StartTlsOptions, upgrade } from '../tls/start-tls.js';
-import { toBytes } from '../transport/base.js';
+import { toBytes } from '../transport/callbacks.js';
 import {
   AbortError,
   IncompleteReadError,

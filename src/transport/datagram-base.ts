@@ -6,15 +6,8 @@
  * Unlike BaseTransport there is no end of stream to wait for, so `close()` waits only for our own
  * queue to drain (bounded by `closeTimeout`) and nothing here depends on the peer.
  */
-import {
-  asError,
-  callAbortingOnThrow,
-  checkWaterMarks,
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_HIGH_WATER_MARK,
-  deliverLastCallback,
-  toBytes,
-} from './base.js';
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HIGH_WATER_MARK } from './base.js';
+import { asError, callAbortingOnThrow, checkWaterMarks, deliverLastCallback, toBytes } from './callbacks.js';
 import type { DatagramProtocol, DatagramTransport } from './datagram.js';
 import {
   InvalidArgumentError,
