@@ -5,7 +5,8 @@ const common = {
   platform: 'node',
   sourcemap: true,
   splitting: true,
-  shims: false,
+  // `import.meta.url` in the CommonJS build (src/stream/http-client.ts loads undici on demand).
+  shims: true,
 } as const;
 
 export default defineConfig([

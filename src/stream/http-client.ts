@@ -24,10 +24,12 @@
  * - **Connect deadline.** `connectTimeout` defaults to 10 s, undici's own default, so a dead host
  *   does not hang a `fetch` for as long as the kernel retries.
  */
+
 import https from 'node:https';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Agent, type buildConnector } from 'undici';
+import type { Agent, buildConnector } from 'undici';
 import { ClientContext } from '../tls/client-context.js';
 import { alpnWire } from '../tls/defaults.js';
 import { type TransportDuplex, toDuplex } from '../transport/duplex.js';
@@ -177,8 +179,19 @@ export function tlsDispatcher(context: ClientContext, options?: TlsDispatcherOpt
     );
   }
   const connect = tlsConnector(context, dialing);
-  return new Agent({ ...agent, connect });
+  return new (undici().Agent)({ ...agent, connect });
 }
+
+/**
+ * undici, loaded when the first dispatcher is made: loading it is about 85 ms of start-up and
+ * 16 MB of memory, most of what importing tlskit would cost a program that never calls `fetch`
+ * through it. (undici is one CommonJS module, so this is the instance `import 'undici'` gives.)
+ */
+function undici(): typeof import('undici') {
+  loadedUndici ??= createRequire(import.meta.url)('undici') as typeof import('undici');
+  return loadedUndici;
+}
+let loadedUndici: typeof import('undici') | null = null;
 
 /** TLS settings an `https.Agent` takes that tlskit's context decides instead. */
 const CONTEXT_DECIDES = [
