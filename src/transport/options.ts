@@ -40,8 +40,8 @@ export function checkOptionNames(
     known = new Set(names.known);
     knownSets.set(names, known);
   }
-  for (const name in options) {
-    if (!Object.hasOwn(options, name) || known.has(name)) continue;
+  for (const name of Object.keys(options)) {
+    if (known.has(name)) continue;
     const label = (name: string) => (names.path ? `${names.path}.${name}` : name);
     throw fail(label(name), `${where}: unknown option \`${label(name)}\`; ${hint(name, names, label)}`);
   }
