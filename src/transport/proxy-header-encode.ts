@@ -8,7 +8,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { InvalidArgumentError } from './errors.js';
 import { ipBytes } from './ip.js';
 import { checkOptionNames, type OptionNames } from './options.js';
-import { crc32c, PROXY_V2_SIGNATURE, TLV } from './proxy-header.js';
+import { crc32c } from './proxy-header-v2.js';
+import { PROXY_V2_SIGNATURE, TLV } from './proxy-header-wire.js';
 
 const ENCODE_OPTIONS: OptionNames = {
   known: ['version', 'command', 'source', 'destination', 'tlvs', 'checksum'],
