@@ -11,13 +11,16 @@
  * - SIGHUP re-reads --cert/--key (and --client-ca) and calls `context.reload`: new handshakes
  *   see the new files, open connections keep what they had. A bad file is logged and the old
  *   ones are kept, all of them (the reload is one step).
- * - SIGTERM/SIGINT stop accepting and drain with `server.close({ timeout })`.
+ * - SIGTERM/SIGINT stop accepting and drain with `server.close({ timeout })`. A second signal
+ *   during the drain is someone who will not wait: the tunnel exits at once (128 + the signal's
+ *   number, as a shell reports a kill), cutting what is still open.
  * - --starttls: terminating, the listener is plain and we are the protocol's server until the
  *   client asks for TLS; the plain backend's own greeting is then swallowed (the client had ours).
  *   Originating, we are the protocol's client towards the backend and replay its greeting to our
  *   plain client. Either way bytes pipelined across the upgrade end the connection (starttls.ts).
  */
 import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Connection } from '../stream/connection.js';
 import { serve } from '../stream/open.js';
@@ -48,7 +51,8 @@ Options:
   --ca F                   Originate: the CAs that verify the backend's certificate.
   --servername NAME        Originate: the backend's name to verify (default the --to host).
   --proxy-protocol v1|v2   Send a PROXY header with the real client address to the backend.
-  --drain-timeout MS       On SIGTERM/SIGINT, how long open connections may finish (default 10000).
+  --drain-timeout MS       On SIGTERM/SIGINT, how long open connections may finish (default 10000);
+                           a second signal exits at once.
   --max-connections N      Refuse connections beyond N open ones.
   --starttls PROTOCOL      smtp, imap, pop3, ftp, xmpp or postgres: with --cert, offer STARTTLS to
                            plain clients of PROTOCOL (the backend's own greeting is swallowed);
@@ -214,14 +218,23 @@ function reloadOnHangup(context: ServerContext, files: ServerFiles, log: Logger)
   });
 }
 
-/** SIGTERM/SIGINT: stop accepting, let open connections finish within the drain timeout. */
+/**
+ * SIGTERM/SIGINT: stop accepting, let open connections finish within the drain timeout. A second
+ * signal (either) exits at once with 128 + its number, the open connections cut by the exit.
+ */
 function stopOnSignal(
   server: { close(options: { timeout: number }): Promise<object> },
   drainTimeout: number,
   log: Logger,
 ): Promise<number> {
   return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
+    let stopping = false;
+    const stop = (signal: 'SIGTERM' | 'SIGINT') => {
+      if (stopping) {
+        log({ event: 'stopped', signal, forced: true });
+        process.exit(128 + osConstants.signals[signal]);
+      }
+      stopping = true;
       log({ event: 'stopping', signal, drain_timeout_ms: drainTimeout });
       server.close({ timeout: drainTimeout }).then(
         (result) => {
@@ -231,8 +244,8 @@ function stopOnSignal(
         () => resolve(1),
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
 }
 

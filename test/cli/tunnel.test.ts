@@ -97,6 +97,27 @@ async function curl(args: string[]): Promise<{ code: number; stdout: string; std
   }
 }
 
+/** Starts a curl GET through the tunnel; resolves once the backend has the request. */
+async function transferUnderway(
+  port: number,
+  backend: http.Server,
+): Promise<{ done: ReturnType<typeof curl> }> {
+  const transfer = curl([
+    '--cacert',
+    files.ca,
+    '-N',
+    `https://localhost:${port}/`,
+    '--connect-to',
+    `localhost:${port}:127.0.0.1:${port}`,
+  ]);
+  await withTimeout(
+    new Promise<void>((resolve) => backend.once('request', () => resolve())),
+    8000,
+    () => 'the request did not reach the backend',
+  );
+  return { done: transfer };
+}
+
 async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
   try {
     await run(process.execPath, ['dist/cli/main.js', 'tunnel', ...args]);
@@ -295,19 +316,7 @@ describe('tlskit tunnel: signals', () => {
     });
     const backend = await listen(slow);
     const t = await tunnel(['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key]);
-    const transfer = curl([
-      '--cacert',
-      files.ca,
-      '-N',
-      `https://localhost:${t.port}/`,
-      '--connect-to',
-      `localhost:${t.port}:127.0.0.1:${t.port}`,
-    ]);
-    await withTimeout(
-      new Promise<void>((resolve) => slow.once('request', () => resolve())),
-      8000,
-      () => 'the request did not reach the backend',
-    );
+    const transfer = (await transferUnderway(t.port, slow)).done;
     t.child.kill('SIGTERM');
     await t.waitFor(/event=stopping signal=SIGTERM/);
     const refused = await curl(['--cacert', files.ca, `https://127.0.0.1:${t.port}/`]);
@@ -317,6 +326,29 @@ describe('tlskit tunnel: signals', () => {
     expect(await t.waitForExit()).toEqual({ code: 0, signal: null });
     expect(t.output).toMatch(/event=stopped drained=1 aborted=0/);
   });
+
+  it.each([
+    ['SIGTERM', 'SIGTERM', 143],
+    ['SIGINT', 'SIGTERM', 143],
+    ['SIGTERM', 'SIGINT', 130],
+  ] as const)(
+    '%s, then %s during the drain: exits at once with %i, the open transfer is cut',
+    async (first, second, status) => {
+      const slow = http.createServer((_, res) => res.write('first half '));
+      const backend = await listen(slow);
+      closers.push(() => slow.closeAllConnections());
+      const t = await tunnel(['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key]);
+      const transfer = (await transferUnderway(t.port, slow)).done;
+      t.child.kill(first);
+      await t.waitFor(new RegExp(`event=stopping signal=${first}`));
+      t.child.kill(second);
+      expect(await t.waitForExit()).toEqual({ code: status, signal: null });
+      expect(t.output).toMatch(new RegExp(`event=stopped signal=${second} forced=true`));
+      const cut = await transfer;
+      expect(cut.code).not.toBe(0);
+      expect(cut.stdout).toBe('first half ');
+    },
+  );
 });
 
 describe('tlskit tunnel: --proxy-protocol', () => {
