@@ -10,9 +10,16 @@ import { acceptTls } from '../tls/accept-tls.js';
 import { ClientContext } from '../tls/client-context.js';
 import { connectTls } from '../tls/connect-tls.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from '../tls/defaults.js';
+import { TlsError } from '../tls/errors.js';
 import { ServerContext } from '../tls/server-context.js';
 import { upgrade } from '../tls/start-tls.js';
-import { InvalidArgumentError } from '../transport/errors.js';
+import {
+  AbortError,
+  ConnectionError,
+  IncompleteReadError,
+  InvalidArgumentError,
+  TimeoutError,
+} from '../transport/errors.js';
 import {
   type AddressOf,
   bindNewProtocol,
@@ -262,7 +269,9 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
 /**
  * Listens (with TLS when `tls` is given) and calls `handler(connection)` for every connection.
  * When the handler's promise resolves the connection is closed gracefully; when it rejects, the
- * connection is aborted and the error goes to `onError`.
+ * connection is aborted and the error goes to `onError`. A rejection that is only the server's
+ * shutdown reaching a read (an AbortError from `connection.serverClosing`, the handler not
+ * catching it) counts as returning: the connection is closed gracefully and nothing is reported.
  */
 export function serve<E extends Endpoint>(
   options: E & ServeOptions,
@@ -276,23 +285,54 @@ export function serve<E extends Endpoint>(
   );
 }
 
-function runHandler(transport: Transport, handler: ConnectionHandler, onError = reportHandlerError): void {
+function runHandler(
+  transport: Transport,
+  handler: ConnectionHandler,
+  onError?: ServeOptions['onError'],
+): void {
   const connection = new Connection(transport);
+  // The default report names the peer, which a socket forgets once it closed (a reset, say):
+  // read it now. A caller's own onError reads what it needs (TransportInfo says when).
+  if (!onError) void connection.info.peer;
   Promise.resolve()
     .then(() => handler(connection))
     .then(
       () => connection.close(),
       (error: unknown) => {
-        void connection.info.peer; // for the report: a closed socket forgets its addresses
+        if (isServerClosingAbort(error, connection)) {
+          connection.close();
+          return;
+        }
         connection.abort(error instanceof Error ? error : new Error(String(error)));
         // The server's own shutdown deadline cut the connection: no failure of the handler.
-        if (!isShutdownAbort(error)) onError(error, connection);
+        if (!isShutdownAbort(error)) (onError ?? reportHandlerError)(error, connection);
       },
     );
 }
 
+/** Whether `error` is `connection.serverClosing` aborting a read (or thrown as it is). */
+function isServerClosingAbort(error: unknown, connection: Connection): boolean {
+  if (!(error instanceof AbortError)) return false;
+  const signal = connection.serverClosing;
+  return signal.aborted && (error === signal.reason || error.cause === signal.reason);
+}
+
+/**
+ * Prints a failed handler's error with the peer's address: one line for what the network or the
+ * peer did (a reset, a timeout, an early end, a TLS alert or truncation), the stack for anything else, which is
+ * more likely a bug in the handler.
+ */
 function reportHandlerError(error: unknown, connection: Connection): void {
   const peer = connection.info.peer;
   const where = peer === null ? 'a connection' : 'path' in peer ? peer.path : `${peer.host}:${peer.port}`;
-  console.error(`tlskit serve: the handler for ${where} failed:`, error);
+  const byPeer =
+    error instanceof ConnectionError ||
+    error instanceof TimeoutError ||
+    error instanceof IncompleteReadError ||
+    error instanceof TlsError;
+  if (byPeer) {
+    console.error(`tlskit serve: the handler for ${where} failed: ${error.code}: ${error.message}`);
+  } else {
+    console.error(`tlskit serve: the handler for ${where} failed:`, error);
+  }
 }

@@ -6,6 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import {
+  type ClientContext,
+  type CloseResult,
   type Connection,
   connect,
   createServer,
@@ -43,6 +45,17 @@ function countdown(count: number): { tick: () => void; done: Promise<void> } {
     },
     done: promise,
   };
+}
+
+/**
+ * One line echoed by a line server, then the server closes while the client waits to read: what
+ * close() resolved to, and what the client's read ended with (`null` for a clean close_notify).
+ */
+async function echoOnceThenClose(server: Server, tls: ClientContext): Promise<[CloseResult, unknown]> {
+  const client = await connect({ ...loopback, port: portOf(server), tls });
+  await client.write('one\n');
+  expect(await client.readLine()).toBe('ok one');
+  return Promise.all([server.close({ timeout: 5_000 }), client.read().finally(() => client.close())]);
 }
 
 describe('server.close()', () => {
@@ -142,16 +155,46 @@ describe('server.close()', () => {
         expect(connection.serverClosing.aborted).toBe(true);
       }
     });
-    const client = await connect({ ...loopback, port: portOf(server), tls: clientContext });
-    await client.write('one\n');
-    expect(await client.readLine()).toBe('ok one');
-    const [result, end] = await Promise.all([
-      server.close({ timeout: 5_000 }),
-      client.read().finally(() => client.close()),
-    ]);
+    const [result, end] = await echoOnceThenClose(server, clientContext);
     expect(result).toEqual({ drained: 1, aborted: 0, dropped: 0 });
     expect(end).toBeNull(); // a clean close_notify
     expect(served).toEqual(['one']);
+  });
+
+  it('a handler that lets the `serverClosing` abort escape has returned: close_notify, nothing reported', async () => {
+    const { serverContext, clientContext } = await world();
+    const reported: unknown[] = [];
+    const server = await serve(
+      { ...loopback, tls: serverContext, onError: (error) => reported.push(error) },
+      async (connection: Connection) => {
+        // The README's pattern, without a try: the shutdown rejects this read.
+        for (;;) {
+          const line = await connection.readLine({ signal: connection.serverClosing });
+          if (line === null) return;
+          await connection.write(`ok ${line}\n`);
+        }
+      },
+    );
+    const [result, end] = await echoOnceThenClose(server, clientContext);
+    expect(end).toBeNull(); // a clean close_notify, not a truncation
+    expect(result).toEqual({ drained: 1, aborted: 0, dropped: 0 });
+    expect(reported).toEqual([]);
+  });
+
+  it('an AbortError from another signal is still the handler failing', async () => {
+    const { serverContext, clientContext } = await world();
+    const reported = signal<unknown>();
+    const server = await serve(
+      { ...loopback, tls: serverContext, onError: (error) => reported.resolve(error) },
+      async (connection: Connection) => {
+        await connection.readLine({ signal: AbortSignal.abort() });
+      },
+    );
+    const client = await connect({ ...loopback, port: portOf(server), tls: clientContext });
+    expect(await reported.promise).toMatchObject({ name: 'AbortError' });
+    await expect(client.read()).rejects.toThrow();
+    client.abort();
+    await server.close();
   });
 
   it('calls Protocol.serverClosing, and closes protocols without it at once', async () => {
