@@ -33,6 +33,7 @@ import {
   checkFunction,
   checkMilliseconds,
   checkOptionNames,
+  checkOptionsObject,
   type OptionNames,
 } from '../transport/options.js';
 import type { ProtocolFactory } from '../transport/protocol.js';
@@ -107,6 +108,7 @@ function checkContext(where: string, tls: unknown, role: 'client' | 'server'): v
 
 /** Opens the socket and, with `tls`, completes the handshake. The result has no protocol bound. */
 function open(where: 'connect' | 'createConnection', options: ConnectOptions): Promise<Transport> {
+  checkOptionsObject(where, options, "{ host: 'example.com', port: 443, tls: clientContext(...) }");
   checkOptionNames(where, options, OPEN_OPTION_NAMES[where]);
   return dial(where, options);
 }
@@ -171,6 +173,7 @@ export async function accept<E extends Endpoint>(
   onTransport: (transport: Transport) => void,
   alpnWire?: Buffer,
 ): Promise<Server<AddressOf<E>>> {
+  checkOptionsObject(where, options, '{ port: 8443, tls: serverContext(...) }');
   checkOptionNames(where, options, names);
   checkContext(where, options?.tls, 'server');
   checkFunction(where, 'onHandshakeError', options?.onHandshakeError);

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { AbortError, InvalidArgumentError, TimeoutError, toTransportError } from './errors.js';
-import { checkMilliseconds, checkSignal } from './options.js';
+import { checkMilliseconds, checkSignal, shown } from './options.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
 import type { ProxyInfo } from './proxy-header.js';
 import { StreamTransport, type StreamTransportOptions, streamInfo } from './stream.js';
@@ -63,7 +63,7 @@ export function checkEndpoint(
   const lowest = forListen ? 0 : 1;
   if (!Number.isInteger(port) || (port as number) < lowest || (port as number) > 65535) {
     throw new InvalidArgumentError(
-      `${where}: \`port\` must be an integer from ${lowest} to 65535, got ${String(port)}` +
+      `${where}: \`port\` must be an integer from ${lowest} to 65535, got ${shown(port)}` +
         (forListen ? ' (0 lets the OS choose)' : ''),
     );
   }

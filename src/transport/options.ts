@@ -104,6 +104,23 @@ function editDistance(a: string, b: string): number {
   return rows[a.length]![b.length]!;
 }
 
+/**
+ * A value as an error message shows it: a string quoted and called one, so that `'443'` given for
+ * a number does not read like the number it looks like.
+ */
+export function shown(value: unknown): string {
+  return typeof value === 'string' ? `${JSON.stringify(value)} (a string)` : String(value);
+}
+
+/** Checks that the options argument is an object at all; `example` shows the least it holds. */
+export function checkOptionsObject(where: string, options: unknown, example: string): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError(
+      `${where}: the options must be an object such as ${example}, got ${Array.isArray(options) ? 'an array' : shown(options)}`,
+    );
+  }
+}
+
 /** Checks an optional positive, finite number of milliseconds, naming the field and the value. */
 export function checkMilliseconds(
   where: string,
@@ -115,7 +132,7 @@ export function checkMilliseconds(
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw fail(
       field,
-      `${where}: \`${field}\` must be a positive number of milliseconds, got ${String(value)}`,
+      `${where}: \`${field}\` must be a positive number of milliseconds, got ${shown(value)}`,
     );
   }
   return value;

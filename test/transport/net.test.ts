@@ -114,6 +114,23 @@ describe('createConnection and createServer', () => {
     );
   });
 
+  it('reject a number given as a string, quoting it, and options that are no object at all', async () => {
+    await expect(createConnection(echo, { host: '127.0.0.1', port: '443' as never })).rejects.toThrow(
+      /`port` must be an integer from 1 to 65535, got "443" \(a string\)/,
+    );
+    await expect(
+      createConnection(echo, { host: '127.0.0.1', port: 1, timeout: '5' as never }),
+    ).rejects.toThrow(/`timeout` must be a positive number of milliseconds, got "5" \(a string\)/);
+    for (const options of [undefined, null, [], 443]) {
+      await expect(createConnection(echo, options as never)).rejects.toThrow(
+        /^createConnection: the options must be an object such as \{ host: 'example.com', port: 443/,
+      );
+      await expect(createServer(echo, options as never)).rejects.toThrow(
+        /^createServer: the options must be an object such as \{ port: 8443/,
+      );
+    }
+  });
+
   it('reject an already aborted signal without connecting', async () => {
     const controller = new AbortController();
     controller.abort(new Error('changed my mind'));
