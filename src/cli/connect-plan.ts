@@ -8,10 +8,9 @@ import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { type ClientContext, clientContext } from '../tls/client-context.js';
 import type { TlsVersion } from '../tls/defaults.js';
-import { ContextError } from '../tls/errors.js';
 import { CONNECT_HELP } from './connect-help.js';
 import { parseStartTlsProtocol, type StartTlsProtocol } from './starttls.js';
-import { UsageError } from './usage-error.js';
+import { UsageError, withFlagNames } from './usage-error.js';
 
 const OPTIONS = {
   ca: { type: 'string' },
@@ -72,15 +71,6 @@ function readFlagFile(flag: keyof typeof FILE_FIXES, file: string): string {
     throw new UsageError(`--${flag} '${file}': ${what}; ${FILE_FIXES[flag]}`, { help: false });
   }
 }
-
-/** Which flag a ContextError's field came from. */
-const FLAG_OF_FIELD: Record<string, string> = {
-  trust: 'ca',
-  cert: 'cert',
-  key: 'key',
-  crl: 'crl',
-  alpn: 'alpn',
-};
 
 function seconds(value: string | undefined): number {
   if (value === undefined) return 10_000;
@@ -184,27 +174,26 @@ export function plan(values: ReturnType<typeof parse>['values'], positionals: st
   const cert = values.cert ? readFlagFile('cert', values.cert) : undefined;
   const key = values.key ? readFlagFile('key', values.key) : undefined;
   const timeout = seconds(values.timeout);
-  let context: ClientContext;
-  try {
-    context = clientContext({
-      trust: values.ca ? readFlagFile('ca', values.ca) : 'system',
-      ...(values.crl ? { crl: readFlagFile('crl', values.crl) } : {}),
-      ...(cert && key ? { cert, key } : {}),
-      ...(alpn ? { alpn } : {}),
-      ...(version ? { minVersion: version, maxVersion: version } : {}),
-      sessionCache: true,
-      handshakeTimeout: timeout,
-      closeTimeout: timeout,
-    });
-  } catch (error) {
-    if (!(error instanceof ContextError)) throw error;
-    const flag = FLAG_OF_FIELD[error.field];
-    const file = flag ? (values as Record<string, unknown>)[flag] : undefined;
-    const message = error.message.replace(/^clientContext: /, '');
-    throw new UsageError(flag ? `--${flag}${file ? ` '${file}'` : ''}: ${message}` : message, {
-      help: false,
-    });
-  }
+  const context = withFlagNames(
+    () =>
+      clientContext({
+        trust: values.ca ? readFlagFile('ca', values.ca) : 'system',
+        ...(values.crl ? { crl: readFlagFile('crl', values.crl) } : {}),
+        ...(cert && key ? { cert, key } : {}),
+        ...(alpn ? { alpn } : {}),
+        ...(version ? { minVersion: version, maxVersion: version } : {}),
+        sessionCache: true,
+        handshakeTimeout: timeout,
+        closeTimeout: timeout,
+      }),
+    {
+      trust: { flag: '--ca', file: values.ca },
+      cert: { flag: '--cert', file: values.cert },
+      key: { flag: '--key', file: values.key },
+      crl: { flag: '--crl', file: values.crl },
+      alpn: { flag: '--alpn', file: undefined },
+    },
+  );
   return {
     host,
     port,

@@ -85,6 +85,8 @@ export async function main(argv: string[]): Promise<number> {
       if (!usage) throw error;
       process.stderr.write(`tlskit ${command}: ${(error as Error).message}\n`);
       if (error instanceof UsageError && error.help) process.stderr.write(`\n${error.usage ?? help}`);
+      else if (!(error instanceof UsageError))
+        process.stderr.write(`Run 'tlskit ${command} --help' for the options.\n`);
       return 2;
     }
   }

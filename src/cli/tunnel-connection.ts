@@ -32,6 +32,8 @@ export interface TunnelRoute {
   proxyVersion: 1 | 2 | undefined;
   allowCn: readonly string[];
   allowSan: readonly string[];
+  /** Milliseconds the backend connection (TCP, and TLS when originating) may take. */
+  connectTimeout: number;
 }
 
 export type Logger = (fields: Record<string, unknown>) => void;
@@ -86,7 +88,9 @@ async function upgradeClient(client: Connection, route: TunnelRoute): Promise<vo
  * Connects to the backend, with the PROXY header, TLS or the STARTTLS dialogue the route asks
  * for. Originating with STARTTLS we are the protocol's client towards the backend, and replay its
  * greeting to our plain client; terminating with it, the backend's own greeting is swallowed (the
- * client already had ours).
+ * client already had ours). The attempt ends at `connectTimeout` or when the client is gone
+ * (it left, or a drain's deadline aborted it): a backend that drops SYNs would otherwise hold the
+ * client, and keep the process alive after a drain, for the kernel's two minutes of retries.
  */
 async function openBackend(client: Connection, route: TunnelRoute): Promise<Connection> {
   const { to, backendTls, starttls, serverName } = route;
@@ -94,10 +98,17 @@ async function openBackend(client: Connection, route: TunnelRoute): Promise<Conn
   const local = client.info.local;
   const source = peer && 'host' in peer ? { host: peer.host, port: peer.port } : undefined;
   const destination = local && 'host' in local ? { host: local.host, port: local.port } : undefined;
+  const clientGone = new AbortController();
+  const cancel = () => clientGone.abort(new Error('the client connection ended first'));
+  client.closed.then(cancel, cancel);
   const backend = await connect({
     host: to.host,
     port: to.port,
-    ...(backendTls && !starttls ? { tls: backendTls, serverName } : {}),
+    timeout: route.connectTimeout,
+    signal: clientGone.signal,
+    ...(backendTls && !starttls
+      ? { tls: backendTls, serverName, handshakeTimeout: route.connectTimeout }
+      : {}),
     ...(route.proxyVersion && source && destination
       ? { proxyHeader: { version: route.proxyVersion, source, destination } }
       : {}),

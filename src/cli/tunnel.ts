@@ -34,7 +34,7 @@ import {
   type Logger,
   type TunnelRoute,
 } from './tunnel-connection.js';
-import { UsageError } from './usage-error.js';
+import { UsageError, withFlagNames } from './usage-error.js';
 
 export const TUNNEL_HELP = `Usage: tlskit tunnel --accept [HOST:]PORT --to HOST:PORT (--cert F --key F | --ca F) [options]
 
@@ -54,6 +54,8 @@ Options:
   --drain-timeout MS       On SIGTERM/SIGINT, how long open connections may finish (default 10000);
                            a second signal exits at once.
   --max-connections N      Refuse connections beyond N open ones.
+  --connect-timeout MS     How long connecting to the backend may take (default 10000); the
+                           client's connection ends when it does not succeed in time.
   --starttls PROTOCOL      smtp, imap, pop3, ftp, xmpp or postgres: with --cert, offer STARTTLS to
                            plain clients of PROTOCOL (the backend's own greeting is swallowed);
                            with --ca, upgrade to the backend with STARTTLS.
@@ -78,6 +80,7 @@ const OPTIONS = {
   'proxy-protocol': { type: 'string' },
   'drain-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
+  'connect-timeout': { type: 'string' },
   starttls: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -107,25 +110,32 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
   }
   const plan = planTunnel(values);
   const log = makeLogger(plan.json);
-  const serverTls = plan.files
-    ? serverContext({ ...serverFiles(plan.files), ...mtls(plan.files) })
+  const { files, caFile } = plan;
+  const serverTls = files
+    ? withFlagNames(() => serverContext({ ...serverFiles(files), ...mtls(files) }), fileFlags(files))
     : undefined;
-  const backendTls = plan.caFile ? clientContext({ trust: readPem('--ca', plan.caFile) }) : undefined;
+  const backendTls = caFile
+    ? withFlagNames(() => clientContext({ trust: readPem('--ca', caFile) }), {
+        trust: { flag: '--ca', file: caFile },
+      })
+    : undefined;
   const route: TunnelRoute = { ...plan.route, serverTls, backendTls };
-  const server = await serve(
-    {
-      host: plan.accept.host,
-      port: plan.accept.port,
-      // With --starttls the listener is plain: TLS starts after the protocol's own prelude.
-      ...(serverTls && !route.starttls ? { tls: serverTls } : {}),
-      ...(plan.maxConnections ? { maxConnections: plan.maxConnections } : {}),
-      onHandshakeError: (error, peer) =>
-        log({ event: 'connection', peer: formatAddress(peer), close: `refused: ${error.message}` }),
-    },
-    (client: Connection) => handleConnection(client, route, log),
+  const server = await listenOrExplain(plan.accept, () =>
+    serve(
+      {
+        host: plan.accept.host,
+        port: plan.accept.port,
+        // With --starttls the listener is plain: TLS starts after the protocol's own prelude.
+        ...(serverTls && !route.starttls ? { tls: serverTls } : {}),
+        ...(plan.maxConnections ? { maxConnections: plan.maxConnections } : {}),
+        onHandshakeError: (error, peer) =>
+          log({ event: 'connection', peer: formatAddress(peer), close: `refused: ${error.message}` }),
+      },
+      (client: Connection) => handleConnection(client, route, log),
+    ),
   );
   // Signals are handled before 'listening' is said: whoever waits for that line may signal at once.
-  if (serverTls && plan.files) reloadOnHangup(serverTls, plan.files, log);
+  if (serverTls && files) reloadOnHangup(serverTls, files, log);
   const stopped = stopOnSignal(server, plan.drainTimeout, log);
   log({
     event: 'listening',
@@ -163,6 +173,7 @@ function planTunnel(values: Values): TunnelPlan {
       proxyVersion,
       allowCn: values['allow-cn'] ?? [],
       allowSan: values['allow-san'] ?? [],
+      connectTimeout: positiveInteger('--connect-timeout', values['connect-timeout']) ?? 10_000,
     },
   };
 }
@@ -187,6 +198,11 @@ function checkMode(values: Values): boolean {
     throw new UsageError('--client-ca/--allow-cn/--allow-san need terminate mode (--cert/--key)', {
       help: false,
     });
+  if ((values['allow-cn'] || values['allow-san']) && !values['client-ca'])
+    throw new UsageError(
+      '--allow-cn/--allow-san name client certificates, which only --client-ca asks for; pass --client-ca with the CAs that issue them',
+      { help: false },
+    );
   return terminate;
 }
 
@@ -199,6 +215,34 @@ function serverFiles(files: ServerFiles): ReloadOptions {
     key: readPem('--key', files.key),
     ...(files.clientCa ? { trust: readPem('--client-ca', files.clientCa) } : {}),
   };
+}
+
+/** The flag each server context field comes from, for errors that name it. */
+function fileFlags(files: ServerFiles): Record<string, { flag: string; file: string | undefined }> {
+  return {
+    cert: { flag: '--cert', file: files.cert },
+    key: { flag: '--key', file: files.key },
+    trust: { flag: '--client-ca', file: files.clientCa },
+  };
+}
+
+/** Listens, turning an address in use (or not ours to take) into a mistake in --accept. */
+async function listenOrExplain<T>(accept: HostPort, listen: () => Promise<T>): Promise<T> {
+  try {
+    return await listen();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const fix =
+      code === 'EADDRINUSE'
+        ? 'something already listens there; stop it or choose another port'
+        : code === 'EACCES'
+          ? 'ports below 1024 need privileges; choose a port from 1024 up'
+          : code === 'EADDRNOTAVAIL'
+            ? 'no interface of this machine has that address'
+            : undefined;
+    if (!fix) throw error;
+    throw new UsageError(`--accept ${formatAddress(accept)}: ${code}; ${fix}`, { help: false });
+  }
 }
 
 function mtls(files: ServerFiles): { clientAuth?: 'required' } {

@@ -15,6 +15,7 @@ import { clientContext, connect, serve, serverContext } from 'tlskit';
 import { createCA } from 'tlskit/pki';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { offerStartTls } from '../../src/cli/starttls.js';
+import { blackhole } from '../helpers/blackhole.js';
 import { hasCommand } from '../helpers/commands.js';
 import { freePort, killPeers, Peer, withTimeout } from '../helpers/peers.js';
 
@@ -144,10 +145,41 @@ describe('tlskit tunnel: mistakes exit 2 and name the flag', () => {
       ['--accept', '1', '--to', 'h:1', '--ca', 'a', '--proxy-protocol', 'v3'],
       /--proxy-protocol must be v1 or v2, got 'v3'/,
     ],
+    [
+      ['--accept', '1', '--to', 'h:1', '--cert', 'c', '--key', 'k', '--allow-cn', 'alice'],
+      /--allow-cn\/--allow-san name client certificates, which only --client-ca asks for/,
+    ],
+    [['--accept', '1', '--to', 'h:1', '--frob'], /Unknown option '--frob'[^\n]*\nRun 'tlskit tunnel --help'/],
   ])('%j', async (args, message) => {
     const { code, stderr } = await cli(args);
     expect(code).toBe(2);
     expect(stderr).toMatch(message);
+  });
+
+  it('a key that does not match the certificate names --key and its file', async () => {
+    const args = ['--accept', '127.0.0.1:0', '--to', 'h:1', '--cert', files.cert, '--key', files.aliceKey];
+    const { code, stderr } = await cli(args);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`tlskit tunnel: --key '${files.aliceKey}': \`key\` does not match`);
+  });
+
+  it('a --ca file without a certificate names --ca and its file', async () => {
+    const garbage = file('garbage.pem', 'not a certificate\n');
+    const { code, stderr } = await cli(['--accept', '127.0.0.1:0', '--to', 'h:1', '--ca', garbage]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      new RegExp(`^tlskit tunnel: --ca '${garbage}': \`trust\` holds no PEM certificate`),
+    );
+  });
+
+  it('an --accept address in use says so and how to fix it', async () => {
+    const taken = await listen(net.createServer());
+    const args = ['--accept', `127.0.0.1:${taken}`, '--to', 'h:1', '--cert', files.cert, '--key', files.key];
+    const { code, stderr } = await cli(args);
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      `tlskit tunnel: --accept 127.0.0.1:${taken}: EADDRINUSE; something already listens there; stop it or choose another port`,
+    );
   });
 });
 
@@ -349,6 +381,55 @@ describe('tlskit tunnel: signals', () => {
       expect(cut.stdout).toBe('first half ');
     },
   );
+});
+
+describe('tlskit tunnel: a backend that never answers (its SYNs dropped)', () => {
+  const hole = blackhole();
+  afterAll(() => hole.stop());
+
+  /** A TLS client through the tunnel: resolves once its handshake is done, and how it ended. */
+  async function tlsClient(port: number): Promise<{ ended: Promise<unknown> }> {
+    const connection = await connect({
+      host: '127.0.0.1',
+      port,
+      tls: clientContext({ trust: readText(files.ca) }),
+      serverName: 'localhost',
+    });
+    return {
+      ended: connection.read().then(
+        () => connection.closed,
+        (error: unknown) => error,
+      ),
+    };
+  }
+
+  it('--connect-timeout ends the client connection, and the log says why', async () => {
+    const backend = await hole.port();
+    const t = await tunnel([
+      ...['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key],
+      ...['--connect-timeout', '300'],
+    ]);
+    const client = await tlsClient(t.port);
+    await client.ended;
+    await t.waitFor(
+      new RegExp(
+        `close="backend 127\\.0\\.0\\.1:${backend} failed: connect: no connection to 127\\.0\\.0\\.1:${backend} within 300 ms"`,
+      ),
+    );
+  });
+
+  it('SIGTERM exits after the drain, although connects to the backend were under way', async () => {
+    const backend = await hole.port();
+    const t = await tunnel([
+      ...['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key],
+      ...['--connect-timeout', '600000', '--drain-timeout', '200'],
+    ]);
+    const clients = await Promise.all([tlsClient(t.port), tlsClient(t.port), tlsClient(t.port)]);
+    t.child.kill('SIGTERM');
+    expect(await t.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(t.output).toMatch(/event=stopped drained=0 aborted=3/);
+    await Promise.all(clients.map((c) => c.ended));
+  });
 });
 
 describe('tlskit tunnel: --proxy-protocol', () => {
