@@ -97,6 +97,7 @@ function verdictOf(error: TlsError | null, p: Plan, probed: ProbeResult | null):
       depth: certificate ? error.depth : null,
       sent: chain.length,
       endsWithRoot: chain.length > 0 && chain.at(-1)!.checkIssued(chain.at(-1)!),
+      lastIssuer: chain.at(-1)?.issuer.split('\n').join(', ') ?? null,
       serverName: p.serverName,
       names: leafNames.map((name) => name.replace(/^(DNS|IP):/, '')),
       alert: error.alert,

@@ -18,6 +18,8 @@ export interface HintSituation {
   sent: number;
   /** Whether the last certificate the server sent signed itself (a root). */
   endsWithRoot: boolean;
+  /** The issuer of the last certificate the server sent, one line (`O=…, CN=…`); `null` when unknown. */
+  lastIssuer?: string | null;
   /** The name checked against the certificate. */
   serverName: string;
   /** The DNS names and addresses the server's certificate carries. */
@@ -47,7 +49,7 @@ const CERTIFICATE_HINTS: Record<string, (s: HintSituation) => string> = {
     "the server's certificate signed itself; pass that certificate with --ca if you mean to trust it, or serve one issued by a CA",
   UNKNOWN_ISSUER: (s) =>
     s.sent === 1 && !s.endsWithRoot
-      ? 'the server did not send its intermediate; add it to the chain file, after the certificate'
+      ? `the server sent only its certificate, and its issuer${s.lastIssuer ? ` (${s.lastIssuer})` : ''} is not in ${TRUST(s)}: if that issuer is an intermediate, add it to the chain file, after the certificate; if it is a root, pass it with --ca`
       : s.endsWithRoot
         ? `the chain ends at a root that is not in ${TRUST(s)}; pass that root with --ca, or check that you reached the right server`
         : `no certificate in the chain was issued by a CA in ${TRUST(s)}; pass the CA that issued the chain with --ca, or have the server send its intermediates`,

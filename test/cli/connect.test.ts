@@ -43,7 +43,8 @@ const HINTS: Record<string, RegExp> = {
   'wrong-host': /the certificate is for wrong\.example, not localhost/,
   'self-signed': /signed itself; pass that certificate with --ca/,
   'untrusted-root': /the chain ends at a root that is not in the --ca file/,
-  'missing-intermediate': /the server did not send its intermediate; add it to the chain file/,
+  'missing-intermediate':
+    /its issuer \(CN=tlskit test intermediate \w+\) is not in the --ca file: if that issuer is an intermediate, add it to the chain file/,
   'intermediate-not-ca': /depth 1 signs others but is not a CA/,
   'path-length-exceeded': /allows fewer CAs below it \(pathLen\)/,
   'name-constraints': /may not issue for localhost \(name constraints\)/,
@@ -124,13 +125,13 @@ describe('tlskit connect: the human report', () => {
     expect(stdout).toContain('Resumption    not tried');
   });
 
-  it('missing-intermediate: says the server did not send its intermediate', async () => {
+  it('missing-intermediate: names the issuer the server did not send, and both fixes', async () => {
     const { args } = await serve('missing-intermediate', '-tls1_3');
     const { code, stdout } = await tlskit(['connect', ...args]);
     expect(code).toBe(1);
     expect(stdout).toMatch(/✘ not trusted: UNKNOWN_ISSUER at depth 0 \(CN=localhost/);
-    expect(stdout).toContain(
-      'fix: the server did not send its intermediate; add it to the chain file, after the certificate',
+    expect(stdout).toMatch(
+      /fix: the server sent only its certificate, and its issuer \(CN=tlskit test intermediate \w+\) is not in the --ca file: if that issuer is an intermediate, add it to the chain file, after the certificate; if it is a root, pass it with --ca\n/,
     );
     expect(stdout).toContain('Chain as sent (1 certificate, order ok)');
   });
