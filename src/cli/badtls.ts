@@ -3,7 +3,8 @@
  * poking (`serve`), or list its scenarios (`list`). The lab and the grader live in tlskit/testing;
  * this file parses the command line, prints, and stops the lab on Ctrl-C.
  */
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   checkCommand,
@@ -113,6 +114,34 @@ function signals() {
 }
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+/** A report file must be writable before the run, not found unwritable after minutes of it. */
+function checkWritable(flag: 'json' | 'junit', path: string | undefined): void {
+  if (path === undefined) return;
+  const fail = (why: string) => {
+    throw new UsageError(`--${flag} '${path}': ${why}`, { help: false });
+  };
+  try {
+    if (statSync(path).isDirectory()) fail('is a directory; pass a file name');
+    accessSync(path, constants.W_OK);
+    return;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') fail('cannot be written; pass a writable file');
+  }
+  try {
+    accessSync(dirname(path), constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    fail(
+      code === 'ENOENT'
+        ? `the directory ${dirname(path)} does not exist; create it or pass a path in an existing one`
+        : `the directory ${dirname(path)} cannot be written (${code}); pass a path in a writable one`,
+    );
+  }
+}
+
 const exitCodeFor = (signal: NodeJS.Signals) => (signal === 'SIGINT' ? 130 : 143);
 
 async function check(values: Record<string, unknown>, command: string[], out: (line: string) => void) {
@@ -121,6 +150,7 @@ async function check(values: Record<string, unknown>, command: string[], out: (l
   const jobs = positiveNumber('jobs', values.jobs as string | undefined, true);
   const seconds = positiveNumber('timeout', values.timeout as string | undefined, false);
   selectScenarios(selection);
+  for (const flag of ['json', 'junit'] as const) checkWritable(flag, values[flag] as string | undefined);
   const handling = signals();
   const controller = new AbortController();
   const lab = await startLab(selection).catch((error: unknown) => {
@@ -133,7 +163,7 @@ async function check(values: Record<string, unknown>, command: string[], out: (l
     void handling.signalled.then(() => controller.abort());
     const unavailable = lab.scenarios.filter((s) => s.unavailable).length;
     err(
-      `tlskit badtls: ${lab.scenarios.length - unavailable} scenarios served from ${lab.dir}${unavailable ? ` (${unavailable} unavailable here)` : ''}; running ${command[0]}`,
+      `tlskit badtls: ${plural(lab.scenarios.length - unavailable, 'scenario')} served from ${lab.dir}${unavailable ? ` (${unavailable} unavailable here)` : ''}; running ${command[0]}`,
     );
     const tty = process.stderr.isTTY === true;
     const report = await gradeClient(lab, command, {
@@ -165,6 +195,7 @@ async function check(values: Record<string, unknown>, command: string[], out: (l
 async function serve(values: Record<string, unknown>, out: (line: string) => void): Promise<number> {
   const selection = { only: list(values.only as string[]), skip: list(values.skip as string[]) };
   selectScenarios(selection);
+  for (const flag of ['json', 'junit'] as const) checkWritable(flag, values[flag] as string | undefined);
   const handling = signals();
   const lab = await startLab(selection).catch((error: unknown) => {
     handling.remove();

@@ -37,6 +37,11 @@ describe('tlskit badtls: mistakes exit 2 and say what is wrong', () => {
     ],
     [['check', '--jobs', '0', '--', ...CURL], /--jobs must be a positive whole number, got '0'/],
     [['serve', '--json', 'x.json'], /--json applies to 'badtls check' only/],
+    [
+      ['check', '--json', '/no/such/dir/r.json', '--', ...CURL],
+      /--json '\/no\/such\/dir\/r.json': the directory \/no\/such\/dir does not exist/,
+    ],
+    [['check', '--junit', '/tmp', '--', ...CURL], /--junit '\/tmp': is a directory; pass a file name/],
     [['frob'], /unknown command 'badtls frob'/],
   ])('%j', async (args, message) => {
     const result = await cli(args);
