@@ -35,11 +35,13 @@ export function parseTarget(value: string): { host: string; port: number } {
   const match = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
   if (!match) {
     const fix =
-      (value.match(/:/g)?.length ?? 0) > 1 && !value.startsWith('[')
+      (value.match(/:/g)?.length ?? 0) > 1 && !value.startsWith('[') && net.isIPv6(value.replace(/:\d+$/, ''))
         ? `write an IPv6 address in brackets: [${value.replace(/:\d+$/, '')}]:443`
-        : /:\d*$/.test(value) || value.includes(':')
-          ? 'write it as host:port, e.g. example.com:443'
-          : `add the port: ${value}:443`;
+        : (value.match(/:/g)?.length ?? 0) > 1 && !value.startsWith('[') && net.isIPv6(value)
+          ? `write an IPv6 address in brackets, then the port: [${value}]:443`
+          : /:\d*$/.test(value) || value.includes(':')
+            ? 'write it as host:port, e.g. example.com:443'
+            : `add the port: ${value}:443`;
     throw new UsageError(`HOST:PORT '${value}' is not host:port or [v6]:port; ${fix}`, {
       usage: CONNECT_HELP,
     });

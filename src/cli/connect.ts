@@ -212,6 +212,6 @@ function cannotConnect(p: Plan, error: unknown): null {
   const code = error instanceof TlskitError ? error.code : ((error as { code?: string }).code ?? 'ERR');
   const message = error instanceof Error ? error.message : String(error);
   const hint = hintFor({ code, sent: 0, endsWithRoot: false, serverName: '', names: [], caFile: false });
-  process.stderr.write(`tlskit connect: could not connect to ${where}: ${message}\n  hint: ${hint}\n`);
+  process.stderr.write(`tlskit connect: no TLS connection to ${where}: ${message}\n  hint: ${hint}\n`);
   return null;
 }

@@ -137,7 +137,7 @@ export class Dialogue {
 
   #timedOut(waitingFor: string): TimeoutError {
     return new TimeoutError(
-      `${this.protocol} STARTTLS: no ${waitingFor} from the ${this.peer} within ${this.timeout} ms; ` +
+      `${this.protocol} STARTTLS: waited ${this.timeout} ms for ${waitingFor} from the ${this.peer}; ` +
         'is it a server of this protocol? (raise the timeout if it is slow)',
       this.timeout,
     );

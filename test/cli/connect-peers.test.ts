@@ -47,6 +47,14 @@ describe('tlskit connect: usage errors exit 2 and name the flag and the fix', ()
       /HOST:PORT 'localhost' is not host:port or \[v6\]:port; add the port: localhost:443/,
     ],
     [['::1:443', '--system-ca'], /HOST:PORT '::1:443' .*; write an IPv6 address in brackets: \[::1\]:443/],
+    [
+      ['fe80::1', '--system-ca'],
+      /HOST:PORT 'fe80::1' .*; write an IPv6 address in brackets, then the port: \[fe80::1\]:443/,
+    ],
+    [
+      ['localhost:443:1', '--system-ca'],
+      /HOST:PORT 'localhost:443:1' .*; write it as host:port, e.g. example.com:443/,
+    ],
     [['localhost:0', '--system-ca'], /the port in 'localhost:0' must be from 1 to 65535/],
     [['localhost:443', '--ca', 'a.pem', '--system-ca'], /give --ca FILE or --system-ca, not both/],
     [['localhost:443', '--system-ca', '--tls1.2', '--tls1.3'], /give --tls1.2 or --tls1.3, not both/],
@@ -75,7 +83,7 @@ describe('tlskit connect: usage errors exit 2 and name the flag and the fix', ()
     const result = await tlskit(['connect', `127.0.0.1:${port}`, '--ca', opensslCerts().paths.ca]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
-      /could not connect to 127\.0\.0\.1:\d+: .*\n {2}hint: nothing listens on that port/,
+      /no TLS connection to 127\.0\.0\.1:\d+: .*\n {2}hint: nothing listens on that port/,
     );
   });
 

@@ -196,7 +196,7 @@ describe('the client side refuses what a server says', () => {
     );
     expect(error).toBeInstanceOf(TimeoutError);
     expect((error as Error).message).toMatch(
-      /smtp STARTTLS: no the 220 greeting from the server within 50 ms/,
+      /smtp STARTTLS: waited 50 ms for the 220 greeting from the server; is it a server of this protocol/,
     );
   });
 
