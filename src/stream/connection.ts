@@ -62,6 +62,8 @@ export class Connection implements AsyncIterable<Uint8Array> {
   readonly #closed: Promise<Error | null>;
   /** Made when first asked for, or when the server starts closing. */
   #serverClosing: AbortController | null = null;
+  /** A startTls() is waiting for its handshake. */
+  #upgrading = false;
   #resolveClosed!: (error: Error | null) => void;
 
   /** Wraps `transport`, binding the Connection's own protocol to it. */
@@ -237,14 +239,23 @@ export class Connection implements AsyncIterable<Uint8Array> {
         'startTls: the peer already finished or the connection is gone',
       );
     }
+    if (this.#upgrading) {
+      throw new StateError(
+        'ERR_TRANSPORT_UPGRADED',
+        'startTls: a TLS handshake on this connection is already under way; await the first startTls()',
+      );
+    }
     const buffered = this.#buffer.length;
     const unconsumed = buffered > 0 ? this.#buffer.shift(buffered) : undefined;
+    this.#upgrading = true;
     try {
       await upgrade(this.#transport, { ...options, unconsumed, protocol: this.#protocol() });
     } catch (error) {
       // Refused before anything changed: the bytes go back where they were.
       if (unconsumed && !this.#lost) this.#buffer.push(unconsumed);
       throw error;
+    } finally {
+      this.#upgrading = false;
     }
   }
 

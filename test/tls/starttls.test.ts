@@ -128,6 +128,22 @@ describe('STARTTLS safety: plaintext that arrived before the upgrade', () => {
     await Promise.all([clientConn.close(), serverConn.close()]);
   });
 
+  it('Connection.startTls called again while the first handshake runs says so, and the first completes', async () => {
+    const { serverContext: server, clientContext: client } = await pki();
+    const [a, b] = memoryPair();
+    const clientConn = new Connection(a);
+    const serverConn = new Connection(b);
+    const serverDone = serverConn.startTls({ context: server });
+    const first = clientConn.startTls({ context: client, serverName: 'localhost' });
+    await expect(clientConn.startTls({ context: client, serverName: 'localhost' })).rejects.toMatchObject({
+      code: 'ERR_TRANSPORT_UPGRADED',
+      message: expect.stringMatching(/already under way; await the first startTls\(\)/),
+    });
+    await Promise.all([first, serverDone]);
+    expect(clientConn.info.kind).toBe('tls');
+    await Promise.all([clientConn.close(), serverConn.close()]);
+  });
+
   it('the protocol carries over to the TLS transport and hears connectionMade again', async () => {
     const { serverContext: server, clientContext: client } = await pki();
     const [a, b] = memoryPair();
