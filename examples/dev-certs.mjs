@@ -1,8 +1,8 @@
 // @ts-check
 /**
  * Certificates for the examples: the ones `npx tlskit cert dev` wrote into certs/, or throwaway
- * ones minted in memory when certs/ is empty, so every example runs with no set-up. The examples
- * say which they use. TLSKIT_EXAMPLES_CERTS=DIR reads them from DIR instead (`cert dev --out DIR`),
+ * ones minted in memory when certs/ is empty, so every example runs with no set-up. The result's
+ * `source` says which (tls-echo and workers print it). TLSKIT_EXAMPLES_CERTS=DIR reads them from DIR instead (`cert dev --out DIR`),
  * which is how the tests check this without writing into the clone.
  */
 import { existsSync, readFileSync } from 'node:fs';

@@ -2,6 +2,10 @@
 // once per scenario, read the report. The client here is tlskit's own (tlskit-client.mjs beside
 // this file); any command works, with the placeholders `tlskit badtls --help` lists.
 //
+// Expect two FAIL lines, cbc-sha1 and dhe-2048: tlskit's client refuses what the lab's verdict
+// accepts there, on purpose (the README's bad-TLS lab section says why). The example exits 0 all
+// the same; `tlskit badtls check` would exit 1.
+//
 //   node examples/grade-client/main.mjs
 import { fileURLToPath } from 'node:url';
 import { gradeClient, startLab, summaryLine } from 'tlskit/testing';

@@ -48,6 +48,9 @@ ${Object.entries(PLACEHOLDERS)
   .map(([name, meaning]) => `  {${name}}`.padEnd(17) + meaning)
   .join('\n')}
 
+Exit status (check): 0 every scenario PASSed, 1 a scenario FAILed, 2 a mistake in the options
+or COMMAND, 130/143 interrupted by SIGINT/SIGTERM. serve exits 0 once stopped by Ctrl-C.
+
 Example:
   tlskit badtls check -- curl -sf --cacert {ca} --connect-to ::{addr}: {url}
 `;

@@ -63,7 +63,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
     synopsis: 'defects --out DIR',
     about: [
       'Write every broken chain and control of tlskit/pki to DIR/<name>/ (chain.pem, key.pem,',
-      'trust.pem, crl.pem when there is one) and DIR/index.json (names, expected verdicts),',
+      'trust.pem, leaf.pem, crl.pem when there is one) and DIR/index.json (names, expected verdicts),',
       'for testing a client from a shell script without Node.',
     ],
     options: ['out', 'force'],

@@ -187,7 +187,7 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
       if (!values.ca || !values.out) throw new UsageError('cert issue needs --ca DIR and --out DIR');
       const usage = values.usage ?? 'both';
       if (usage !== 'server' && usage !== 'client' && usage !== 'both')
-        throw new UsageError('--usage must be server, client or both');
+        throw new UsageError(`--usage must be server, client or both, got '${usage}'`, { help: false });
       const keyType = keyTypeOption(values['key-type']);
       const { ca, file } = await loadCaDir(values.ca);
       const leaf = await ca.issue({ hosts: rest, subject: values.name, keyType, usage, validity });

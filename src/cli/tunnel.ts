@@ -61,6 +61,9 @@ Options:
                            with --ca, upgrade to the backend with STARTTLS.
   --json                   Log one JSON object per line (default: human text), to stderr.
 
+Exit status: 0 after a drain (SIGTERM/SIGINT), 2 for a mistake in the flags or files, 143/130
+when a second SIGTERM/SIGINT cut the drain short, 1 for anything else.
+
 Examples:
   tlskit tunnel --accept 8443 --to 127.0.0.1:8080 --cert site.pem --key site-key.pem
   tlskit tunnel --accept 8443 --to 127.0.0.1:8080 --cert s.pem --key k.pem --client-ca ca.pem --allow-cn alice

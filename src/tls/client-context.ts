@@ -145,6 +145,13 @@ export class ClientContext {
       if (trust === undefined || trust === null || (Array.isArray(trust) && trust.length === 0)) {
         throw new ContextError('ERR_CONTEXT_TRUST_REQUIRED', 'trust', trustRequired(where));
       }
+      if (typeof trust === 'string' && trust !== 'system' && trust.trim().toLowerCase() === 'system') {
+        throw new ContextError(
+          'ERR_CONTEXT_OPTION',
+          'trust',
+          `${where}: \`trust\` is ${JSON.stringify(trust)}; Node's default CA store is spelt 'system'`,
+        );
+      }
       if (trust !== 'system') {
         secure.ca = readTrust(where, trust);
       }

@@ -198,6 +198,11 @@ describe('tlskit cert for people', () => {
     );
     expect(result.stderr).toContain('--usage server|client|both');
     expect(result.stderr).not.toContain('Commands:');
+    const usage = await cli(['cert', 'issue', 'a.test', '--ca', 'x', '--out', 'y', '--usage', 'sever']);
+    expect(usage).toMatchObject({
+      code: 2,
+      stderr: "tlskit cert: --usage must be server, client or both, got 'sever'\n",
+    });
     const missing = await cli(['cert', 'ca', '--out']);
     expect(missing.stderr).toMatch(/^tlskit cert: option --out of 'tlskit cert ca' needs a value/);
   });

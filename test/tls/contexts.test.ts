@@ -88,6 +88,11 @@ describe('clientContext', () => {
     expect(contextError(() => clientContext({ trust: './certs/ca.pem' })).message).toMatch(
       /`trust` holds no PEM certificate.*it looks like a file path: pass the file contents/,
     );
+    for (const spelling of ['System', ' system', 'SYSTEM'])
+      expect(contextError(() => clientContext({ trust: spelling }))).toMatchObject({
+        field: 'trust',
+        message: expect.stringContaining("Node's default CA store is spelt 'system'"),
+      });
     const { client } = await pki();
     expect(contextError(() => clientContext({ trust: 'system', key: client.keyPem })).message).toMatch(
       /mutual TLS needs both `cert` and `key`; `cert` is missing/,
