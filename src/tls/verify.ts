@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import { formatIp, ipBytes } from '../transport/ip.js';
 import { spkiPin } from './client-context.js';
 import { certificateFacts, issuerName, revokedSerials, WEAK_SIGNATURE_ALGORITHMS } from './der.js';
 import { CertificateError, type CertificateErrorCode } from './errors.js';
@@ -248,7 +249,13 @@ function hostnameMismatch(serverName: string | null | undefined, leaf: X509Certi
 /** The DNS names and IP addresses a certificate carries (`DNS:x`, `IP:y`), or its CN without SANs. */
 function certificateNames(certificate: X509Certificate): string[] {
   const { dns, ip } = parseAltNames(certificate.subjectAltName);
-  if (dns.length > 0 || ip.length > 0) return [...dns.map((n) => `DNS:${n}`), ...ip.map((a) => `IP:${a}`)];
+  // Addresses as they are written (::1), not as OpenSSL prints them (0:0:0:0:0:0:0:1).
+  const address = (text: string) => {
+    const bytes = ipBytes(text);
+    return bytes ? formatIp(bytes) : text;
+  };
+  if (dns.length > 0 || ip.length > 0)
+    return [...dns.map((n) => `DNS:${n}`), ...ip.map((a) => `IP:${address(a)}`)];
   if (certificate.subjectAltName) return [];
   const cn = /(?:^|\n)CN=([^\n]*)/.exec(certificate.subject)?.[1];
   return cn ? [`CN=${cn} (no subjectAltName; clients ignore the CN)`] : [];

@@ -50,6 +50,25 @@ describe('HOSTNAME_MISMATCH says which name was checked, which names the certifi
   });
 });
 
+describe('HOSTNAME_MISMATCH writes the addresses a certificate carries as people do', () => {
+  it('an IPv6 address reads ::1, not as OpenSSL prints it', async () => {
+    const ca = await createCA();
+    const leaf = await ca.issue({ hosts: ['::1', '10.0.0.1'], usage: 'server' });
+    const server = await createServer(() => ({}), { host: '127.0.0.1', port: 0, tls: leaf.serverContext() });
+    try {
+      const error = await connect({
+        host: '127.0.0.1',
+        port: server.address.port,
+        tls: clientContext({ trust: ca.trust }),
+        serverName: 'api.example',
+      }).catch((e: unknown) => e as Error);
+      expect(error.message).toContain('valid only for IP:::1, IP:10.0.0.1, not for api.example');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 /** TLS over a memory pair whose client-to-server stream is then cut without close_notify. */
 async function cutAfterHandshake(alpn?: string[]) {
   const ca = await createCA();
