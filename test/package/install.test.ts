@@ -79,6 +79,15 @@ client.write('echo over TLS');
     expect(stdout.trim()).toBe('echo over TLS');
   });
 
+  it("the README's first program runs as printed and says what its comment says", async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const block = /A first program, complete[\s\S]*?```js\n([\s\S]*?)```/.exec(readme);
+    expect(block, 'the README lost its first program').not.toBeNull();
+    writeFileSync(join(project, 'first.mjs'), block![1]!);
+    const { stdout } = await run(process.execPath, ['first.mjs'], { cwd: project, timeout: 20_000 });
+    expect(stdout).toBe('hello, world (TLSv1.3)\n');
+  });
+
   it('CommonJS: require() of every entry point gives the same API', async () => {
     writeFileSync(
       join(project, 'main.cjs'),
