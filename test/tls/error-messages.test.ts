@@ -61,8 +61,8 @@ describe('HOSTNAME_MISMATCH writes the addresses a certificate carries as people
         port: server.address.port,
         tls: clientContext({ trust: ca.trust }),
         serverName: 'api.example',
-      }).catch((e: unknown) => e as Error);
-      expect(error.message).toContain('valid only for IP:::1, IP:10.0.0.1, not for api.example');
+      }).catch((e: unknown) => e);
+      expect((error as Error).message).toContain('valid only for IP:::1, IP:10.0.0.1, not for api.example');
     } finally {
       await server.close();
     }
