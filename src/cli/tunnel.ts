@@ -19,9 +19,11 @@
  *   Originating, we are the protocol's client towards the backend and replay its greeting to our
  *   plain client. Either way bytes pipelined across the upgrade end the connection (starttls.ts).
  */
+import diagnostics from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { parseArgs } from 'node:util';
+import type { LimitMessage } from '../server/tracing.js';
 import type { Connection } from '../stream/connection.js';
 import { serve } from '../stream/open.js';
 import { clientContext } from '../tls/client-context.js';
@@ -54,6 +56,7 @@ Options:
   --drain-timeout MS       On SIGTERM/SIGINT, how long open connections may finish (default 10000);
                            a second signal exits at once.
   --max-connections N      Refuse connections beyond N open ones.
+  --idle-timeout MS        Close a connection with no data either way for MS (default: never).
   --connect-timeout MS     How long connecting to the backend may take (default 10000); the
                            client's connection ends when it does not succeed in time.
   --starttls PROTOCOL      smtp, imap, pop3, ftp, xmpp or postgres: with --cert, offer STARTTLS to
@@ -84,6 +87,7 @@ const OPTIONS = {
   'drain-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
   'connect-timeout': { type: 'string' },
+  'idle-timeout': { type: 'string' },
   starttls: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -101,6 +105,7 @@ interface TunnelPlan {
   caFile: string | undefined;
   drainTimeout: number;
   maxConnections: number | undefined;
+  idleTimeout: number | undefined;
   json: boolean;
   route: Omit<TunnelRoute, 'serverTls' | 'backendTls'>;
 }
@@ -131,12 +136,14 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
         // With --starttls the listener is plain: TLS starts after the protocol's own prelude.
         ...(serverTls && !route.starttls ? { tls: serverTls } : {}),
         ...(plan.maxConnections ? { maxConnections: plan.maxConnections } : {}),
+        ...(plan.idleTimeout ? { idleTimeout: plan.idleTimeout } : {}),
         onHandshakeError: (error, peer) =>
           log({ event: 'connection', peer: formatAddress(peer), close: `refused: ${error.message}` }),
       },
       (client: Connection) => handleConnection(client, route, log),
     ),
   );
+  logLimits(log);
   // Signals are handled before 'listening' is said: whoever waits for that line may signal at once.
   if (serverTls && files) reloadOnHangup(serverTls, files, log);
   const stopped = stopOnSignal(server, plan.drainTimeout, log);
@@ -167,6 +174,7 @@ function planTunnel(values: Values): TunnelPlan {
     caFile: terminate ? undefined : values.ca,
     drainTimeout: positiveInteger('--drain-timeout', values['drain-timeout']) ?? 10_000,
     maxConnections: positiveInteger('--max-connections', values['max-connections']),
+    idleTimeout: positiveInteger('--idle-timeout', values['idle-timeout']),
     json: values.json === true,
     route: {
       to,
@@ -218,6 +226,17 @@ function serverFiles(files: ServerFiles): ReloadOptions {
     key: readPem('--key', files.key),
     ...(files.clientCa ? { trust: readPem('--client-ca', files.clientCa) } : {}),
   };
+}
+
+/**
+ * A connection a limit refused (--max-connections) or closed (--idle-timeout) is one log line,
+ * from the server's `tlskit:limit` channel; a refused one never reaches the relay to be logged.
+ */
+function logLimits(log: Logger): void {
+  diagnostics.subscribe('tlskit:limit', (message) => {
+    const { limit, value, peer } = message as LimitMessage;
+    log({ event: 'limit', limit, value, peer: formatAddress(peer) });
+  });
 }
 
 /** The flag each server context field comes from, for errors that name it. */

@@ -383,25 +383,51 @@ describe('tlskit tunnel: signals', () => {
   );
 });
 
+/** A verified TLS client through the tunnel, its local port, and how its first read ended. */
+async function tlsClient(port: number) {
+  const connection = await connect({
+    host: '127.0.0.1',
+    port,
+    tls: clientContext({ trust: readText(files.ca) }),
+    serverName: 'localhost',
+  });
+  const ended = connection.read().then(
+    (chunk) => chunk,
+    (error: unknown) => error,
+  );
+  return { connection, port: (connection.info.local as { port: number }).port, ended };
+}
+
+/** A terminating tunnel, with `flags`, in front of a backend that accepts and never speaks. */
+async function quietTunnel(...flags: string[]) {
+  const backend = await listen(net.createServer(() => {}));
+  return tunnel(['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key, ...flags]);
+}
+
+describe('tlskit tunnel: limits', () => {
+  it('--idle-timeout closes a connection quiet both ways with close_notify, and logs the limit', async () => {
+    const t = await quietTunnel(...['--idle-timeout', '200']);
+    const client = await tlsClient(t.port);
+    expect(await client.ended).toBeNull(); // a clean close_notify
+    await t.waitFor(
+      new RegExp(`event=limit limit=idleTimeout value=200 peer=127\\.0\\.0\\.1:${client.port}`),
+    );
+    await client.connection.close();
+  });
+
+  it('--max-connections refuses the connection beyond it, and logs the refusal', async () => {
+    const t = await quietTunnel(...['--max-connections', '1']);
+    const first = await tlsClient(t.port);
+    const second = await tlsClient(t.port).catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(Error);
+    await t.waitFor(/event=limit limit=maxConnections value=1 peer=127\.0\.0\.1:\d+/);
+    await first.connection.close();
+  });
+});
+
 describe('tlskit tunnel: a backend that never answers (its SYNs dropped)', () => {
   const hole = blackhole();
   afterAll(() => hole.stop());
-
-  /** A TLS client through the tunnel: resolves once its handshake is done, and how it ended. */
-  async function tlsClient(port: number): Promise<{ ended: Promise<unknown> }> {
-    const connection = await connect({
-      host: '127.0.0.1',
-      port,
-      tls: clientContext({ trust: readText(files.ca) }),
-      serverName: 'localhost',
-    });
-    return {
-      ended: connection.read().then(
-        () => connection.closed,
-        (error: unknown) => error,
-      ),
-    };
-  }
 
   it('--connect-timeout ends the client connection, and the log says why', async () => {
     const backend = await hole.port();
