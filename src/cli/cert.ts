@@ -156,6 +156,21 @@ export async function certCommand(argv: string[], out: (line: string) => void): 
     return 0;
   }
   checkApplies(subcommand, Object.keys(values));
+  try {
+    return await runSubcommand(command, rest, values, out);
+  } catch (error) {
+    // A mistake within a subcommand shows that subcommand's usage, not the whole page.
+    if (!(error instanceof UsageError) || !error.help || error.usage || !COMMANDS[subcommand]) throw error;
+    throw new UsageError(error.message, { usage: commandUsage(subcommand) });
+  }
+}
+
+async function runSubcommand(
+  command: string,
+  rest: string[],
+  values: ReturnType<typeof parse>['values'],
+  out: (line: string) => void,
+): Promise<number> {
   const days = wholeNumber('days', values.days, 1);
   const validity = days === undefined ? undefined : { days };
   switch (command) {

@@ -198,6 +198,11 @@ describe('tlskit cert for people', () => {
     );
     expect(result.stderr).toContain('--usage server|client|both');
     expect(result.stderr).not.toContain('Commands:');
+    const noHost = await cli(['cert', 'issue', '--ca', 'x', '--out', 'y']);
+    expect(noHost.stderr).toMatch(
+      /^tlskit cert: cert issue needs at least one HOST\n\nUsage: tlskit cert issue HOST/,
+    );
+    expect(noHost.stderr).not.toContain('Commands:');
     const usage = await cli(['cert', 'issue', 'a.test', '--ca', 'x', '--out', 'y', '--usage', 'sever']);
     expect(usage).toMatchObject({
       code: 2,
