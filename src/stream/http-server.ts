@@ -58,6 +58,7 @@ export async function serveHttp<E extends Endpoint>(
     );
   }
   const factory = httpProtocol(app, { http2 });
+  checkOfferedAlpn(options.tls, factory.alpn);
   const ownAlpn = options.tls && options.tls.alpn === undefined ? alpnWire(factory.alpn) : undefined;
   const server = await accept(
     'serveHttp',
@@ -81,4 +82,20 @@ export async function serveHttp<E extends Endpoint>(
     return closing;
   };
   return withClose(server, close) as HttpServer<AddressOf<E>>;
+}
+
+/**
+ * A context that brings its own `alpn` may offer only what the app serves: a client that picked
+ * `h2` from a context in front of an HTTP/1.1-only app would be accepted, then reset.
+ */
+function checkOfferedAlpn(tls: unknown, served: readonly string[]): void {
+  const offered = (tls as { alpn?: unknown } | undefined)?.alpn;
+  if (!Array.isArray(offered)) return;
+  const unserved = offered.filter((protocol) => !served.includes(protocol));
+  if (unserved.length === 0) return;
+  const list = (names: readonly string[]) => names.map((name) => `'${name}'`).join(', ');
+  throw new InvalidArgumentError(
+    `serveHttp: the server context offers ${list(unserved)} by ALPN, which this app does not serve ` +
+      `(it serves ${list(served)}); give the context \`alpn: [${list(served)}]\`, or no \`alpn\` and serveHttp offers what the app serves`,
+  );
 }

@@ -185,6 +185,22 @@ describe('serveHttp: what serves the requests', () => {
     expect(await curl('--http2', urlOf(server))).toBe('GET / HTTP/1.1 TLSv1.3\n');
   });
 
+  it('refuses a context whose own ALPN offers what the app does not serve (it would reset those clients)', async () => {
+    const h2Context = fixture.server.serverContext({ alpn: ['h2'] });
+    await expect(serveHttp({ port: 0, tls: h2Context }, http.createServer())).rejects.toThrow(
+      /serveHttp: the server context offers 'h2' by ALPN, which this app does not serve \(it serves 'http\/1\.1'\); give the context `alpn: \['http\/1\.1'\]`/,
+    );
+    await expect(
+      serveHttp(
+        { port: 0, http2: false, tls: fixture.server.serverContext({ alpn: ['h2', 'http/1.1'] }) },
+        hello,
+      ),
+    ).rejects.toThrow(/offers 'h2' by ALPN/);
+    await expect(
+      serveHttp({ port: 0, tls: fixture.server.serverContext({ alpn: ['foo'] }) }, hello),
+    ).rejects.toThrow(/offers 'foo' by ALPN, which this app does not serve \(it serves 'h2', 'http\/1\.1'\)/);
+  });
+
   it('refuses a TLS server as the app, and anything that is not an app, saying what to pass', async () => {
     const secure = https.createServer();
     await expect(
