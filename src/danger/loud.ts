@@ -16,9 +16,13 @@ export function requireReason(
   fail: OptionError,
 ): string {
   if (typeof reason !== 'string' || reason.trim().length < 3) {
+    const given =
+      reason === undefined || reason === ''
+        ? 'is required'
+        : `must be a sentence of 3 characters or more, got ${JSON.stringify(reason)}`;
     throw fail(
       'reason',
-      `${where}: \`reason\` is required: say why ${why} (for example "${example}"), so that the choice ` +
+      `${where}: \`reason\` ${given}: say why ${why} (for example "${example}"), so that the choice ` +
         'is visible where it is made',
     );
   }

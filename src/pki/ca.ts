@@ -154,10 +154,19 @@ export class CA {
     options: { reason?: RevocationReason; date?: Date } = {},
   ): void {
     checkOptionNames('revoke', options, PKI_OPTION_NAMES.revoke);
-    const serial = typeof certificate === 'string' ? certificate : certificate?.serial;
+    const serial =
+      typeof certificate === 'string'
+        ? certificate.includes('-----BEGIN CERTIFICATE-----')
+          ? serialOfPem(certificate)
+          : certificate
+        : certificate?.serial;
     if (typeof serial !== 'string' || !/^[0-9a-f]+$/i.test(serial)) {
+      const shown =
+        typeof serial === 'string' && serial.length > 40
+          ? `${JSON.stringify(serial.slice(0, 40))}…`
+          : JSON.stringify(serial);
       throw new InvalidArgumentError(
-        `revoke: pass an issued certificate or its serial number in hex, got ${JSON.stringify(serial)}`,
+        `revoke: pass an issued certificate, its PEM, or its serial number in hex, got ${shown}`,
       );
     }
     const reason = REASONS[options.reason ?? 'unspecified'];
@@ -326,3 +335,14 @@ export function createCA(options: CAOptions = {}): Promise<CA> {
 }
 
 export { IssuedCertificate };
+
+/** The serial number of the first certificate in `pem`, in hex. */
+function serialOfPem(pem: string): string {
+  try {
+    return new X509Certificate(pem).serialNumber;
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `revoke: the PEM given cannot be read as a certificate (${(error as Error).message})`,
+    );
+  }
+}

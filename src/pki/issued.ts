@@ -142,7 +142,12 @@ export async function issueLeaf(
   checkOptionNames(where, options, PKI_OPTION_NAMES.issue);
   const hosts = options.hosts ?? [];
   if (!Array.isArray(hosts)) throw new InvalidArgumentError(`${where}: \`hosts\` must be an array of names`);
-  const names = hosts.map((host) => classifyHost(where, host));
+  // The same name twice (`a.example`, `A.example`) is one entry: classified names are canonical.
+  const names = [
+    ...new Map(
+      hosts.map((host) => classifyHost(where, host)).map((name) => [`${name.type} ${name.value}`, name]),
+    ).values(),
+  ];
   const usage = options.usage ?? 'both';
   if (usage !== 'server' && usage !== 'client' && usage !== 'both') {
     throw new InvalidArgumentError(

@@ -124,7 +124,13 @@ export function classifyHost(where: string, host: unknown): HostName {
   if (host.includes('@')) {
     const [local, domain] = host.split('@');
     if (local && domain && !/\s/.test(host) && host.split('@').length === 2 && domain.includes('.')) {
-      return { type: 'email', value: host };
+      // An rfc822Name is an IA5String: the domain goes in as its A-labels, as a DNS entry does;
+      // a local part outside ASCII has no such form (that needs SmtpUTF8Mailbox, RFC 9598).
+      const ascii = domainToASCII(domain);
+      if (/^[\x21-\x7e]+$/.test(local) && ascii) return { type: 'email', value: `${local}@${ascii}` };
+      throw new InvalidArgumentError(
+        `${where}: \`hosts\` entry ${JSON.stringify(host)} is no address a certificate can hold: the part before @ must be ASCII, the domain a DNS name`,
+      );
     }
   } else {
     const wildcard = host.startsWith('*.');
@@ -137,6 +143,11 @@ export function classifyHost(where: string, host: unknown): HostName {
       );
     }
     if (ascii.length > 0 && ascii.split('.').every((label) => DNS_LABEL.test(label))) {
+      if (wildcard && !ascii.includes('.')) {
+        throw new InvalidArgumentError(
+          `${where}: \`hosts\` entry ${JSON.stringify(host)} is a wildcard over a top-level domain, which tlskit's client and browsers never match; give one below a registered name, such as '*.example.${ascii}'`,
+        );
+      }
       return { type: 'dns', value: wildcard ? `*.${ascii}` : ascii };
     }
   }
@@ -193,7 +204,7 @@ export function checkNameConstraints(
             `${where}: ${label} is an address, not a range: ${JSON.stringify(entry)}; give it in CIDR form, such as '${entry}/${entry.includes(':') ? 128 : 32}'`,
           );
         }
-        return entry;
+        return dnsSubtree(where, label, entry);
       }
       const bytes = ipBytes(entry.slice(0, slash));
       const prefix = entry.slice(slash + 1);
@@ -206,4 +217,24 @@ export function checkNameConstraints(
     });
   };
   return { permitted: check('permitted'), excluded: check('excluded') };
+}
+
+/**
+ * A DNS name constraint: a domain (`example.com`, covering it and its subdomains) or, as some CAs
+ * write it, `.example.com` (subdomains only); in A-labels. A wildcard means nothing there.
+ */
+function dnsSubtree(where: string, label: string, entry: string): string {
+  const dot = entry.startsWith('.') ? '.' : '';
+  const ascii = domainToASCII(entry.slice(dot.length));
+  if (entry.includes('*')) {
+    throw new InvalidArgumentError(
+      `${where}: ${label} ${JSON.stringify(entry)} is a wildcard; a constraint covers a domain and all below it already, so write ${JSON.stringify(entry.replace(/^\*\.?/, ''))}`,
+    );
+  }
+  if (!ascii || !ascii.split('.').every((part) => DNS_LABEL.test(part))) {
+    throw new InvalidArgumentError(
+      `${where}: ${label} ${JSON.stringify(entry)} is neither a DNS name (such as 'example.com') nor a CIDR range (such as '10.0.0.0/8')`,
+    );
+  }
+  return `${dot}${ascii}`;
 }

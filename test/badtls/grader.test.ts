@@ -73,6 +73,9 @@ describe('commands', () => {
 
   it('refuses no command, an unknown placeholder and a program that does not exist, saying which', () => {
     expect(() => checkCommand([])).toThrow(/no client command: put it after '--'/);
+    expect(() => checkCommand('curl {url}' as never)).toThrow(
+      /the client command must be an array of strings, program first .* got "curl \{url\}"/,
+    );
     expect(() => checkCommand(['curl', '{hots}'])).toThrow(
       /unknown placeholder \{hots\} in '\{hots\}'; the placeholders are \{host\} \{addr\} \{port\} \{url\}/,
     );

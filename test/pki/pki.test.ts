@@ -135,7 +135,42 @@ describe('createCA and issue', () => {
     await expect(ca.issue({ validity: { days: -1 } })).rejects.toThrow(
       /`validity.days` must be a positive number/,
     );
-    expect(() => ca.revoke('xyz')).toThrow(/pass an issued certificate or its serial number in hex/);
+    expect(() => ca.revoke('xyz')).toThrow(
+      /pass an issued certificate, its PEM, or its serial number in hex/,
+    );
+    await expect(ca.issue({ hosts: ['*.com'] })).rejects.toThrow(
+      /`hosts` entry "\*\.com" is a wildcard over a top-level domain.*such as '\*\.example\.com'/,
+    );
+    await expect(ca.issue({ hosts: ['jürgen@example.com'] })).rejects.toThrow(
+      /the part before @ must be ASCII/,
+    );
+    await expect(createCA({ nameConstraints: { permitted: ['*.example.com'] } })).rejects.toThrow(
+      /`nameConstraints.permitted\[0\]` "\*\.example\.com" is a wildcard; .* so write "example\.com"/,
+    );
+    await expect(createCA({ nameConstraints: { excluded: ['a..b'] } })).rejects.toThrow(
+      /`nameConstraints.excluded\[0\]` "a\.\.b" is neither a DNS name/,
+    );
+  });
+
+  it('canonical names: one SAN per name, IDNA domains in email addresses too, revoke by PEM', async () => {
+    const ca = await createCA({ nameConstraints: { permitted: ['bücher.example', '.test'] } });
+    const leaf = await ca.issue({ hosts: ['a.test', 'A.test', 'a.test', 'user@bücher.example'] });
+    const x509 = new X509Certificate(leaf.certPem);
+    expect(x509.subjectAltName).toBe('DNS:a.test, email:user@xn--bcher-kva.example');
+  });
+
+  it('revoke() takes the PEM of an issued certificate too', async () => {
+    const ca = await createCA();
+    const leaf = await ca.issue({ hosts: ['bad.test'] });
+    ca.revoke(leaf.certPem);
+    const args = ['verify', '-crl_check', '-CRLfile', file('crl.pem', await ca.crlPem())];
+    const rejected = await run('openssl', [
+      ...args,
+      '-CAfile',
+      file('ca.pem', ca.certPem),
+      file('leaf.pem', leaf.certPem),
+    ]).catch((e: { stdout: string; stderr: string }) => e);
+    expect(`${rejected.stdout}${rejected.stderr}`).toMatch(/certificate revoked/);
   });
 
   it('revoke() and crlPem(): the CRL lists the serial and openssl rejects the certificate', async () => {

@@ -7,6 +7,9 @@ describe('tlskit/danger', () => {
   it('is the only way to skip verification, needs a reason, and warns the process once', async () => {
     expect(() => insecureClientContext({} as never)).toThrow(ContextError);
     expect(() => insecureClientContext({ reason: '' })).toThrow(/`reason` is required/);
+    expect(() => insecureClientContext({ reason: 'x' })).toThrow(
+      /`reason` must be a sentence of 3 characters or more, got "x": say why/,
+    );
     const warnings: Array<{ code?: string; message: string }> = [];
     const listener = (warning: Error & { code?: string }) => warnings.push(warning);
     process.on('warning', listener);

@@ -98,6 +98,11 @@ const TOKEN = /\{\{([A-Za-z_][\w-]*)\}\}|\{([A-Za-z_][\w-]*)\}/g;
  * literal braces), and the program found. Throws an InvalidArgumentError saying what is wrong.
  */
 export function checkCommand(command: readonly string[]): void {
+  if (!Array.isArray(command) || command.some((arg) => typeof arg !== 'string')) {
+    throw new InvalidArgumentError(
+      `the client command must be an array of strings, program first (e.g. ['curl', '-sf', '--cacert', '{ca}', '{url}']), got ${typeof command === 'string' ? JSON.stringify(command) : typeof command}`,
+    );
+  }
   if (command.length === 0 || !command[0]) {
     throw new InvalidArgumentError(
       "no client command: put it after '--', e.g. tlskit badtls check -- curl -sf --cacert {ca} {url}",
