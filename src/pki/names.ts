@@ -231,7 +231,7 @@ function dnsSubtree(where: string, label: string, entry: string): string {
       `${where}: ${label} ${JSON.stringify(entry)} is a wildcard; a constraint covers a domain and all below it already, so write ${JSON.stringify(entry.replace(/^\*\.?/, ''))}`,
     );
   }
-  if (!ascii || !ascii.split('.').every((part) => DNS_LABEL.test(part))) {
+  if (!ascii?.split('.').every((part) => DNS_LABEL.test(part))) {
     throw new InvalidArgumentError(
       `${where}: ${label} ${JSON.stringify(entry)} is neither a DNS name (such as 'example.com') nor a CIDR range (such as '10.0.0.0/8')`,
     );
