@@ -143,11 +143,6 @@ export function classifyHost(where: string, host: unknown): HostName {
       );
     }
     if (ascii.length > 0 && ascii.split('.').every((label) => DNS_LABEL.test(label))) {
-      if (wildcard && !ascii.includes('.')) {
-        throw new InvalidArgumentError(
-          `${where}: \`hosts\` entry ${JSON.stringify(host)} is a wildcard over a top-level domain, which tlskit's client and browsers never match; give one below a registered name, such as '*.example.${ascii}'`,
-        );
-      }
       return { type: 'dns', value: wildcard ? `*.${ascii}` : ascii };
     }
   }
