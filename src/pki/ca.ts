@@ -297,7 +297,9 @@ export async function loadCA(saved: { certPem: string; keyPem: string }): Promis
   const certificate = readCertificate(where, '`certPem`', saved.certPem);
   const key = readPrivateKey(where, '`keyPem`', saved.keyPem);
   if (!certificate.checkPrivateKey(key))
-    throw new InvalidArgumentError(`${where}: \`keyPem\` does not match \`certPem\``);
+    throw new InvalidArgumentError(
+      `${where}: \`keyPem\` does not match \`certPem\` (certificate subject ${certificate.subject.split('\n').join(', ')}); pass the key saved with that CA certificate (\`cert ca\` writes ca.pem and ca-key.pem together)`,
+    );
   if (!certificate.ca)
     throw new InvalidArgumentError(`${where}: the certificate is not a CA (basicConstraints CA:FALSE)`);
   if (!(certificate.subject === certificate.issuer && certificate.checkIssued(certificate))) {

@@ -12,6 +12,7 @@
  * - The bind (and connect) can be cancelled with `signal`; the socket is closed and nothing leaks.
  */
 import dgram from 'node:dgram';
+import { isIP } from 'node:net';
 import {
   BaseDatagramTransport,
   type DatagramAddress,
@@ -66,6 +67,8 @@ export async function createDatagramEndpoint(options: DatagramEndpointOptions): 
   checkBufferSize('sendBufferSize', options.sendBufferSize);
   checkBufferSize('receiveBufferSize', options.receiveBufferSize);
   if (remote !== undefined) checkAddress('remote', remote);
+  checkFamily(type, 'local.host', local.host);
+  checkFamily(type, 'remote.host', remote?.host);
   const socket = dgram.createSocket({
     type,
     reuseAddr: options.reuseAddress === true,
@@ -137,6 +140,18 @@ function checkAddress(field: string, value: unknown): void {
       `${WHERE}: \`${field}\` must be { host, port } with a port from 1 to 65535, got ${JSON.stringify(value)}`,
     );
   }
+}
+
+/** An address literal of the other family cannot work on this socket: say so before the bind. */
+function checkFamily(type: 'udp4' | 'udp6', field: string, host: string | undefined): void {
+  if (host === undefined) return;
+  const family = isIP(host);
+  if (family === 0 || (family === 4) === (type === 'udp4')) return;
+  const fix =
+    type === 'udp4' ? "use `type: 'udp6'`" : "use `type: 'udp4'` (or the address as ::ffff:" + host + ')';
+  throw new InvalidArgumentError(
+    `${WHERE}: \`${field}\` ${JSON.stringify(host)} is an IPv${family} address but \`type\` is '${type}'; ${fix}`,
+  );
 }
 
 /** A UDP endpoint: the transport `createDatagramEndpoint` resolves with. */

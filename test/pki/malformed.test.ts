@@ -48,6 +48,14 @@ describe('damaged certificates', () => {
     expect((error as Error).message).toMatch(/^loadCA: `certPem` is not a readable X\.509 certificate/);
   });
 
+  it('loadCA with the key of another CA names the certificate and the fix', async () => {
+    const other = await createCA();
+    const error = await loadCA({ certPem: ca.certPem, keyPem: other.keyPem }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(
+      /^loadCA: `keyPem` does not match `certPem` \(certificate subject .*CN=.*\); pass the key saved with that CA certificate/,
+    );
+  });
+
   it('loadCA and exportPkcs12 say what is wrong with `keyPem`, without OpenSSL codes', async () => {
     const garbage = '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n';
     const error = await loadCA({ certPem: ca.certPem, keyPem: garbage }).catch((e: Error) => e);

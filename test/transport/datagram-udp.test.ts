@@ -98,6 +98,12 @@ describe('createDatagramEndpoint over UDP', () => {
     await expect(createDatagramEndpoint({ type: 'udp4', remote: { host, port: 0 } })).rejects.toThrow(
       /`remote` must be/,
     );
+    await expect(createDatagramEndpoint({ type: 'udp4', local: { host: '::1' } })).rejects.toThrow(
+      /`local.host` "::1" is an IPv6 address but `type` is 'udp4'; use `type: 'udp6'`/,
+    );
+    await expect(
+      createDatagramEndpoint({ type: 'udp6', remote: { host: '127.0.0.1', port: 9 } }),
+    ).rejects.toThrow(/`remote.host` "127.0.0.1" is an IPv4 address but `type` is 'udp6'/);
   });
 });
 
