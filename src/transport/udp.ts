@@ -148,7 +148,7 @@ function checkFamily(type: 'udp4' | 'udp6', field: string, host: string | undefi
   const family = isIP(host);
   if (family === 0 || (family === 4) === (type === 'udp4')) return;
   const fix =
-    type === 'udp4' ? "use `type: 'udp6'`" : "use `type: 'udp4'` (or the address as ::ffff:" + host + ')';
+    type === 'udp4' ? "use `type: 'udp6'`" : `use \`type: 'udp4'\` (or the address as ::ffff:${host})`;
   throw new InvalidArgumentError(
     `${WHERE}: \`${field}\` ${JSON.stringify(host)} is an IPv${family} address but \`type\` is '${type}'; ${fix}`,
   );
