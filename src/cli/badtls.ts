@@ -198,7 +198,6 @@ async function check(values: Record<string, unknown>, command: string[], out: (l
 async function serve(values: Record<string, unknown>, out: (line: string) => void): Promise<number> {
   const selection = { only: list(values.only as string[]), skip: list(values.skip as string[]) };
   selectScenarios(selection);
-  for (const flag of ['json', 'junit'] as const) checkWritable(flag, values[flag] as string | undefined);
   const handling = signals();
   const lab = await startLab(selection).catch((error: unknown) => {
     handling.remove();

@@ -9,7 +9,7 @@ import { type Server, withClose } from '../server/server.js';
 import { alpnWire } from '../tls/defaults.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { type AddressOf, bindNewProtocol, type Endpoint } from '../transport/net.js';
-import { checkBoolean } from '../transport/options.js';
+import { checkBoolean, checkOptionsObject } from '../transport/options.js';
 import type { Address } from '../transport/transport.js';
 import { type HttpApp, type HttpRequestCounts, httpProtocol } from './http-protocol.js';
 import { accept, type ListenOptions } from './open.js';
@@ -47,9 +47,7 @@ export async function serveHttp<E extends Endpoint>(
   options: E & ServeHttpOptions,
   app: HttpApp,
 ): Promise<HttpServer<AddressOf<E>>> {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('serveHttp: `options` must be an object, e.g. { port: 8443, tls }');
-  }
+  checkOptionsObject('serveHttp', options, '{ port: 8443, tls: serverContext(...) }');
   const { http2 } = options;
   checkBoolean('serveHttp', 'http2', http2);
   if (http2 === false && typeof app !== 'function') {
