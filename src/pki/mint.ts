@@ -7,7 +7,7 @@ import {
   NameConstraints,
 } from '@peculiar/asn1-x509';
 import { InvalidArgumentError } from '../transport/errors.js';
-import { checkOptionNames } from '../transport/options.js';
+import { checkOptionNames, shown } from '../transport/options.js';
 import {
   type AnyKeyType,
   type CryptoKeyPair,
@@ -86,9 +86,7 @@ export function validityDates(
   }
   const notBefore = validity?.notBefore ?? new Date(Date.now() - HOUR);
   const days = validity?.days ?? defaultDays;
-  if (!(notBefore instanceof Date) || Number.isNaN(notBefore.getTime())) {
-    throw new InvalidArgumentError(`${where}: \`validity.notBefore\` must be a valid Date`);
-  }
+  checkDate(where, 'notBefore', notBefore);
   if (typeof days !== 'number' || !Number.isFinite(days) || days <= 0) {
     throw new InvalidArgumentError(
       `${where}: \`validity.days\` must be a positive number, got ${String(days)}`,
@@ -96,8 +94,11 @@ export function validityDates(
   }
   const explicit = validity?.days !== undefined || validity?.notAfter !== undefined;
   let notAfter = validity?.notAfter ?? new Date(notBefore.getTime() + days * DAY);
-  if (!(notAfter instanceof Date) || Number.isNaN(notAfter.getTime()) || notAfter <= notBefore) {
-    throw new InvalidArgumentError(`${where}: \`validity.notAfter\` must be a Date after \`notBefore\``);
+  checkDate(where, 'notAfter', notAfter);
+  if (notAfter <= notBefore) {
+    throw new InvalidArgumentError(
+      `${where}: \`validity.notAfter\` (${notAfter.toISOString()}) must be after \`validity.notBefore\` (${notBefore.toISOString()}); for an expired certificate give both in the past`,
+    );
   }
   if (issuerNotAfter && notAfter > issuerNotAfter) {
     if (explicit) {
@@ -108,6 +109,20 @@ export function validityDates(
     if (issuerNotAfter > notBefore) notAfter = issuerNotAfter;
   }
   return { notBefore, notAfter };
+}
+
+/** Throws unless `value` is a Date that holds a time, naming what it got and how to make one. */
+function checkDate(where: string, field: 'notBefore' | 'notAfter', value: unknown): asserts value is Date {
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return;
+  const got =
+    value instanceof Date
+      ? 'an Invalid Date'
+      : typeof value === 'string' || typeof value === 'number'
+        ? `the ${typeof value} ${JSON.stringify(value)}; use new Date(${JSON.stringify(value)})`
+        : value === null || typeof value !== 'object'
+          ? shown(value)
+          : `an object (${value.constructor?.name ?? 'no prototype'})`;
+  throw new InvalidArgumentError(`${where}: \`validity.${field}\` must be a Date, got ${got}`);
 }
 
 function subtree(entry: string): GeneralSubtree {

@@ -147,8 +147,21 @@ export function classifyHost(where: string, host: unknown): HostName {
     }
   }
   throw new InvalidArgumentError(
-    `${where}: \`hosts\` entry ${JSON.stringify(host)} is not a DNS name, a '*.' wildcard, an IP address or an email address`,
+    `${where}: \`hosts\` entry ${JSON.stringify(host)} is not a DNS name, a '*.' wildcard, an IP address or an email address${hostFix(host)}`,
   );
+}
+
+/** The likely slip behind a host entry that is none of the kinds, as a fix to append. */
+function hostFix(host: string): string {
+  const trimmed = host.trim();
+  if (trimmed !== host) return `; remove the white space around it (${JSON.stringify(trimmed)})`;
+  if (host.length > 1 && host.endsWith('.') && !host.endsWith('..')) {
+    return `; give it without the trailing dot (${JSON.stringify(host.slice(0, -1))}): certificates name hosts without it, and clients drop it before they match`;
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) return '; give the host name alone, not a URL';
+  const port = /^(.+):\d{1,5}$/.exec(host);
+  if (port) return `; give it without the port (${JSON.stringify(port[1])})`;
+  return '';
 }
 
 /** The subjectAltName entry for a classified host. */

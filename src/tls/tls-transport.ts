@@ -265,7 +265,7 @@ function truncationError(alpnProtocol: string | null): TlsError {
     'the peer ended the connection without close_notify (it crashed or aborted, or the connection was cut: a TCP end is not authenticated), so the data may have been cut short';
   const advice =
     alpnProtocol !== null && SELF_FRAMING_PROTOCOLS.has(alpnProtocol)
-      ? `; ${alpnProtocol} frames its own messages, so if a cut between messages is harmless to you, set \`allowTruncation\` on the context`
+      ? `; ${alpnProtocol} frames its own messages, so if a cut between messages is harmless to you, set \`allowTruncation\` on the context (the HTTP parser still fails a message cut short${alpnProtocol === 'h2' ? '' : ', unless its body is meant to end with the connection: one without Content-Length or chunked encoding'})`
       : '';
   return new TlsError('ERR_TLS_TRUNCATED', base + advice);
 }

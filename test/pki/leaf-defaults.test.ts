@@ -81,4 +81,34 @@ describe('the validity period', () => {
       ca.issue({ hosts: ['a.test'], validity: { days: 10, notAfter: new Date(Date.now() + 5 * DAY) } }),
     ).rejects.toThrow(/^issue: give `validity.days` or `validity.notAfter`, not both/);
   });
+
+  it('names what it got for a date that is not a Date, and how to make one', async () => {
+    const ca = await createCA();
+    const refusal = (validity: object) =>
+      ca.issue({ hosts: ['a.test'], validity: validity as never }).then(
+        () => 'accepted',
+        (error: Error) => error.message,
+      );
+    expect(await refusal({ notBefore: '2026-01-01' })).toBe(
+      'issue: `validity.notBefore` must be a Date, got the string "2026-01-01"; use new Date("2026-01-01")',
+    );
+    expect(await refusal({ notAfter: 1_700_000_000_000 })).toBe(
+      'issue: `validity.notAfter` must be a Date, got the number 1700000000000; use new Date(1700000000000)',
+    );
+    expect(await refusal({ notAfter: new Date('soon') })).toBe(
+      'issue: `validity.notAfter` must be a Date, got an Invalid Date',
+    );
+    expect(await refusal({ notAfter: {} })).toBe(
+      'issue: `validity.notAfter` must be a Date, got an object (Object)',
+    );
+  });
+
+  it('shows both dates when notAfter is not after notBefore, and how to ask for an expired one', async () => {
+    const ca = await createCA();
+    const notBefore = new Date(Date.now() - DAY);
+    const notAfter = new Date(Date.now() - 2 * DAY);
+    await expect(ca.issue({ hosts: ['a.test'], validity: { notBefore, notAfter } })).rejects.toThrow(
+      `issue: \`validity.notAfter\` (${notAfter.toISOString()}) must be after \`validity.notBefore\` (${notBefore.toISOString()}); for an expired certificate give both in the past`,
+    );
+  });
 });

@@ -49,6 +49,21 @@ describe('IP addresses in subjectAltName', () => {
     }
   });
 
+  it('names the likely slip in a host that is no name: a trailing dot, white space, a URL, a port', async () => {
+    const ca = await createCA();
+    const fixes: Array<[string, string]> = [
+      ['example.com.', 'give it without the trailing dot ("example.com")'],
+      [' a.test', 'remove the white space around it ("a.test")'],
+      ['https://a.test/', 'give the host name alone, not a URL'],
+      ['a.test:8443', 'give it without the port ("a.test")'],
+    ];
+    for (const [given, fix] of fixes) {
+      await expect(ca.issue({ hosts: [given] })).rejects.toThrow(
+        `\`hosts\` entry ${JSON.stringify(given)} is not a DNS name, a '*.' wildcard, an IP address or an email address; ${fix}`,
+      );
+    }
+  });
+
   it('encodes IPv4-in-IPv6 ranges in name constraints', async () => {
     const ca = await createCA({ nameConstraints: { permitted: ['::ffff:10.0.0.0/104', '192.168.0.0/16'] } });
     const text = await certificateText(ca.certPem);

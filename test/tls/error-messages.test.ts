@@ -101,6 +101,9 @@ describe('ERR_TLS_TRUNCATED suggests allowTruncation only where the protocol fra
     expect(error).toMatchObject({ code: 'ERR_TLS_TRUNCATED' });
     expect(error.message).toContain('http/1.1 frames its own messages');
     expect(error.message).toContain('`allowTruncation`');
+    // A cut inside a message is the HTTP parser's to catch, except where nothing marks the end.
+    expect(error.message).toContain('the HTTP parser still fails a message cut short');
+    expect(error.message).toContain('one without Content-Length or chunked encoding');
   });
 });
 
