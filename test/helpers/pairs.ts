@@ -2,8 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import stream, { type Duplex } from 'node:stream';
 import { fromDuplex, type Transport, toDuplex } from 'tlskit';
-import { type MemoryPairOptions, memoryPair } from 'tlskit/testing';
+import { type MemoryPairOptions, memoryPair, turns } from 'tlskit/testing';
 import { type BaseTransport, kOnLost } from '../../src/transport/base.js';
 import { type Endpoint, listenSockets, openSocket, socketTransport } from '../../src/transport/net.js';
 
@@ -80,3 +81,28 @@ export async function socketsViaFromDuplex(): Promise<[Transport, Transport]> {
   server.close();
   return [fromDuplex(client), fromDuplex(serverSocket)];
 }
+
+type NodeDuplexPair = () => [Duplex, Duplex];
+const duplexPair = (stream as { duplexPair?: NodeDuplexPair }).duplexPair;
+
+/** Node's own in-process pair (22.6+) seen through fromDuplex: [one end, the other]. */
+export function nodeDuplexPair(): [Transport, Transport] {
+  if (!duplexPair) throw new Error('stream.duplexPair needs Node 22.6 or later');
+  const [a, b] = duplexPair();
+  return [fromDuplex(a), fromDuplex(b)];
+}
+
+/**
+ * Whether destroying one end of `stream.duplexPair()` reaches the other (as an end: Node 24 does,
+ * Node 22 does not). Asked once, by destroying a probe pair and watching its other end.
+ */
+export const duplexPairSignalsDestroy: boolean = await (async () => {
+  if (!duplexPair) return false;
+  const [a, b] = duplexPair();
+  const heard = new Promise<boolean>((resolve) => {
+    b.once('end', () => resolve(true)).once('error', () => resolve(true));
+    b.resume();
+  });
+  a.destroy();
+  return Promise.race([heard, turns(20).then(() => false)]);
+})();

@@ -1,6 +1,14 @@
 import { conformanceCases, type TransportPairFactory, type TransportTraits } from 'tlskit/testing';
 import { describe, it } from 'vitest';
-import { duplexRoundTrip, memory, socketsViaFromDuplex, tcpPair, unixPair } from '../helpers/pairs.js';
+import {
+  duplexPairSignalsDestroy,
+  duplexRoundTrip,
+  memory,
+  nodeDuplexPair,
+  socketsViaFromDuplex,
+  tcpPair,
+  unixPair,
+} from '../helpers/pairs.js';
 
 const pairs: Array<[string, TransportPairFactory, TransportTraits?]> = [
   ['TCP', tcpPair],
@@ -12,10 +20,14 @@ const pairs: Array<[string, TransportPairFactory, TransportTraits?]> = [
   ['fromDuplex(toDuplex(memory))', duplexRoundTrip()],
   ['fromDuplex(toDuplex(memory)), byte at a time', duplexRoundTrip({ chunkSize: 1 })],
   ['fromDuplex(net.Socket)', socketsViaFromDuplex],
+  ['fromDuplex(stream.duplexPair())', nodeDuplexPair, { abortIsVisible: false }],
 ];
 
 for (const [name, makePair, traits] of pairs) {
-  describe(`conformance: ${name}`, () => {
+  // Node 20 has no duplexPair, and Node 22's never tells one side that the other was destroyed, so
+  // the peer of an aborted end waits forever: a property of that medium (README, fromDuplex).
+  const skip = makePair === nodeDuplexPair && !duplexPairSignalsDestroy;
+  describe.skipIf(skip)(`conformance: ${name}`, () => {
     for (const rule of conformanceCases) {
       it(rule.name, () => rule.run(makePair, traits));
     }
