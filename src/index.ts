@@ -4,9 +4,9 @@
  */
 
 export type { CloseOptions, CloseResult } from './server/close-result.js';
+export type { Server, ServerStats } from './server/handle.js';
 export type { ServerLimits } from './server/limits.js';
 export type { ProxyProtocolOptions } from './server/proxy-protocol.js';
-export type { Server, ServerStats } from './server/server.js';
 export type {
   ConnectionCloseMessage,
   ConnectionOpenMessage,

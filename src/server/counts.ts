@@ -3,7 +3,7 @@
  * the sum of its workers' counts, those of workers that have exited since included.
  */
 import type { CloseResult } from './close-result.js';
-import type { ServerStats } from './server.js';
+import type { ServerStats } from './handle.js';
 
 /** The sum of two close results. */
 export function addResults(a: CloseResult, b: CloseResult): CloseResult {

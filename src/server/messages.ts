@@ -7,7 +7,7 @@
  */
 import type { Address } from '../transport/transport.js';
 import type { CloseResult } from './close-result.js';
-import type { ServerStats } from './server.js';
+import type { ServerStats } from './handle.js';
 
 /** A JSON value. */
 export type Wire = string | number | boolean | null | Wire[] | { [key: string]: Wire };

@@ -42,6 +42,7 @@ import { ConnectionError, InvalidArgumentError, TlskitError } from '../transport
 import type { Address } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';
 import { addResults, addStats } from './counts.js';
+import { closeDeadline, emptyStats, type Server, type ServerStats } from './handle.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT } from './limits.js';
 import {
   type FromWorker,
@@ -52,7 +53,6 @@ import {
   type WireError,
 } from './messages.js';
 import { rotateEvery } from './rotation.js';
-import { closeDeadline, emptyStats, type Server, type ServerStats } from './server.js';
 import { WORKER_MARK } from './worker.js';
 
 /** A worker that dies before it has been listening this long (ms) died early. */

@@ -7,7 +7,7 @@
  */
 import type { ServerContext } from '../tls/server-context.js';
 import type { Address } from '../transport/transport.js';
-import { type Server, withClose } from './server.js';
+import { type Server, withClose } from './handle.js';
 
 /** Calls `context.rotateTicketKeys()` every `period` ms; returns what stops it. */
 export function rotateEvery(context: ServerContext, period: number): () => void {

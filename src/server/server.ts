@@ -29,7 +29,6 @@
 import type net from 'node:net';
 import type { Accepting } from '../tls/accept-tls.js';
 import { kOnLost, kTopmost } from '../transport/base.js';
-import { InvalidArgumentError } from '../transport/errors.js';
 import { formatIp, ipBytes, unmappedIp } from '../transport/ip.js';
 import {
   type Endpoint,
@@ -38,42 +37,16 @@ import {
   socketInfo,
   socketTransport,
 } from '../transport/net.js';
-import { checkMilliseconds, checkOptionNames, checkSignal } from '../transport/options.js';
 import type { ProxyInfo } from '../transport/proxy-header.js';
 import type { StreamTransport } from '../transport/stream.js';
 import type { Address, TcpAddress, Transport, TransportInfo, UnixAddress } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';
 import { Entry } from './entry.js';
+import { checkServerSignal, closeDeadline, emptyStats, type Server } from './handle.js';
 import type { CheckedLimits } from './limits.js';
 import { type ProxyPolicy, readProxyHeader } from './proxy-protocol.js';
 import { shutdownAbort, tellClosing } from './shutdown.js';
 import { channels, type LimitName, publish, since, startedAt } from './tracing.js';
-
-/** What a server counted since it started. */
-export interface ServerStats {
-  /** Sockets accepted, refused ones included. */
-  accepted: number;
-  /** Connections refused or closed by each limit (`proxyProtocol`: headers refused or invalid). */
-  limited: Record<LimitName, number>;
-  /** TLS handshakes that failed. */
-  handshakeFailures: number;
-}
-
-/** A listening server. */
-export interface Server<A extends Address = Address> {
-  /** Where the server listens; with `port: 0` this holds the port the OS chose. */
-  readonly address: A;
-  /** Connections currently open, handshakes included. */
-  readonly connections: number;
-  /** What the server counted so far. */
-  readonly stats: ServerStats;
-  /**
-   * Stops accepting, drops connections still in their handshake, tells open ones the server is
-   * closing (`Protocol.serverClosing`), gives them `timeout` ms to finish, aborts the rest, and
-   * resolves once all are gone. Calling it again returns the same promise.
-   */
-  close(options?: CloseOptions): Promise<CloseResult>;
-}
 
 /** How a server treats each socket, checked when it starts. */
 export interface ServerSetup {
@@ -94,23 +67,6 @@ export interface ServerSetup {
   onHandshakeError: ((error: Error, peer: Address | null) => void) | undefined;
   /** Closes the server when it aborts. */
   signal: AbortSignal | undefined;
-}
-
-const CLOSE_OPTIONS = { known: ['timeout'] } as const;
-
-/** Counts of a server that has counted nothing yet. */
-export function emptyStats(): ServerStats {
-  return {
-    accepted: 0,
-    limited: {
-      maxConnections: 0,
-      maxConnectionsPerAddress: 0,
-      maxPendingHandshakes: 0,
-      idleTimeout: 0,
-      proxyProtocol: 0,
-    },
-    handshakeFailures: 0,
-  };
 }
 
 /** The key under which a peer counts against `maxConnectionsPerAddress`; `null` for none. */
@@ -149,23 +105,6 @@ export async function startServer<E extends Endpoint>(
   };
   signal?.addEventListener('abort', () => void state.close(), { once: true });
   return server;
-}
-
-/** Checks the options of a server's `close`; returns its deadline (`fallback` without `timeout`). */
-export function closeDeadline(where: string, options: CloseOptions | undefined, fallback: number): number {
-  const at = `${where}: close`;
-  checkOptionNames(at, options, CLOSE_OPTIONS);
-  return checkMilliseconds(at, 'timeout', options?.timeout) ?? fallback;
-}
-
-/** Checks a server's `signal`: an AbortSignal, not aborted yet. */
-export function checkServerSignal(where: string, signal: unknown): void {
-  checkSignal(where, signal);
-  if ((signal as AbortSignal | undefined)?.aborted) {
-    throw new InvalidArgumentError(
-      `${where}: \`signal\` was already aborted, so the server would close at once`,
-    );
-  }
 }
 
 /** The bookkeeping of one server: its entries, counts and shutdown. */
@@ -463,23 +402,4 @@ class ServerState {
 function socketPeer(socket: net.Socket): Address | null {
   const { remoteAddress: host, remotePort: port } = socket;
   return host === undefined || port === undefined ? null : { host, port };
-}
-
-/** `server`, whose `close` is `close` instead (which closes `server` in its turn). */
-export function withClose<A extends Address>(
-  server: Server<A>,
-  close: (options?: CloseOptions) => Promise<CloseResult>,
-): Server<A> {
-  return {
-    get address() {
-      return server.address;
-    },
-    get connections() {
-      return server.connections;
-    },
-    get stats() {
-      return server.stats;
-    },
-    close,
-  };
 }

@@ -15,6 +15,7 @@ import type { ReloadOptions, ServerContext } from '../tls/server-context.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import type { Address } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';
+import { type Server, withClose } from './handle.js';
 import {
   type FromWorker,
   fromWire,
@@ -23,7 +24,6 @@ import {
   toWireError,
   type Wire,
 } from './messages.js';
-import { type Server, withClose } from './server.js';
 
 /** The environment variable that marks a process as a worker tlskit forked. */
 export const WORKER_MARK = 'TLSKIT_WORKER';

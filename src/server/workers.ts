@@ -17,10 +17,10 @@ import type { ServerContext } from '../tls/server-context.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { checkEndpoint } from '../transport/net.js';
 import type { Address } from '../transport/transport.js';
+import { checkServerSignal, type Server } from './handle.js';
 import { checkWorkerOptions, type WorkerOptions } from './options.js';
 import { startGroup } from './primary.js';
 import { withRotation } from './rotation.js';
-import { checkServerSignal, type Server } from './server.js';
 import { isTlskitWorker, runWorker, WORKER_MARK } from './worker.js';
 
 /** The part of a server's options this module reads. */

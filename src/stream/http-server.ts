@@ -5,7 +5,7 @@
  * `httpProtocol`'s (http-protocol.ts, whose notes explain each choice).
  */
 import type { CloseOptions, CloseResult } from '../server/close-result.js';
-import { type Server, withClose } from '../server/server.js';
+import { type Server, withClose } from '../server/handle.js';
 import { alpnWire } from '../tls/defaults.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { type AddressOf, bindNewProtocol, type Endpoint } from '../transport/net.js';

@@ -1,8 +1,9 @@
 import type net from 'node:net';
+import type { Server } from '../server/handle.js';
 import { type ServerLimits, serverLimits } from '../server/limits.js';
 import type { WorkerOptions } from '../server/options.js';
 import { type ProxyProtocolOptions, proxyPolicy } from '../server/proxy-protocol.js';
-import { type Server, startServer } from '../server/server.js';
+import { startServer } from '../server/server.js';
 import { isShutdownAbort } from '../server/shutdown.js';
 import { traceHandshake } from '../server/tracing.js';
 import { inWorkers } from '../server/workers.js';
