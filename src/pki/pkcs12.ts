@@ -42,6 +42,8 @@ export interface Pkcs12Contents {
   chainPem: string;
   /** The private key (PKCS#8 PEM). */
   keyPem: string;
+  /** The name the bundle gives its key (its `friendlyName`, what `openssl pkcs12 -name` sets), or `null`. */
+  friendlyName: string | null;
 }
 
 function checkPassword(where: string, password: unknown): string {
@@ -228,5 +230,13 @@ export function importPkcs12(bytes: Uint8Array, password: string): Pkcs12Content
     certPem: pemEncode('CERTIFICATE', leaf.raw),
     chainPem: ordered.map((certificate) => pemEncode('CERTIFICATE', certificate.raw)).join(''),
     keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
+    friendlyName: bagName(keyBag),
   };
+}
+
+/** A bag's `friendlyName` attribute, if it has one. */
+function bagName(bag: forge.pkcs12.Bag): string | null {
+  const names = (bag.attributes as { friendlyName?: unknown } | undefined)?.friendlyName;
+  const name = Array.isArray(names) ? names[0] : undefined;
+  return typeof name === 'string' && name.length > 0 ? name : null;
 }

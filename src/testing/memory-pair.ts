@@ -6,7 +6,11 @@ import { seededRandom } from './random.js';
 
 export { MemoryTransport };
 
-/** How a memory pair delivers bytes. Everything is deterministic for a given `seed`. */
+/**
+ * How a memory pair delivers bytes. Everything is deterministic for a given `seed` and a given
+ * schedule of writes: a piece is drawn per delivery, so writing other sizes or at other turns
+ * draws the same numbers for other pieces.
+ */
 export interface MemoryPairOptions extends BaseTransportOptions {
   /** Deliver at most this many bytes per `dataReceived` call; 1 delivers byte by byte. */
   chunkSize?: number;

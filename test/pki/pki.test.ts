@@ -261,6 +261,11 @@ describe('PKCS#12', () => {
     // Back into tlskit.
     const back = importPkcs12(p12, 's3cret pass');
     expect(back.chainPem).toBe(leaf.chainPem);
+    // Without a friendlyName of its own, the bundle names the key after the leaf's subject CN.
+    expect(back.friendlyName).toBe(inspect(leaf.certPem).subject.replace(/^.*CN=/, ''));
+    expect(importPkcs12(leaf.toPkcs12('pw', { friendlyName: 'web server' }), 'pw').friendlyName).toBe(
+      'web server',
+    );
     expect(
       new X509Certificate(back.certPem).checkPrivateKey(
         (await import('node:crypto')).createPrivateKey(back.keyPem),
@@ -277,25 +282,33 @@ describe('PKCS#12', () => {
   it('imports a bundle that openssl made (RSA, with its default algorithms)', async () => {
     const ca = await createCA({ keyType: 'rsa-2048' });
     const leaf = await ca.issue({ hosts: ['localhost'], keyType: 'rsa-2048' });
-    const out = join(dir, 'openssl.p12');
-    await run('openssl', [
-      'pkcs12',
-      '-export',
-      '-in',
-      file('l.pem', leaf.chainPem),
-      '-inkey',
-      file('l.key', leaf.keyPem),
-      '-certfile',
-      file('c.pem', ca.certPem),
-      '-passout',
-      'pass:pw',
-      '-out',
-      out,
-    ]);
-    const contents = importPkcs12(readFileSync(out), 'pw');
+    /** `openssl pkcs12 -export` of the leaf with `extra` arguments; the bundle's bytes. */
+    const opensslBundle = async (name: string, extra: string[]) => {
+      const out = join(dir, name);
+      const key = file('l.key', leaf.keyPem);
+      await run('openssl', [
+        'pkcs12',
+        '-export',
+        '-in',
+        file('l.pem', leaf.chainPem),
+        '-inkey',
+        key,
+        ...extra,
+        '-passout',
+        'pass:pw',
+        '-out',
+        out,
+      ]);
+      return readFileSync(out);
+    };
+    const named = ['-certfile', file('c.pem', ca.certPem), '-name', 'mail gateway'];
+    const contents = importPkcs12(await opensslBundle('openssl.p12', named), 'pw');
     expect(contents.certPem).toBe(leaf.certPem);
     expect(contents.chainPem).toBe(leaf.certPem + ca.certPem);
+    expect(contents.friendlyName).toBe('mail gateway');
     tls.createSecureContext({ cert: contents.chainPem, key: contents.keyPem });
+    // openssl without -name gives the key no name at all.
+    expect(importPkcs12(await opensslBundle('unnamed.p12', []), 'pw').friendlyName).toBeNull();
   });
 });
 
