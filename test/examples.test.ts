@@ -222,13 +222,18 @@ describe('the tlskit command', () => {
         p12,
         '--password-env',
         'P12',
+        '--name',
+        'api key',
       ],
       { P12: 'pw123' },
     );
-    await run('openssl', ['pkcs12', '-in', p12, '-passin', 'pass:pw123', '-noout']);
-    await cli(['cert', 'p12', 'import', p12, '--out', join(dir, 'back'), '--password-env', 'P12'], {
-      P12: 'pw123',
-    });
+    const dumped = await run('openssl', ['pkcs12', '-in', p12, '-passin', 'pass:pw123', '-nodes']);
+    expect(dumped.stdout).toMatch(/friendlyName: api key/);
+    const imported = await cli(
+      ['cert', 'p12', 'import', p12, '--out', join(dir, 'back'), '--password-env', 'P12'],
+      { P12: 'pw123' },
+    );
+    expect(imported.stdout).toMatch(/key\.pem \(the bundle names the key 'api key'\)/);
     expect(readFileSync(join(dir, 'back', 'cert.pem'), 'utf8')).toBe(readFileSync(chain, 'utf8'));
     const missing = await cli(['cert', 'p12', 'export', '--cert', chain, '--key', chain, '--out', p12]).catch(
       (e: unknown) => e,

@@ -42,8 +42,11 @@ export const COMMANDS: Record<string, CommandHelp> = {
   },
   'p12 export': {
     synopsis: 'p12 export --cert FILE --key FILE --out FILE',
-    about: ['Write a password-protected PKCS#12 bundle (password from --password-env or --password-file).'],
-    options: ['cert', 'key', 'out', 'password-env', 'password-file'],
+    about: [
+      'Write a password-protected PKCS#12 bundle (password from --password-env or --password-file);',
+      "--name gives the key a friendly name (default: the certificate's CN), as openssl's -name does.",
+    ],
+    options: ['cert', 'key', 'out', 'name', 'password-env', 'password-file'],
   },
   'p12 import': {
     synopsis: 'p12 import FILE --out DIR',
@@ -77,7 +80,7 @@ const OPTION_HELP: Record<string, string> = {
   key: '--key FILE                The private key file',
   'key-type': `--key-type TYPE           ${KEY_TYPES.join(', ')} (default ecdsa-p256)`,
   days: "--days N                  Validity in days (no longer than the issuing CA's)",
-  name: '--name NAME               Subject common name',
+  name: '--name NAME               Subject common name (p12 export: the name of the key in the bundle)',
   usage: '--usage server|client|both  Extended key usage (default both)',
   'path-length': '--path-length N           Path length constraint of the CA',
   'password-env': '--password-env NAME       Read the password from this environment variable',

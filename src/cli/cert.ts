@@ -258,7 +258,9 @@ async function runSubcommand(
         const keyPem = readText(values.key, 'the key file');
         const secret = password(values);
         const names = { '`certPem`': `'${values.cert}'`, '`keyPem`': `'${values.key}'` };
-        const bundle = await aboutFiles(names, () => exportPkcs12({ certPem, keyPem, password: secret }));
+        const bundle = await aboutFiles(names, () =>
+          exportPkcs12({ certPem, keyPem, password: secret, friendlyName: values.name }),
+        );
         writeFile(values.out, bundle, true);
         out(`wrote ${values.out}`);
         return 0;
@@ -274,7 +276,9 @@ async function runSubcommand(
           { name: 'cert.pem', content: contents.chainPem, secret: false },
           { name: 'key.pem', content: contents.keyPem, secret: true },
         ]);
-        out(`wrote ${join(values.out, 'cert.pem')} and ${join(values.out, 'key.pem')}`);
+        const named =
+          contents.friendlyName === null ? '' : ` (the bundle names the key '${contents.friendlyName}')`;
+        out(`wrote ${join(values.out, 'cert.pem')} and ${join(values.out, 'key.pem')}${named}`);
         return 0;
       }
       throw new UsageError("cert p12 needs 'export' or 'import'");
