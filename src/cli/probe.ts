@@ -5,8 +5,8 @@
  * Why this is not a trust bypass. The verdict of `tlskit connect` always comes from a real tlskit
  * client handshake, made with the trust the user gave (`--ca` or `--system-ca`). A probe only
  * reads: it runs a handshake with `rejectUnauthorized: false`, sends no application data, and
- * destroys the socket as soon as the handshake is over, so nothing is ever said to an unverified
- * server. It exists because a connection that failed verification has no chain left to show (tlskit
+ * closes as soon as the handshake is over (close_notify, then FIN), so nothing is ever said to an
+ * unverified server. It exists because a connection that failed verification has no chain left to show (tlskit
  * aborts it, as it must), and because some facts are not on `info.tls` at all: the ephemeral key
  * group (`getEphemeralKeyInfo`) and the stapled OCSP response (`requestOCSP`). No insecure option
  * is added to tlskit's public API for this; the probe lives in the command, not the library.
@@ -18,6 +18,10 @@
  * - An address is never sent as SNI (RFC 6066 forbids it; Node warns), as tlskit does.
  * - The same cipher suites, groups and versions as the tlskit handshake are offered unless the
  *   caller asks otherwise, so the group the probe sees is the one the verdict handshake got.
+ * - A probe ends its connection with `end()`, not `destroy()`. In TLS 1.3 the client is done
+ *   (`secureConnect`) before the server is: the server still waits for the client's Finished,
+ *   which `destroy()` would throw away unsent, and the server would log a failed handshake for
+ *   every `tlskit connect`. The socket is destroyed only if the server does not close in turn.
  */
 import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
@@ -90,6 +94,18 @@ export class ProbeError extends Error {
   }
 }
 
+/** How long a probe waits for the server to close after its close_notify, in milliseconds. */
+const CLOSE_GRACE = 2_000;
+
+/** Ends a probe's connection cleanly, letting its Finished go first; what the server still sends is dropped. */
+function closeAfterFinished(socket: tls.TLSSocket): void {
+  const grace = setTimeout(() => socket.destroy(), CLOSE_GRACE);
+  grace.unref();
+  socket.once('close', () => clearTimeout(grace));
+  socket.resume();
+  socket.end();
+}
+
 /** Runs one observation handshake; rejects with a ProbeError when it fails. */
 export function probe(options: ProbeOptions): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
@@ -126,7 +142,7 @@ export function probe(options: ProbeOptions): Promise<ProbeResult> {
         ocspStaple: staple,
         chain: chainOf(socket),
       };
-      socket.destroy();
+      closeAfterFinished(socket);
       resolve(result);
     });
     socket.once('error', (error: Error & { code?: string }) => {

@@ -146,6 +146,42 @@ describe('tlskit connect: other servers', () => {
     ]);
   });
 
+  it('a tlskit server sees every connection of the report finish its handshake: none is cut short', async () => {
+    // The verdict, the probe and the resumption check: three handshakes, and a server operator
+    // must not find a failed one in the log each time somebody runs `tlskit connect`.
+    let settle!: () => void;
+    const allSeen = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const failures: string[] = [];
+    let handshakes = 0;
+    const seen = () => {
+      if (++handshakes + failures.length === 3) settle();
+    };
+    const certs = opensslCerts();
+    const server = await serve(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        tls: serverContext({ cert: certs.serverCertPem, key: certs.serverKeyPem }),
+        onHandshakeError: (error) => {
+          failures.push(error.message);
+          if (handshakes + failures.length === 3) settle();
+        },
+      },
+      async (connection) => {
+        seen();
+        await connection.read();
+      },
+    );
+    servers.push(server);
+    const result = await tlskit(['connect', `127.0.0.1:${server.address.port}`, '--ca', certs.paths.ca]);
+    expect(result.code).toBe(0);
+    await allSeen;
+    expect(failures).toEqual([]);
+    expect(handshakes).toBe(3);
+  });
+
   it('[::1]:PORT: a tlskit server on IPv6, checked by address', async () => {
     const server = await echoServer('::1');
     const result = await tlskit(['connect', `[::1]:${server.address.port}`, '--ca', opensslCerts().paths.ca]);
