@@ -193,8 +193,8 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
     lowerOwned: taken ? null : lowerOwned,
     stream: taken,
     failed(error, graceful, later) {
-      base?.[kUpgradedTo](null);
       if (taken) {
+        base?.[kUpgradedTo](null);
         // The lower transport no longer owns the socket: this ends its connection without
         // touching it. The socket is closed, never reset: Node does not survive its handle
         // disappearing under a live TLS engine.
@@ -205,10 +205,22 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
         });
         return;
       }
+      // The teardown waits (see `later`), but the lower transport is done now: until then it
+      // reads as closing and refuses writes, and an abort() asked for meanwhile is kept.
+      let abortWith: Error | null = graceful ? null : error;
+      base?.[kUpgradedTo]({
+        failed: error,
+        closing: true,
+        close: noop,
+        abort: (reason) => {
+          abortWith ??= reason ?? error;
+        },
+      });
       later(() => {
+        base?.[kUpgradedTo](null);
         socket.destroy();
-        if (graceful) lowerOwned.close();
-        else lowerOwned.abort(error);
+        if (abortWith) lowerOwned.abort(abortWith);
+        else lowerOwned.close();
       });
       try {
         lowerProtocol?.connectionLost?.(error);
@@ -233,3 +245,5 @@ export function upgrade(transport: Transport, options: UpgradeOptions): Promise<
   });
   return handshake.promise;
 }
+
+function noop(): void {}

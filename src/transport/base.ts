@@ -30,8 +30,12 @@ function tell(listener: LostListener, error: Error | null): void {
   else listener[kLost](error);
 }
 
-/** What a layer that took over a transport forwards `close`/`abort` to. */
-export type TransportOwner = Pick<Transport, 'close' | 'abort' | 'closing'>;
+/**
+ * What a layer that took over a transport forwards `close`/`abort` to. An owner with `failed` is a
+ * layer whose start failed (a TLS handshake) and that tears the transport down a little later:
+ * until then the transport reads as closing, and refuses writes as a closed one does.
+ */
+export type TransportOwner = Pick<Transport, 'close' | 'abort' | 'closing'> & { readonly failed?: Error };
 
 export interface BaseTransportOptions {
   /** Time `close()` waits for the peer's end of stream before releasing the connection. */
@@ -166,6 +170,7 @@ export abstract class BaseTransport implements Transport {
   }
 
   end(): void {
+    if (this.#upgradedTo?.failed) return;
     this.#assertOwned('end');
     this.#end();
   }
@@ -420,7 +425,15 @@ export abstract class BaseTransport implements Transport {
   }
 
   #assertOwned(method: string): void {
-    if (this.#upgradedTo) {
+    const owner = this.#upgradedTo;
+    if (owner?.failed) {
+      throw new StateError(
+        'ERR_TRANSPORT_CLOSED',
+        `${method}: cannot ${method}, the connection is closing: the TLS handshake over it failed`,
+        { cause: owner.failed },
+      );
+    }
+    if (owner) {
       throw new StateError(
         'ERR_TRANSPORT_UPGRADED',
         `${method}: this transport was upgraded to TLS; use the TLS transport startTls() returned`,

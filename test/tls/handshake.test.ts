@@ -1,8 +1,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { connect, createConnection, createServer, startTls } from 'tlskit';
-import { memoryPair, RecordingProtocol } from 'tlskit/testing';
+import { createCA } from 'tlskit/pki';
+import { memoryPair, RecordingProtocol, turns } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
+import { tcpPair } from '../helpers/pairs.js';
 import { pki } from '../helpers/pki-fixtures.js';
 
 describe('handshake deadlines and cancellation', () => {
@@ -47,6 +49,64 @@ describe('handshake deadlines and cancellation', () => {
     expect(() => a.write('still not')).toThrow(expect.objectContaining({ code: 'ERR_TRANSPORT_UPGRADED' }));
     ct.close();
     st.close();
+  });
+
+  // Over a bridged transport the teardown after a failure waits a turn or two (Node's engine must
+  // not lose its stream mid-callback); the lower transport must not look usable meanwhile.
+  it.each(['memory pair (bridged)', 'TCP (native)'])(
+    'a handshake ended by close() leaves the lower transport closing at once, refusing writes: %s',
+    async (kind) => {
+      const [a, b] = kind === 'TCP (native)' ? await tcpPair() : memoryPair();
+      const peer = new RecordingProtocol();
+      b.setProtocol(peer); // never answers the ClientHello
+      a.setProtocol(new RecordingProtocol());
+      const { clientContext: client } = await pki();
+      const attempt = startTls(a, { context: client, serverName: 'localhost' }).catch((e: unknown) => e);
+      await turns(2);
+      a.close();
+      expect(a.closing).toBe(true);
+      expect(() => a.write('PLAINTEXT AFTER CLOSE')).toThrow(
+        expect.objectContaining({ code: 'ERR_TRANSPORT_CLOSED' }),
+      );
+      a.end(); // as after any close: nothing to do, no error
+      await attempt;
+      await peer.waitForLost();
+      expect(peer.text()).not.toContain('PLAINTEXT');
+    },
+  );
+
+  it('a failed verification leaves the lower transport closed for its protocol and for the caller', async () => {
+    const { clientContext: client } = await pki();
+    const stranger = await (await createCA()).issue({ hosts: ['localhost'] });
+    const [a, b] = memoryPair();
+    const seen: Array<[string, boolean, unknown]> = [];
+    const look = (where: string) => {
+      let code: unknown = null;
+      try {
+        a.write('PLAINTEXT');
+      } catch (error) {
+        code = (error as { code?: unknown }).code;
+      }
+      seen.push([where, a.closing, code]);
+    };
+    a.setProtocol({ connectionLost: () => look('connectionLost') });
+    b.setProtocol({});
+    const server = new RecordingProtocol();
+    const serverSide = startTls(b, { context: stranger.serverContext(), protocol: server }).catch(
+      (e: unknown) => e,
+    );
+    const error = await startTls(a, { context: client, serverName: 'localhost' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'UNKNOWN_ISSUER' });
+    look('catch');
+    expect(seen).toEqual([
+      ['connectionLost', true, 'ERR_TRANSPORT_CLOSED'],
+      ['catch', true, 'ERR_TRANSPORT_CLOSED'],
+    ]);
+    // The server's handshake completed (TLS 1.3), then the connection ended without close_notify,
+    // so the refusal does not pass for a clean close; no plaintext came where a record belongs.
+    await serverSide;
+    expect(await server.waitForLost()).toMatchObject({ code: 'ERR_TLS_TRUNCATED' });
+    expect(server.text()).toBe('');
   });
 
   it('a peer that ends the connection before the handshake finishes fails it at once, on either side', async () => {
