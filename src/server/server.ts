@@ -37,7 +37,7 @@ import {
   socketInfo,
   socketTransport,
 } from '../transport/net.js';
-import type { ProxyInfo } from '../transport/proxy-header.js';
+import type { ProxyInfo } from '../transport/proxy-header-wire.js';
 import type { StreamTransport } from '../transport/stream.js';
 import type { Address, TcpAddress, Transport, TransportInfo, UnixAddress } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';

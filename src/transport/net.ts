@@ -2,7 +2,7 @@ import net from 'node:net';
 import { AbortError, InvalidArgumentError, TimeoutError, toTransportError } from './errors.js';
 import { checkMilliseconds, checkSignal, shown } from './options.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
-import type { ProxyInfo } from './proxy-header.js';
+import type { ProxyInfo } from './proxy-header-wire.js';
 import { StreamTransport, type StreamTransportOptions, streamInfo } from './stream.js';
 import type { Address, TcpAddress, Transport, TransportInfo, UnixAddress } from './transport.js';
 

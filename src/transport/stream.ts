@@ -11,7 +11,7 @@ import {
   type TransportOwner,
 } from './base.js';
 import { ConnectionError, toTransportError } from './errors.js';
-import type { ProxyInfo } from './proxy-header.js';
+import type { ProxyInfo } from './proxy-header-wire.js';
 import type { Address, TransportInfo, TransportKind } from './transport.js';
 
 /** Internal: takes the Node stream out of a StreamTransport so a TLS layer can wrap it natively. */

@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Protocol } from './protocol.js';
-import type { ProxyInfo } from './proxy-header.js';
+import type { ProxyInfo } from './proxy-header-wire.js';
 
 /** A TCP endpoint. */
 export interface TcpAddress {
