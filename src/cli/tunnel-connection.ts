@@ -45,8 +45,10 @@ export async function handleConnection(client: Connection, route: TunnelRoute, l
   const counts = { forward: 0, backward: 0 };
   let reason = 'clean';
   let backend: Connection | undefined;
+  let clientSecured = false;
   try {
     await upgradeClient(client, route);
+    clientSecured = true;
     fields.sni = client.info.tls?.serverName ?? undefined;
     fields.protocol = client.info.tls?.protocol;
     const refused = refusal(client, route.allowCn, route.allowSan);
@@ -60,9 +62,13 @@ export async function handleConnection(client: Connection, route: TunnelRoute, l
     const failed = await relay(client, backend, counts);
     if (failed) throw failed;
   } catch (error) {
-    reason = backend
-      ? closeReason(error)
-      : `backend ${route.to.host}:${route.to.port} failed: ${(error as Error).message}`;
+    // Before the client's STARTTLS upgrade finished, a failure is the client's: refused, as a
+    // failed handshake at connection start is (tunnel.ts's onHandshakeError).
+    reason = !clientSecured
+      ? `refused: ${(error as Error).message}`
+      : backend
+        ? closeReason(error)
+        : `backend ${route.to.host}:${route.to.port} failed: ${(error as Error).message}`;
     backend?.abort();
     client.abort();
   } finally {

@@ -582,6 +582,29 @@ describe('tlskit tunnel --starttls', () => {
     await t.waitFor(/event=connection .*sni=localhost .*protocol=TLSv1\.3/);
   });
 
+  it('terminating, a client that fails its side of STARTTLS is logged as refused, not as a backend failure', async () => {
+    const backend = net.createServer((socket) => {
+      socket.write('220 backend.example ESMTP\r\n');
+      socket.on('error', () => {});
+    });
+    const backendPort = await listen(backend);
+    const t = await tunnel([
+      ...['--to', `127.0.0.1:${backendPort}`, '--cert', files.cert, '--key', files.key],
+      ...['--starttls', 'smtp', '--servername', 'localhost'],
+    ]);
+    // A command pipelined behind STARTTLS: the injection the tunnel refuses.
+    const client = await connect({ host: '127.0.0.1', port: t.port });
+    expect(await client.readLine()).toMatch(/^220 /);
+    await client.write('EHLO c\r\n');
+    for (let i = 0, line = ''; i < 20 && !line.startsWith('250 '); i++)
+      line = (await client.readLine()) ?? '250 ';
+    await client.write('STARTTLS\r\nRCPT TO:<x@example.com>\r\n');
+    await client.closed;
+    const [line] = await t.waitFor(/event=connection [^\n]*close="[^"\n]*"/);
+    expect(line).toMatch(/close="refused: [^"]*plaintext/);
+    expect(line).not.toMatch(/backend/);
+  });
+
   it('originates: a plain client → tunnel → a STARTTLS server, the greeting replayed', async () => {
     const credentials = { cert: readText(files.cert), key: readText(files.key) };
     const server = await serve({ host: '127.0.0.1', port: 0, onError: () => {} }, async (connection) => {
