@@ -103,6 +103,7 @@ function verdictOf(error: TlsError | null, p: Plan, probed: ProbeResult | null):
       alert: error.alert,
       opensslCode: error.opensslCode,
       caFile: p.caFile !== null,
+      clientCertificate: p.cert !== undefined && p.cert !== null,
     }),
   };
 }
@@ -139,8 +140,14 @@ async function gather(p: Plan): Promise<Gathered | null> {
     if (couldNotConnect(error)) return cannotConnect(p, error);
     failure = error as TlsError;
   }
+  if (first) {
+    const refusal = await closeAndHearRefusal(first);
+    if (refusal) {
+      failure = refusal;
+      first = null;
+    }
+  }
   const verified = first?.info.tls ?? null;
-  if (first) await first.close().catch(() => {});
   const tuned = { minVersion: p.version, maxVersion: p.version, ciphers: CIPHERS, groups: GROUPS };
   const probed = await probeSocket(p)
     .then((where) => probe({ ...probeBase(p), ...tuned, ...where }))
@@ -176,6 +183,31 @@ async function gather(p: Plan): Promise<Gathered | null> {
   return { report, open: second };
 }
 
+/** Alerts about the client's certificate: the server refusing us, not the end of a connection. */
+const CLIENT_REFUSALS = new Set([
+  'certificate_required',
+  'bad_certificate',
+  'unsupported_certificate',
+  'certificate_revoked',
+  'certificate_expired',
+  'certificate_unknown',
+  'unknown_ca',
+  'access_denied',
+]);
+
+/**
+ * Closes the verdict connection and returns the server's refusal of us, if that is how it ended.
+ * In TLS 1.3 our side of the handshake is over before the server has judged our certificate (or
+ * its absence), so a server that requires one says so in an alert after the handshake: the
+ * connection could never carry data, and the verdict must say so, as it does over TLS 1.2, where
+ * the same refusal fails the handshake itself.
+ */
+async function closeAndHearRefusal(connection: Connection): Promise<TlsError | null> {
+  await connection.close().catch(() => {});
+  const ended = await connection.closed;
+  return ended instanceof TlsError && CLIENT_REFUSALS.has(ended.alert ?? '') ? ended : null;
+}
+
 /** Runs `tlskit connect ...`; returns the exit code. */
 export async function connectCommand(argv: string[], out: (line: string) => void): Promise<number> {
   const { values, positionals } = parse(argv);
@@ -198,7 +230,9 @@ export async function connectCommand(argv: string[], out: (line: string) => void
   if (!carry) {
     await open?.close().catch(() => {});
     if (p.interactive && !report.verdict.trusted)
-      process.stderr.write('tlskit connect: not carrying data: the server is not trusted\n');
+      process.stderr.write(
+        `tlskit connect: not carrying data: ${report.verdict.alert && CLIENT_REFUSALS.has(report.verdict.alert) ? 'the server refused this client' : 'the server is not trusted'}\n`,
+      );
     return code;
   }
   await relay(open!, process.stdin, process.stdout).catch((error: unknown) => {

@@ -30,6 +30,8 @@ export interface HintSituation {
   opensslCode?: string | null;
   /** Whether --ca was given (else the system store was used). */
   caFile: boolean;
+  /** Whether a client certificate was offered (--cert and --key). */
+  clientCertificate?: boolean;
 }
 
 const TRUST = (s: HintSituation) => (s.caFile ? 'the --ca file' : 'the system store');
@@ -106,6 +108,9 @@ function list(names: readonly string[]): string {
 export function hintFor(situation: HintSituation): string {
   const certificate = CERTIFICATE_HINTS[situation.code];
   if (certificate) return certificate(situation);
+  // TLS 1.2 servers that require a client certificate fail a client without one with this alert.
+  if (situation.alert === 'handshake_failure' && !situation.clientCertificate)
+    return "the server found no cipher suite or group in common with tlskit's safe set, or it requires a client certificate (pass --cert and --key); run with --versions to see what it accepts";
   if (situation.alert && ALERT_HINTS[situation.alert]) return ALERT_HINTS[situation.alert]!;
   if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST/.test(situation.opensslCode ?? ''))
     return 'the server answered in plaintext: it does not speak TLS on this port (a STARTTLS service? try --starttls)';

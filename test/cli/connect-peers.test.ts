@@ -219,6 +219,43 @@ describe('tlskit connect: TLS verdicts that are not about certificates', () => {
     expect(report.tls).toBeNull();
   });
 
+  // s_server -Verify 1 requires a client certificate. Over TLS 1.3 our handshake is done before
+  // the server judges us, so its refusal comes after: the verdict must not read "trusted".
+  it.each([
+    ['TLS 1.3', [], 'certificate_required', /the server wants a client certificate; pass --cert and --key/],
+    [
+      'TLS 1.2',
+      ['--tls1.2'],
+      'handshake_failure',
+      /or it requires a client certificate \(pass --cert and --key\)/,
+    ],
+  ])(
+    'a server that requires a client certificate, %s: exit 1, and the hint says so',
+    async (_, flags, alert, hint) => {
+      const { paths } = opensslCerts();
+      const server = await opensslServer(['-Verify', '1', '-CAfile', paths.ca]);
+      const result = await tlskit([
+        'connect',
+        `127.0.0.1:${server.port}`,
+        '--ca',
+        paths.ca,
+        ...flags,
+        '--json',
+      ]);
+      expect(result.code).toBe(1);
+      const report = JSON.parse(result.stdout);
+      expect(report.verdict).toMatchObject({ trusted: false, alert });
+      expect(report.verdict.hint).toMatch(hint);
+      // With the client certificate the same server is trusted, and resumption is checked.
+      const withCert = await tlskit([
+        ...['connect', `127.0.0.1:${server.port}`, '--ca', paths.ca, ...flags],
+        ...['--cert', paths.clientCert, '--key', paths.clientKey, '--json'],
+      ]);
+      expect(withCert.code).toBe(0);
+      expect(JSON.parse(withCert.stdout).verdict.trusted).toBe(true);
+    },
+  );
+
   it('a plaintext server: exit 1, and the hint says it does not speak TLS there', async () => {
     const server = await serve({ host: '127.0.0.1', port: 0 }, async (connection) => {
       await connection.write('220 plain text greeting\r\n');
