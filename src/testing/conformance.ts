@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { Transport } from '../transport/transport.js';
 import { faultCase } from './fault-cases.js';
 import {
   assertPeerSawAbort,
@@ -77,6 +78,41 @@ function pausedReaderCase(size: number): ConformanceCase {
       }),
   };
 }
+
+/**
+ * The same promise when the pause comes late: the reader pauses inside `dataReceived` of the last
+ * chunk, so the end of stream arrives right behind it, while paused. A Node stream that has ended
+ * both ways then closes itself, and that close must not read as the connection breaking.
+ */
+const pausedOnLastChunkCase: ConformanceCase = {
+  name: 'a reader that pauses on the last chunk, as the peer finishes, gets the clean end once it resumes',
+  run: (makePair) => {
+    const size = 50_000;
+    let seen = 0;
+    const pauseOnLast = (data: Uint8Array, transport: Transport) => {
+      seen += data.length;
+      if (seen === size) transport.pauseReading();
+    };
+    const options = { a: { keepOpenOnEof: true }, b: { keepOpenOnEof: true, onData: pauseOnLast } };
+    return withPair(makePair, options, async (a, b, ta, tb) => {
+      tb.end(); // b's side is finished first: only a's end of stream is still to come
+      await a.waitForEof();
+      const bytes = patternBytes(size, 17);
+      ta.write(bytes);
+      ta.end();
+      await b.waitFor('every byte', () => b.receivedBytes === size || b.lostCount > 0);
+      await Promise.race([a.waitForLost(), turns(50)]);
+      await turns(10);
+      assert.equal(b.eofCount, 0, 'the end of stream arrived while reading was paused');
+      tb.resumeReading();
+      await b.waitFor('eofReceived', () => b.eofCount > 0 || b.lostCount > 0);
+      assert.equal(b.lostError ?? null, null, 'the paused reader lost its connection instead of its end');
+      assert.ok(Buffer.from(b.received()).equals(bytes), 'bytes from a arrived changed or incomplete');
+      await bothLostCleanly(a, b);
+      assert.deepEqual(b.events.slice(-2), ['eof', 'lost']);
+    });
+  },
+};
 
 /** The transport contract, as executable checks. Run every case against every transport pair. */
 export const conformanceCases: readonly ConformanceCase[] = [
@@ -227,6 +263,7 @@ export const conformanceCases: readonly ConformanceCase[] = [
       }),
   },
   ...PAUSED_READER_SIZES.map(pausedReaderCase),
+  pausedOnLastChunkCase,
   {
     name: 'resumeWriting fires only once the buffer drained to the low-water mark',
     run: (makePair) =>

@@ -313,6 +313,15 @@ export abstract class BaseTransport implements Transport {
   }
 
   /** True while the protocol wants no data. */
+  /**
+   * Whether the peer's end of stream arrived and waits for reading to resume, with our own end
+   * already out: the connection is complete, and only the protocol has yet to read it out. A
+   * source that closes now (a Node stream ended both ways destroys itself) loses nothing.
+   */
+  protected get _completeButHeld(): boolean {
+    return this.#is(HELD_EOF) && this.#is(WRITE_FINISHED) && !this.#is(LOST);
+  }
+
   protected get _readPaused(): boolean {
     return this.#is(READ_PAUSED) && !this.#is(CLOSING);
   }
@@ -395,6 +404,12 @@ export abstract class BaseTransport implements Transport {
     if (this.#is(CLOSING)) return;
     this.#set(CLOSING, true);
     this.#held = null;
+    // An end of stream held for a paused reader has arrived all the same: close() discards the
+    // bytes before it, not the end itself, which would otherwise be waited for again.
+    if (this.#is(HELD_EOF)) {
+      this.#set(HELD_EOF, false);
+      this.#set(EOF_RECEIVED, true);
+    }
     if (!this.#is(WRITE_ENDED)) {
       this.#set(WRITE_ENDED, true);
       this._end();

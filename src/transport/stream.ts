@@ -103,6 +103,9 @@ export class StreamTransport extends BaseTransport {
 
   [kStreamClose](): void {
     if (this._lost) return;
+    // Ended both ways, the stream destroyed itself while the protocol had paused reading: what
+    // it holds (bytes, then the end) is delivered on resume, and the connection ends cleanly then.
+    if (this.#error === null && this._completeButHeld) return;
     this._onClosed(
       this.#error ??
         new ConnectionError('ERR_STREAM_PREMATURE_CLOSE', 'the stream closed before the connection finished'),

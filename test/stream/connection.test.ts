@@ -1,4 +1,6 @@
-import { Connection, IncompleteReadError, LimitExceededError } from 'tlskit';
+import { once } from 'node:events';
+import { Duplex } from 'node:stream';
+import { Connection, fromDuplex, IncompleteReadError, LimitExceededError } from 'tlskit';
 import { type MemoryPairOptions, memoryPair, patternBytes, RecordingProtocol, turns } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -204,5 +206,29 @@ describe('Connection.abort', () => {
     const reason = new Error('giving up');
     conn.abort(reason);
     await expect(pending).rejects.toBe(reason);
+  });
+});
+
+describe('Connection over a Node stream that ends both ways while the buffer is full', () => {
+  it('reads every byte and then the clean end, although the stream destroyed itself meanwhile', async () => {
+    // 70,000 bytes pass the Connection's 64 KiB buffer, so it pauses reading as the end arrives;
+    // our side has ended already, so the stream closes itself behind the paused reader.
+    const stream = new Duplex({
+      read() {},
+      write(_chunk, _encoding, callback) {
+        callback();
+      },
+    });
+    const connection = new Connection(fromDuplex(stream));
+    connection.end();
+    stream.push(Buffer.alloc(60_000, 1));
+    stream.push(Buffer.alloc(10_000, 2));
+    stream.push(null);
+    await once(stream, 'close');
+    let total = 0;
+    for (let chunk = await connection.read(); chunk !== null; chunk = await connection.read())
+      total += chunk.length;
+    expect(total).toBe(70_000);
+    expect(await connection.closed).toBeNull();
   });
 });
