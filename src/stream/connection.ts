@@ -148,7 +148,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
   /**
    * Reads a line and returns it without its `\n` or `\r\n`, decoded as UTF-8. Returns the last line
    * even without a terminator, then `null` at end of stream. Rejects with `ERR_LIMIT_EXCEEDED` when a
-   * line is longer than `limit` bytes.
+   * line with its terminator is longer than `limit` bytes (`limit: 6` takes `abcd\r\n`).
    */
   async readLine(options: ReadLimitOptions = {}): Promise<string | null> {
     checkReadOptions('readLine', options, READ_LIMIT_OPTIONS);

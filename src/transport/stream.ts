@@ -83,7 +83,12 @@ export class StreamTransport extends BaseTransport {
 
   /** Stream events, reported by the shared listeners below. */
   [kStreamData](chunk: Buffer | string): void {
-    this._onData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    // A stream given an encoding (`setEncoding('hex')`) emits its bytes as text in that encoding.
+    this._onData(typeof chunk === 'string' ? Buffer.from(chunk, this.#encoding()) : chunk);
+  }
+
+  #encoding(): BufferEncoding {
+    return (this.#stream as { readableEncoding?: BufferEncoding | null }).readableEncoding ?? 'utf8';
   }
 
   [kStreamEnd](): void {

@@ -235,4 +235,22 @@ describe('fromDuplex', () => {
     expect(transport.info.kind).toBe('duplex');
     expect(() => fromDuplex({} as never)).toThrow(/must be a Node Duplex stream/);
   });
+
+  it.each(['hex', 'base64', 'latin1', 'utf8'] as const)(
+    'delivers the bytes of a stream given setEncoding(%s), not the text it decoded them to',
+    async (encoding) => {
+      const stream = new PassThrough();
+      stream.setEncoding(encoding);
+      const transport = fromDuplex(stream);
+      const protocol = new RecordingProtocol({ keepOpenOnEof: true });
+      transport.setProtocol(protocol);
+      // Binary bytes, except for utf8, which can only carry text (a character cut between writes too).
+      const bytes = encoding === 'utf8' ? Buffer.from('grüße, 😀') : Buffer.from([0, 1, 2, 0x7f, 0x80, 0xff]);
+      transport.write(bytes.subarray(0, 3));
+      transport.write(bytes.subarray(3));
+      transport.end();
+      await protocol.waitForEof();
+      expect(Buffer.from(protocol.received())).toEqual(bytes);
+    },
+  );
 });
