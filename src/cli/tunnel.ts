@@ -28,6 +28,7 @@ import type { Connection } from '../stream/connection.js';
 import { serve } from '../stream/open.js';
 import { clientContext } from '../tls/client-context.js';
 import { type ReloadOptions, type ServerContext, serverContext } from '../tls/server-context.js';
+import { MAX_TIMER_MS } from '../transport/options.js';
 import { parseStartTlsProtocol } from './starttls.js';
 import {
   formatAddress,
@@ -172,9 +173,9 @@ function planTunnel(values: Values): TunnelPlan {
       ? { cert: values.cert as string, key: values.key as string, clientCa: values['client-ca'] }
       : null,
     caFile: terminate ? undefined : values.ca,
-    drainTimeout: positiveInteger('--drain-timeout', values['drain-timeout']) ?? 10_000,
+    drainTimeout: milliseconds('--drain-timeout', values['drain-timeout']) ?? 10_000,
     maxConnections: positiveInteger('--max-connections', values['max-connections']),
-    idleTimeout: positiveInteger('--idle-timeout', values['idle-timeout']),
+    idleTimeout: milliseconds('--idle-timeout', values['idle-timeout']),
     json: values.json === true,
     route: {
       to,
@@ -184,7 +185,7 @@ function planTunnel(values: Values): TunnelPlan {
       proxyVersion,
       allowCn: values['allow-cn'] ?? [],
       allowSan: values['allow-san'] ?? [],
-      connectTimeout: positiveInteger('--connect-timeout', values['connect-timeout']) ?? 10_000,
+      connectTimeout: milliseconds('--connect-timeout', values['connect-timeout']) ?? 10_000,
     },
   };
 }
@@ -354,5 +355,18 @@ function positiveInteger(flag: string, value: string | undefined): number | unde
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
     throw new UsageError(`${flag} must be a positive integer, got '${value}'`, { help: false });
+  return n;
+}
+
+/** A `--…-timeout MS` flag: a positive integer a Node timer can wait for. */
+function milliseconds(flag: string, value: string | undefined): number | undefined {
+  const n = positiveInteger(flag, value);
+  if (n !== undefined && n > MAX_TIMER_MS)
+    throw new UsageError(
+      `${flag} ${value} is longer than a Node timer can wait; use at most ${MAX_TIMER_MS} (about 24.8 days)`,
+      {
+        help: false,
+      },
+    );
   return n;
 }

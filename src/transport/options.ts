@@ -135,8 +135,19 @@ export function checkMilliseconds(
       `${where}: \`${field}\` must be a positive number of milliseconds, got ${shown(value)}`,
     );
   }
+  if (value > MAX_TIMER_MS) {
+    // Node fires a longer timer after 1 ms (with a TimeoutOverflowWarning): a deadline meant to
+    // be far away would cut every connection at once.
+    throw fail(
+      field,
+      `${where}: \`${field}\` is ${value} ms, longer than a Node timer can wait; use at most ${MAX_TIMER_MS} (about 24.8 days)`,
+    );
+  }
   return value;
 }
+
+/** The longest delay `setTimeout` honours: 2^31 - 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Checks an optional callback. */
 export function checkFunction(where: string, field: string, value: unknown): void {

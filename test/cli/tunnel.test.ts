@@ -152,6 +152,10 @@ describe('tlskit tunnel: mistakes exit 2 and name the flag', () => {
       /--allow-cn\/--allow-san name client certificates, which only --client-ca asks for/,
     ],
     [['--accept', '1', '--to', 'h:1', '--frob'], /Unknown option '--frob'[^\n]*\nRun 'tlskit tunnel --help'/],
+    [
+      ['--accept', '1', '--to', 'h:1', '--ca', 'a', '--drain-timeout', '3000000000'],
+      /--drain-timeout 3000000000 is longer than a Node timer can wait; use at most 2147483647/,
+    ],
   ])('%j', async (args, message) => {
     const { code, stderr } = await cli(args);
     expect(code).toBe(2);

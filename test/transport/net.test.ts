@@ -109,6 +109,12 @@ describe('createConnection and createServer', () => {
     await expect(createConnection(echo, { host: '127.0.0.1', port: 1, timeout: -5 })).rejects.toThrow(
       /`timeout` must be a positive number of milliseconds, got -5/,
     );
+    // Node would fire a longer timer after 1 ms: a far deadline must not become an instant one.
+    await expect(
+      createServer(echo, { host: '127.0.0.1', port: 0, shutdownTimeout: 2 ** 31 }),
+    ).rejects.toThrow(
+      /createServer: `shutdownTimeout` is 2147483648 ms, longer than a Node timer can wait; use at most 2147483647 \(about 24\.8 days\)/,
+    );
     expect(() => createServer('nope' as never, { port: 0 })).toThrow(
       /must be a function that returns a protocol/,
     );
