@@ -29,6 +29,7 @@
 import type net from 'node:net';
 import type { Accepting } from '../tls/accept-tls.js';
 import { kOnLost, kTopmost } from '../transport/base.js';
+import { AbortError } from '../transport/errors.js';
 import { formatIp, ipBytes, unmappedIp } from '../transport/ip.js';
 import {
   type Endpoint,
@@ -103,7 +104,16 @@ export async function startServer<E extends Endpoint>(
     },
     close: (options?: CloseOptions) => state.close(options),
   };
-  signal?.addEventListener('abort', () => void state.close(), { once: true });
+  if (signal) {
+    // Aborted while the listener was being set up: the server closes as soon as it exists.
+    if (signal.aborted) void state.close();
+    else {
+      const onAbort = () => void state.close();
+      signal.addEventListener('abort', onAbort, { once: true });
+      // A long-lived signal shared by many servers must not keep each closed one alive.
+      state.onClose = () => signal.removeEventListener('abort', onAbort);
+    }
+  }
   return server;
 }
 
@@ -112,6 +122,8 @@ class ServerState {
   readonly entries = new Set<Entry>();
   readonly stats = emptyStats();
   listener: Listener | null = null;
+  /** Called once when closing begins (the server forgets its `signal`). */
+  onClose: (() => void) | null = null;
   #pending = 0;
   readonly #perAddress = new Map<string, number>();
   #closing: Promise<CloseResult> | null = null;
@@ -323,10 +335,21 @@ class ServerState {
     });
   }
 
-  /** Stops counting an entry: it is gone, or refused, or dropped. */
-  #forget(entry: Entry): void {
+  /**
+   * Stops counting an entry: it is gone, or refused, or dropped. One that was announced on
+   * `tlskit:connection:open` is announced closed, with `error`, whichever way it went.
+   */
+  #forget(entry: Entry, error: Error | null = null): void {
     if (entry.done) return;
     entry.done = true;
+    if (entry.opened !== 0) {
+      publish(channels.connectionClose, () => ({
+        server: this.#serverAddress,
+        peer: entry.peer,
+        error,
+        duration: since(entry.opened),
+      }));
+    }
     this.entries.delete(entry);
     if (entry.pending) {
       entry.pending = false;
@@ -340,16 +363,7 @@ class ServerState {
   }
 
   #gone(entry: Entry, error: Error | null): void {
-    const counted = !entry.done;
-    this.#forget(entry);
-    if (counted && entry.opened !== 0) {
-      publish(channels.connectionClose, () => ({
-        server: this.#serverAddress,
-        peer: entry.peer,
-        error,
-        duration: since(entry.opened),
-      }));
-    }
+    this.#forget(entry, error);
     if (this.#draining?.delete(entry)) {
       if (entry.cut) this.#result.aborted++;
       else this.#result.drained++;
@@ -360,6 +374,8 @@ class ServerState {
   close(options?: CloseOptions): Promise<CloseResult> {
     if (this.#closing) return this.#closing;
     const timeout = closeDeadline(this.#setup.where, options, this.#setup.limits.shutdownTimeout);
+    this.onClose?.();
+    this.onClose = null;
     this.#closing = this.#drain(timeout);
     return this.#closing;
   }
@@ -370,7 +386,7 @@ class ServerState {
     this.#draining = draining;
     for (const entry of [...this.entries]) {
       if (entry.pending) {
-        this.#forget(entry);
+        this.#forget(entry, droppedError());
         entry.dropped = true;
         this.#result.dropped++;
         if (entry.transport) entry.transport.abort();
@@ -397,6 +413,11 @@ class ServerState {
     await listenerClosed;
     return { ...this.#result };
   }
+}
+
+/** What `tlskit:connection:close` reports for a connection dropped in its handshake by `close()`. */
+function droppedError(): AbortError {
+  return new AbortError('server.close: the connection was still in its PROXY header or TLS handshake');
 }
 
 function socketPeer(socket: net.Socket): Address | null {

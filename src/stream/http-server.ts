@@ -72,13 +72,21 @@ export async function serveHttp<E extends Endpoint>(
     ownAlpn,
   );
   let closing: Promise<HttpCloseResult> | null = null;
+  const { signal } = options;
   const close = (closeOptions?: CloseOptions): Promise<HttpCloseResult> => {
+    signal?.removeEventListener('abort', onAbort);
     closing ??= server.close(closeOptions).then((result) => {
       factory.release();
       return { ...result, requests: { ...factory.shutdown } };
     });
     return closing;
   };
+  // The server below closes on `signal` by itself; this releases the node:http servers as well.
+  function onAbort(): void {
+    void close();
+  }
+  if (signal?.aborted) void close();
+  else signal?.addEventListener('abort', onAbort, { once: true });
   return withClose(server, close) as HttpServer<AddressOf<E>>;
 }
 

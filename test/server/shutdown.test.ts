@@ -4,6 +4,7 @@
  * aborts the rest; it resolves with what happened.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import {
   type ClientContext,
@@ -274,5 +275,22 @@ describe('server.close()', () => {
     const aborted = new AbortController();
     aborted.abort();
     await expect(serve({ ...loopback, signal: aborted.signal }, () => {})).rejects.toThrow(/already aborted/);
+  });
+
+  it('a signal that aborts while serve() is still setting up closes the server once it listens', async () => {
+    const controller = new AbortController();
+    const starting = serve({ ...loopback, signal: controller.signal }, () => {});
+    controller.abort();
+    const server = await starting;
+    // Closing already: nobody calls close() here, and the listener is gone.
+    const refused = await connect({ ...loopback, port: portOf(server) }).catch((error: Error) => error);
+    expect(refused).toMatchObject({ code: 'ECONNREFUSED' });
+    expect(await server.close()).toEqual({ drained: 0, aborted: 0, dropped: 0 });
+  });
+
+  it('a closed server lets go of the signal it was given, which may outlive many servers', async () => {
+    const shared = new AbortController();
+    for (let i = 0; i < 5; i++) await (await serve({ ...loopback, signal: shared.signal }, () => {})).close();
+    expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
   });
 });

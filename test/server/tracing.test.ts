@@ -3,6 +3,8 @@
  * handshake and a refusal, and that nothing is built when nobody subscribes.
  */
 import diagnostics from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import net from 'node:net';
 import { clientContext, connect, type Server, serve, type TcpAddress } from 'tlskit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { channels, traceHandshake } from '../../src/server/tracing.js';
@@ -35,6 +37,18 @@ function record(): Array<{ channel: string; message: Record<string, unknown> }> 
     subscribed.push([name, listener]);
   }
   return seen;
+}
+
+/** Resolves once `tlskit:connection:open` was published (the server admitted the socket). */
+function waitUntilOpen(seen: Array<{ channel: string }>): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = () => {
+      diagnostics.unsubscribe('tlskit:connection:open', listener);
+      resolve();
+    };
+    if (seen.some(({ channel }) => channel === 'tlskit:connection:open')) resolve();
+    else diagnostics.subscribe('tlskit:connection:open', listener);
+  });
 }
 
 describe('tracing', () => {
@@ -96,6 +110,24 @@ describe('tracing', () => {
       code: 'UNKNOWN_ISSUER',
       error: expect.objectContaining({ name: 'CertificateError' }),
     });
+  });
+
+  it('a connection dropped in its handshake by close() is announced closed, as it was announced open', async () => {
+    const { serverContext } = await world();
+    const server = await serve({ ...loopback, tls: serverContext }, () => {});
+    const seen = record();
+    const silent = net.connect(portOf(server), '127.0.0.1'); // connects, sends no ClientHello
+    silent.on('error', () => {});
+    await once(silent, 'connect');
+    await waitUntilOpen(seen);
+    expect(await server.close()).toEqual({ drained: 0, aborted: 0, dropped: 1 });
+    const lifecycle = seen.filter(({ channel }) => channel.startsWith('tlskit:connection:'));
+    expect(lifecycle.map(({ channel }) => channel)).toEqual([
+      'tlskit:connection:open',
+      'tlskit:connection:close',
+    ]);
+    expect(lifecycle[1]!.message).toMatchObject({ error: expect.objectContaining({ code: 'ABORT_ERR' }) });
+    silent.destroy();
   });
 
   it('publishes nothing and builds nothing without subscribers', async () => {

@@ -5,6 +5,7 @@
  * body cut short is an error for the handler.
  */
 import type http from 'node:http';
+import { Server as NodeHttpServer } from 'node:http';
 import http2 from 'node:http2';
 import {
   connect,
@@ -17,6 +18,9 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fetchWith, h2Request } from '../helpers/http.js';
 import { type Pki, pki } from '../helpers/pki-fixtures.js';
+
+/** node:http2's server class, which the module does not export by name. */
+const Http2ServerClass = http2.createServer().constructor as { prototype: http2.Http2Server };
 
 let fixture: Pki;
 beforeAll(async () => {
@@ -143,6 +147,45 @@ describe('serveHttp: shutdown edge cases', () => {
     expect(result).toEqual({ drained: 0, aborted: 3, dropped: 0, requests: { completed: 0, cut: 3 } });
     expect(await Promise.all(requests)).toEqual(['failed', 'failed', 'failed']);
     await dispatcher.destroy();
+  });
+});
+
+describe('serveHttp: closed by its signal', () => {
+  it('releases the node:http and node:http2 servers it made, as close() does', async () => {
+    // Resolves once both kinds of server were closed, without anybody calling server.close().
+    let closed = 0;
+    let allClosed!: () => void;
+    const released = new Promise<void>((resolve) => {
+      allClosed = resolve;
+    });
+    type Closable = { close(...args: unknown[]): unknown };
+    const restores = [NodeHttpServer.prototype, Http2ServerClass.prototype].map((prototype) => {
+      const target = prototype as unknown as Closable;
+      const original = target.close;
+      target.close = function (this: unknown, ...args: unknown[]) {
+        if (++closed === 2) allClosed();
+        return original.apply(this, args);
+      };
+      return () => {
+        target.close = original;
+      };
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const controller = new AbortController();
+      await serveHttp(
+        { host: '127.0.0.1', port: 0, tls: fixture.serverContext, signal: controller.signal },
+        (_request, reply) => reply.end('hi'),
+      );
+      controller.abort();
+      const deadline = new Promise<string>((resolve) => {
+        timer = setTimeout(resolve, 5_000, 'not released within 5 s');
+      });
+      expect(await Promise.race([released.then(() => 'released'), deadline])).toBe('released');
+    } finally {
+      clearTimeout(timer);
+      for (const restore of restores) restore();
+    }
   });
 });
 
