@@ -98,6 +98,8 @@ const CONNECTION_HINTS: Record<string, string> = {
   EHOSTUNREACH: 'no route to the host; check the address and the network',
   ENETUNREACH: 'no route to the network; check the address and the network',
   ERR_TIMEOUT: 'no answer in time; check the host and port, a firewall, or raise --timeout',
+  ERR_STARTTLS_REFUSED:
+    'the server did not upgrade (its reply is quoted above); check the --starttls protocol and the port, or connect without --starttls to its implicit-TLS port (smtps 465, imaps 993, pop3s 995)',
 };
 
 function list(names: readonly string[]): string {

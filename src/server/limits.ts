@@ -15,7 +15,7 @@
  * - `idleTimeout` (default none): after the handshake, a connection that neither reads nor
  *   writes for that long is closed gracefully (close_notify over TLS).
  *
- * A refused connection is counted in `server.stats.refused` and published on `tlskit:limit`.
+ * A refused connection is counted in `server.stats.limited` (by limit) and published on `tlskit:limit`.
  */
 import { InvalidArgumentError } from '../transport/errors.js';
 import { checkMilliseconds } from '../transport/options.js';

@@ -90,6 +90,7 @@ describe('tlskit connect --starttls', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/STARTTLS/);
     expect(result.stderr).toMatch(/250 plain\.example/);
+    expect(result.stderr).toMatch(/hint: the server did not upgrade \(its reply is quoted above\)/);
   });
 
   it('refuses an unknown protocol and --versions with --starttls, naming the flag', async () => {
