@@ -292,9 +292,9 @@ class Group<A extends Address> {
 
   /** Closes every worker and resolves with the sum of their results once all have exited. */
   close(options?: CloseOptions): Promise<CloseResult> {
-    if (this.#closing) return this.#closing;
     const fallback = this.settings.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
-    const timeout = closeDeadline(this.where, options, fallback);
+    const timeout = closeDeadline(this.where, options, fallback); // checked on every call
+    if (this.#closing) return this.#closing;
     this.#closing = new Promise((resolve) => {
       this.#phase = 'closing';
       this.#stopAll();

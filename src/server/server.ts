@@ -372,8 +372,9 @@ class ServerState {
   }
 
   close(options?: CloseOptions): Promise<CloseResult> {
-    if (this.#closing) return this.#closing;
+    // Checked on every call (options are never ignored unread); the first call's deadline stands.
     const timeout = closeDeadline(this.#setup.where, options, this.#setup.limits.shutdownTimeout);
+    if (this.#closing) return this.#closing;
     this.onClose?.();
     this.onClose = null;
     this.#closing = this.#drain(timeout);

@@ -75,7 +75,8 @@ export async function serveHttp<E extends Endpoint>(
   const { signal } = options;
   const close = (closeOptions?: CloseOptions): Promise<HttpCloseResult> => {
     signal?.removeEventListener('abort', onAbort);
-    closing ??= server.close(closeOptions).then((result) => {
+    const closed = server.close(closeOptions); // checks the options on every call
+    closing ??= closed.then((result) => {
       factory.release();
       return { ...result, requests: { ...factory.shutdown } };
     });

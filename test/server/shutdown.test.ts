@@ -256,6 +256,8 @@ describe('server.close()', () => {
     expect(() => server.close({ timout: 5 } as never)).toThrow(/timout/);
     const first = server.close();
     expect(server.close({ timeout: 1 })).toBe(first);
+    // A later call is checked all the same, though the first call's deadline stands.
+    expect(() => server.close({ timout: 5 } as never)).toThrow(/timout/);
     expect(await first).toEqual({ drained: 0, aborted: 0, dropped: 0 });
   });
 
