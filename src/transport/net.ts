@@ -1,5 +1,11 @@
 import net from 'node:net';
-import { AbortError, InvalidArgumentError, TimeoutError, toTransportError } from './errors.js';
+import {
+  AbortError,
+  ConnectionError,
+  InvalidArgumentError,
+  TimeoutError,
+  toTransportError,
+} from './errors.js';
 import { checkMilliseconds, checkSignal, shown } from './options.js';
 import type { Protocol, ProtocolFactory } from './protocol.js';
 import type { ProxyInfo } from './proxy-header-wire.js';
@@ -266,6 +272,45 @@ export function checkFactory(where: string, factory: unknown): void {
   }
 }
 
+/** What to do about the usual reasons a listen fails, by code, for TCP and for a Unix socket. */
+const LISTEN_FIXES: Record<string, { tcp: string; unix: string }> = {
+  EADDRINUSE: {
+    tcp: 'something already listens there; stop it or choose another port (`port: 0` lets the system pick a free one)',
+    unix: 'the socket file exists; if no server uses it any more (one that exited without removing it), delete the file',
+  },
+  EACCES: {
+    tcp: 'ports below 1024 need privileges; use a port from 1024 up, or give node the CAP_NET_BIND_SERVICE capability',
+    // A directory that does not exist also gives EACCES here (checked on Linux, Node 20-24).
+    unix: "no permission to create the socket file there, or its directory does not exist; check the path and the directory's permissions",
+  },
+  EADDRNOTAVAIL: {
+    tcp: "no interface of this machine has that address; use one of this machine's addresses, or omit `host` to listen on all",
+    unix: 'that path cannot hold a socket',
+  },
+  ENOENT: {
+    tcp: 'the address does not exist',
+    unix: "the socket file's directory does not exist; create it first",
+  },
+  ENOTDIR: {
+    tcp: 'the address does not exist',
+    unix: 'a part of the path before the file name is not a directory',
+  },
+};
+
+/** A failed listen as a ConnectionError that names the address, the code and what to do. */
+function listenError(where: string, endpoint: Endpoint, error: unknown): Error {
+  const mapped = toTransportError(error);
+  const unix = 'path' in endpoint;
+  const fix = LISTEN_FIXES[mapped.code]?.[unix ? 'unix' : 'tcp'];
+  if (!fix) return mapped;
+  const host = unix ? '' : (endpoint.host ?? 'every address');
+  const at = unix ? endpoint.path : `${host.includes(':') ? `[${host}]` : host}:${endpoint.port}`;
+  return new ConnectionError(mapped.code, `${where}: cannot listen on ${at} (${mapped.code}): ${fix}`, {
+    cause: error,
+    syscall: 'listen',
+  });
+}
+
 /** A listening socket, before any server policy: the layer above decides what to do with each socket. */
 export interface Listener<A extends Address = Address> {
   /** Where it listens; with `port: 0` this holds the port the OS chose. */
@@ -297,7 +342,7 @@ export async function listenSockets<E extends Endpoint>(
     onSocket(socket);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(toTransportError(error)));
+    server.once('error', (error) => reject(listenError(where, endpoint, error)));
     const listenOptions =
       'path' in endpoint ? { path: endpoint.path } : { host: endpoint.host, port: endpoint.port };
     server.listen({ ...listenOptions, backlog: options.backlog }, () => resolve());

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   AbortError,
   ConnectionError,
@@ -96,6 +98,29 @@ describe('createConnection and createServer', () => {
     expect((error as ConnectionError).code).toBe('ECONNREFUSED');
     expect((error as ConnectionError).syscall).toBe('connect');
     expect((error as ConnectionError).cause).toBeInstanceOf(Error);
+  });
+
+  it('a listen that fails names the address, the code and what to do', async () => {
+    const first = await createServer(echo, { host: '127.0.0.1', port: 0 });
+    const port = (first.address as { port: number }).port;
+    const taken = await createServer(echo, { host: '127.0.0.1', port }).catch((error: Error) => error);
+    expect(taken).toBeInstanceOf(ConnectionError);
+    expect(taken).toMatchObject({ code: 'EADDRINUSE', syscall: 'listen' });
+    expect((taken as Error).message).toBe(
+      `createServer: cannot listen on 127.0.0.1:${port} (EADDRINUSE): something already listens there; stop it or choose another port (\`port: 0\` lets the system pick a free one)`,
+    );
+    await first.close();
+    const stale = unixPath();
+    writeFileSync(stale, ''); // a socket file left behind, or any file there
+    await expect(serve({ path: stale }, () => {})).rejects.toThrow(
+      `serve: cannot listen on ${stale} (EADDRINUSE): the socket file exists; if no server uses it any more`,
+    );
+    await expect(serve({ path: join(dirname(stale), 'missing-dir', 's.sock') }, () => {})).rejects.toThrow(
+      /serve: cannot listen on .*missing-dir\/s\.sock \((EACCES|ENOENT)\): .*(its|socket file's) directory does not exist/,
+    );
+    await expect(serve({ path: join(stale, 's.sock') }, () => {})).rejects.toThrow(
+      /\(ENOTDIR\): a part of the path before the file name is not a directory/,
+    );
   });
 
   it('reject bad options with the field, the value and the range', async () => {
