@@ -16,7 +16,7 @@ import {
   signingAlgorithm,
   x509,
 } from './keys.js';
-import { mint, type Signer, type Validity, validityDates } from './mint.js';
+import { authorityKeyIdentifier, mint, type Signer, type Validity, validityDates } from './mint.js';
 import {
   checkNameConstraints,
   type NameConstraintsOptions,
@@ -199,7 +199,7 @@ export class CA {
       signingAlgorithm: signingAlgorithm(this.keyType),
       signingKey: this.#signer.keys.privateKey,
       extensions: [
-        await x509.AuthorityKeyIdentifierExtension.create(this.#signer.keys.publicKey),
+        await authorityKeyIdentifier(this.#signer),
         new x509.Extension(id_ce_cRLNumber, false, AsnConvert.serialize(crlNumber)),
       ],
       entries: [...this.#revoked].map(([serialNumber, { date, reason }]) => ({

@@ -146,6 +146,18 @@ function nameConstraintsExtension(options: NameConstraintsOptions): x509.Extensi
   return new x509.Extension(id_ce_nameConstraints, true, AsnConvert.serialize(constraints));
 }
 
+/**
+ * The authority key identifier of what `signer` signs: its certificate's subject key identifier
+ * as written there. A CA made elsewhere (`loadCA`) may have any identifier, not the SHA-1 of its
+ * key that tlskit writes, and a verifier matches the two byte for byte.
+ */
+export async function authorityKeyIdentifier(signer: Signer): Promise<x509.AuthorityKeyIdentifierExtension> {
+  const own = signer.certificate?.getExtension(x509.SubjectKeyIdentifierExtension);
+  return own
+    ? new x509.AuthorityKeyIdentifierExtension(own.keyId)
+    : x509.AuthorityKeyIdentifierExtension.create(signer.keys.publicKey);
+}
+
 /** Signs one certificate. Everything the PKI makes, good or broken, goes through here. */
 export async function mint(params: MintParams): Promise<x509.X509Certificate> {
   const extensions: x509.Extension[] = [];
@@ -169,7 +181,7 @@ export async function mint(params: MintParams): Promise<x509.X509Certificate> {
   if (params.nameConstraints) extensions.push(nameConstraintsExtension(params.nameConstraints));
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(params.keys.publicKey));
   const signer = params.issuer;
-  if (signer) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(signer.keys.publicKey));
+  if (signer) extensions.push(await authorityKeyIdentifier(signer));
   const signing = signer ?? { name: params.subject, keys: params.keys, keyType: params.keyType };
   const md5 = params.hash === 'MD5';
   const certificate = await x509.X509CertificateGenerator.create({
