@@ -14,6 +14,7 @@ import {
   KEY_TYPES,
   type KeyType,
 } from '../pki/index.js';
+import { InvalidArgumentError } from '../transport/errors.js';
 import { exportDefects } from './cert-defects.js';
 import {
   aboutFiles,
@@ -110,6 +111,21 @@ function wholeNumber(name: string, value: string | undefined, min: 0 | 1): numbe
   return number;
 }
 
+/**
+ * Runs `make`, naming --days in a refusal of the validity it set (a period past the issuing CA's,
+ * or past the dates a certificate can hold) instead of the library's `validity`.
+ */
+async function aboutDays<T>(days: string | undefined, make: () => Promise<T>): Promise<T> {
+  try {
+    return await make();
+  } catch (error) {
+    if (days === undefined || !(error instanceof InvalidArgumentError) || !/`validity/.test(error.message))
+      throw error;
+    const message = error.message.replace(/^(createCA|issue): /, '');
+    throw new UsageError(`--days ${days}: ${message}`, { help: false });
+  }
+}
+
 /** The subcommand named in `argv` (the first word that is not an option or an option's value). */
 function subcommandOf(argv: readonly string[]): string | undefined {
   const words: string[] = [];
@@ -184,12 +200,14 @@ async function runSubcommand(
           { help: false },
         );
       }
-      const ca = await createCA({
-        keyType: keyTypeOption(values['key-type']),
-        subject: values.name,
-        validity,
-        pathLength: wholeNumber('path-length', values['path-length'], 0),
-      });
+      const ca = await aboutDays(values.days, () =>
+        createCA({
+          keyType: keyTypeOption(values['key-type']),
+          subject: values.name,
+          validity,
+          pathLength: wholeNumber('path-length', values['path-length'], 0),
+        }),
+      );
       writeFiles(values.out, [
         { name: 'ca.pem', content: ca.certPem, secret: false },
         { name: 'ca-key.pem', content: ca.keyPem, secret: true },
@@ -205,7 +223,9 @@ async function runSubcommand(
         throw new UsageError(`--usage must be server, client or both, got '${usage}'`, { help: false });
       const keyType = keyTypeOption(values['key-type']);
       const { ca, file } = await loadCaDir(values.ca);
-      const leaf = await ca.issue({ hosts: rest, subject: values.name, keyType, usage, validity });
+      const leaf = await aboutDays(values.days, () =>
+        ca.issue({ hosts: rest, subject: values.name, keyType, usage, validity }),
+      );
       const base = rest[0]!.replace(/^\*\./, 'wildcard.').replace(/[^A-Za-z0-9.@_-]/g, '_');
       const existing = [`${base}.pem`, `${base}-key.pem`]
         .map((name) => join(values.out!, name))

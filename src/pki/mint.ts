@@ -94,10 +94,13 @@ export function validityDates(
   }
   const explicit = validity?.days !== undefined || validity?.notAfter !== undefined;
   let notAfter = validity?.notAfter ?? new Date(notBefore.getTime() + days * DAY);
-  checkDate(where, 'notAfter', notAfter);
-  if (notAfter <= notBefore) {
+  if (validity?.notAfter !== undefined) checkDate(where, 'notAfter', notAfter);
+  checkRange(where, 'notBefore', notBefore);
+  checkRange(where, 'notAfter', notAfter);
+  // A certificate holds whole seconds: two instants within one second would be written equal.
+  if (Math.floor(notAfter.getTime() / 1000) <= Math.floor(notBefore.getTime() / 1000)) {
     throw new InvalidArgumentError(
-      `${where}: \`validity.notAfter\` (${notAfter.toISOString()}) must be after \`validity.notBefore\` (${notBefore.toISOString()}); for an expired certificate give both in the past`,
+      `${where}: \`validity.notAfter\` (${notAfter.toISOString()}) must be after \`validity.notBefore\` (${notBefore.toISOString()}), by a second at least (a certificate holds whole seconds); for an expired certificate give both in the past`,
     );
   }
   if (issuerNotAfter && notAfter > issuerNotAfter) {
@@ -112,6 +115,19 @@ export function validityDates(
 }
 
 /** Throws unless `value` is a Date that holds a time, naming what it got and how to make one. */
+/** The first and last instants a certificate can hold as RFC 5280 writes them (UTCTime from 1950). */
+const EARLIEST = Date.UTC(1950, 0, 1);
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+/** Refuses a date a certificate cannot carry: before 1950 it would be read back a century later. */
+function checkRange(where: string, field: 'notBefore' | 'notAfter', value: Date): void {
+  const time = value.getTime();
+  if (time >= EARLIEST && time <= LATEST) return;
+  throw new InvalidArgumentError(
+    `${where}: \`validity.${field}\` is ${Number.isNaN(time) ? 'beyond any date JavaScript can hold' : value.toISOString()}, which a certificate cannot hold; dates run from 1950-01-01 to 9999-12-31 (RFC 5280: UTCTime reads a year before 1950 as 20xx)${field === 'notAfter' ? '; give fewer days' : ''}`,
+  );
+}
+
 function checkDate(where: string, field: 'notBefore' | 'notAfter', value: unknown): asserts value is Date {
   if (value instanceof Date && !Number.isNaN(value.getTime())) return;
   const got =

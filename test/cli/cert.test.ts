@@ -187,6 +187,30 @@ describe('tlskit cert failures', () => {
     const path = await cli(['cert', 'ca', '--out', dir, '--path-length', '-1']);
     expect(path.stderr).toContain("--path-length must be a whole number, 0 or more, got '-1'");
   });
+
+  it('name --days when the period it asks for cannot be: past year 9999, or past the CA', async () => {
+    const dir = tempDir();
+    const huge = await cli(['cert', 'ca', '--out', join(dir, 'huge'), '--days', '3000000']);
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(
+      /--days 3000000: `validity.notAfter` is .* which a certificate cannot hold; .*give fewer days/,
+    );
+    expect(existsSync(join(dir, 'huge', 'ca.pem'))).toBe(false);
+    await cli(['cert', 'ca', '--out', join(dir, 'ca'), '--days', '10']);
+    const long = await cli([
+      'cert',
+      'issue',
+      'a.test',
+      '--ca',
+      join(dir, 'ca'),
+      '--out',
+      join(dir, 'o'),
+      '--days',
+      '50',
+    ]);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toMatch(/--days 50: `validity` ends .*, after the issuing CA's notAfter/);
+  });
 });
 
 describe('tlskit cert for people', () => {

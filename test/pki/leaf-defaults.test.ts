@@ -1,4 +1,5 @@
 /** What ca.issue() fills in when the caller leaves it out: the subject, and the validity period. */
+import { X509Certificate } from 'node:crypto';
 import { createCA, inspect } from 'tlskit/pki';
 import { describe, expect, it } from 'vitest';
 import { certificateText, openssl, tempFile } from './openssl.js';
@@ -108,7 +109,34 @@ describe('the validity period', () => {
     const notBefore = new Date(Date.now() - DAY);
     const notAfter = new Date(Date.now() - 2 * DAY);
     await expect(ca.issue({ hosts: ['a.test'], validity: { notBefore, notAfter } })).rejects.toThrow(
-      `issue: \`validity.notAfter\` (${notAfter.toISOString()}) must be after \`validity.notBefore\` (${notBefore.toISOString()}); for an expired certificate give both in the past`,
+      `issue: \`validity.notAfter\` (${notAfter.toISOString()}) must be after \`validity.notBefore\` (${notBefore.toISOString()}), by a second at least (a certificate holds whole seconds); for an expired certificate give both in the past`,
     );
+    // Within one second, the two would be written as the same instant.
+    const at = new Date(Math.ceil(Date.now() / 1000) * 1000 - 3 * DAY);
+    const sameSecond = { notBefore: new Date(at.getTime() + 200), notAfter: new Date(at.getTime() + 800) };
+    await expect(ca.issue({ hosts: ['a.test'], validity: sameSecond })).rejects.toThrow(
+      /by a second at least/,
+    );
+  });
+
+  it('refuses dates a certificate cannot hold: before 1950 (read back as 20xx) and after 9999', async () => {
+    const refusal = (validity: object) =>
+      createCA({ validity: validity as never }).then(
+        () => 'accepted',
+        (error: Error) => error.message,
+      );
+    expect(await refusal({ notBefore: new Date('1949-12-31T00:00:00Z'), days: 30 })).toBe(
+      'createCA: `validity.notBefore` is 1949-12-31T00:00:00.000Z, which a certificate cannot hold; dates run from 1950-01-01 to 9999-12-31 (RFC 5280: UTCTime reads a year before 1950 as 20xx)',
+    );
+    expect(await refusal({ days: 3_000_000 })).toMatch(
+      /^createCA: `validity.notAfter` is \+?\d{5,}-.*, which a certificate cannot hold; .*; give fewer days$/,
+    );
+    expect(await refusal({ days: 1e12 })).toMatch(/is beyond any date JavaScript can hold/);
+    // The edges themselves are fine, and OpenSSL (node:crypto's X509Certificate) reads them back as written.
+    const edges = await createCA({
+      validity: { notBefore: new Date('1950-01-01T00:00:00Z'), notAfter: new Date('9999-12-31T23:59:59Z') },
+    });
+    const read = new X509Certificate(edges.certPem);
+    expect([read.validFrom, read.validTo]).toEqual(['Jan  1 00:00:00 1950 GMT', 'Dec 31 23:59:59 9999 GMT']);
   });
 });
