@@ -12,7 +12,7 @@ import { InvalidArgumentError } from '../transport/errors.js';
 import { checkOptionNames } from '../transport/options.js';
 import { pemEncode } from './keys.js';
 import { PKI_OPTION_NAMES } from './option-names.js';
-import { readCertificate, readCertificates, readPrivateKey } from './parse.js';
+import { readCertificate, readCertificates, readPeculiar, readPrivateKey } from './parse.js';
 
 const { asn1, pki } = forge;
 
@@ -123,8 +123,9 @@ export function exportPkcs12(input: Pkcs12Input): Buffer {
   if (!Number.isInteger(iterations) || iterations < 1000) {
     throw new InvalidArgumentError(`${where}: \`iterations\` must be an integer of at least 1000`);
   }
-  const friendlyName =
-    input.friendlyName ?? /CN=([^\n]+)/.exec(chain[0]!.subject ?? '')?.[1] ?? 'tlskit certificate';
+  // The CN as the certificate holds it; Node's `subject` text escapes commas and quotes.
+  const commonName = readPeculiar(where, '`certPem`', chain[0]!.raw).subjectName.getField('CN')[0];
+  const friendlyName = input.friendlyName ?? commonName ?? 'tlskit certificate';
   const localKeyId = createHash('sha1').update(chain[0]!.raw).digest('binary');
   const attributes = set([
     seq([oid(pki.oids.localKeyId!), set([octets(localKeyId)])]),

@@ -266,6 +266,9 @@ describe('PKCS#12', () => {
     expect(importPkcs12(leaf.toPkcs12('pw', { friendlyName: 'web server' }), 'pw').friendlyName).toBe(
       'web server',
     );
+    // The CN as written, not the escaped text of Node's `subject` (a comma, quotes).
+    const punctuated = await intermediate.issue({ hosts: ['x.example'], subject: 'Acme, Inc. "x"' });
+    expect(importPkcs12(punctuated.toPkcs12('pw'), 'pw').friendlyName).toBe('Acme, Inc. "x"');
     expect(
       new X509Certificate(back.certPem).checkPrivateKey(
         (await import('node:crypto')).createPrivateKey(back.keyPem),
