@@ -8,8 +8,9 @@
  * - Half-close: one side's end of stream ends the other's writing; reading continues, so each
  *   direction finishes on its own, as a TCP proxy must (a client may half-close and still wait for
  *   the answer).
- * - Failure: a side lost with an error aborts the other with it; the relay resolves once both are
- *   gone, with the first error, or `null` when both ended cleanly.
+ * - Failure: a side lost with an error aborts the other with it; a side closed from outside (an
+ *   idle timeout) closes the other, gracefully. The relay resolves once both are gone, with the
+ *   first error, or `null` when both ended cleanly.
  *
  * Bytes a Connection had read but not handed out yet go first, and a peer that had already ended
  * is passed on, so taking connections over after reading from them (a STARTTLS prelude) loses
@@ -67,8 +68,13 @@ function side(
     resumeWriting: () => other.resumeReading(),
     // A closing server lets transfers finish; its deadline aborts what is left.
     serverClosing() {},
+    // One side gone cleanly but the other still open: that side was closed from outside (an
+    // idle timeout, say), not by the relay's half-closes, so the other is closed the same way.
     connectionLost(error) {
-      if (error && !other.closing) other.abort(error);
+      if (!other.closing) {
+        if (error) other.abort(error);
+        else other.close();
+      }
       gone(error);
     },
   };

@@ -420,13 +420,32 @@ async function quietTunnel(...flags: string[]) {
 }
 
 describe('tlskit tunnel: limits', () => {
-  it('--idle-timeout closes a connection quiet both ways with close_notify, and logs the limit', async () => {
-    const t = await quietTunnel(...['--idle-timeout', '200']);
+  it('--idle-timeout closes a connection quiet both ways with close_notify, its backend too, and logs both', async () => {
+    let backendEnded!: () => void;
+    const backendGone = new Promise<void>((resolve) => {
+      backendEnded = resolve;
+    });
+    // A backend that never speaks, and tells when the tunnel ends its side.
+    const backend = await listen(
+      net.createServer((socket) => {
+        socket.on('error', () => {});
+        socket.on('end', () => {
+          socket.end();
+          backendEnded();
+        });
+        socket.resume();
+      }),
+    );
+    const t = await tunnel([
+      ...['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key, '--idle-timeout', '200'],
+    ]);
     const client = await tlsClient(t.port);
     expect(await client.ended).toBeNull(); // a clean close_notify
     await t.waitFor(
       new RegExp(`event=limit limit=idleTimeout value=200 peer=127\\.0\\.0\\.1:${client.port}`),
     );
+    await backendGone; // the backend connection is not left open behind the client's
+    await t.waitFor(new RegExp(`event=connection peer=127\\.0\\.0\\.1:${client.port} .*close=clean`));
     await client.connection.close();
   });
 

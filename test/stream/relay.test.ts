@@ -61,6 +61,19 @@ describe('relay', () => {
     expect(await client.closed).toMatchObject({ code: 'ECONNRESET' });
   });
 
+  it('closes the other side when one is closed from outside (an idle timeout), and resolves cleanly', async () => {
+    const { client, a, b, backend } = chain(9);
+    const relayed = relay(a, b, { forward: 0, backward: 0 });
+    await client.write('ping');
+    expect(Buffer.from(await backend.readExactly(4)).toString()).toBe('ping');
+    a.transport.close(); // what the server's idleTimeout does to the client's connection
+    expect(await relayed).toBeNull();
+    expect(await b.closed).toBeNull();
+    expect(await backend.read()).toBeNull(); // the backend saw a clean end, not a connection left open
+    await backend.close();
+    await client.close();
+  });
+
   it('throttles the sender when the receiver does not read, and loses nothing', async () => {
     const { client, a, b, backend } = chain(7);
     const relayed = relay(a, b, { forward: 0, backward: 0 });
