@@ -122,11 +122,13 @@ async function openBackend(client: Connection, route: TunnelRoute): Promise<Conn
   try {
     if (starttls && backendTls) {
       const hostname = starttls === 'smtp' ? os.hostname() : serverName;
-      const { greeting } = await requestStartTls(starttls, backend, { hostname });
-      await backend.startTls({ context: backendTls, serverName });
+      // The prelude and the handshake after it are part of reaching the backend: --connect-timeout.
+      const timeout = route.connectTimeout;
+      const { greeting } = await requestStartTls(starttls, backend, { hostname, timeout });
+      await backend.startTls({ context: backendTls, serverName, handshakeTimeout: timeout });
       await client.write(greeting);
     } else if (starttls) {
-      await skipGreeting(starttls, backend);
+      await skipGreeting(starttls, backend, { timeout: route.connectTimeout });
     }
     return backend;
   } catch (error) {

@@ -628,6 +628,40 @@ describe('tlskit tunnel --starttls', () => {
     expect(line).not.toMatch(/backend/);
   });
 
+  it('--connect-timeout bounds a backend that accepts and never greets, in both modes', async () => {
+    const silent = await listen(
+      net.createServer((socket) => {
+        socket.on('error', () => {});
+      }),
+    );
+    for (const mode of [
+      ['--cert', files.cert, '--key', files.key],
+      ['--ca', files.ca],
+    ]) {
+      const t = await tunnel([
+        ...['--to', `127.0.0.1:${silent}`, ...mode, '--starttls', 'smtp', '--servername', 'localhost'],
+        ...['--connect-timeout', '300'],
+      ]);
+      const client = await connect({ host: '127.0.0.1', port: t.port });
+      if (mode[0] === '--cert') {
+        // Terminating, the tunnel greets the client itself; the backend is reached after STARTTLS.
+        expect(await client.readLine()).toMatch(/^220 /);
+        await client.write('EHLO c\r\n');
+        for (let i = 0, line = ''; i < 20 && !line.startsWith('250 '); i++)
+          line = (await client.readLine()) ?? '250 ';
+        await client.write('STARTTLS\r\n');
+        expect(await client.readLine()).toMatch(/^220 /);
+        await client.startTls({
+          context: clientContext({ trust: readText(files.ca) }),
+          serverName: 'localhost',
+        });
+      }
+      await client.closed;
+      const [line] = await t.waitFor(/event=connection [^\n]*close="backend [^"]*"/);
+      expect(line).toMatch(/waited 300 ms/);
+    }
+  });
+
   it('originates: a plain client → tunnel → a STARTTLS server, the greeting replayed', async () => {
     const credentials = { cert: readText(files.cert), key: readText(files.key) };
     const server = await serve({ host: '127.0.0.1', port: 0, onError: () => {} }, async (connection) => {
