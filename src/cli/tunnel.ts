@@ -10,7 +10,8 @@
  *   with the reason; the TLS layer itself only checks the chain against --client-ca.
  * - SIGHUP re-reads --cert/--key (and --client-ca) and calls `context.reload`: new handshakes
  *   see the new files, open connections keep what they had. A bad file is logged and the old
- *   ones are kept, all of them (the reload is one step).
+ *   ones are kept, all of them (the reload is one step). Originating, it re-reads --ca for new
+ *   backend connections the same way.
  * - SIGTERM/SIGINT stop accepting and drain with `server.close({ timeout })`. A second signal
  *   during the drain is someone who will not wait: the tunnel exits at once (128 + the signal's
  *   number, as a shell reports a kill), cutting what is still open.
@@ -52,6 +53,7 @@ Options:
   --allow-cn NAME          Accept only client certificates with this CN (repeatable).
   --allow-san NAME         Accept only client certificates with this DNS/IP SAN (repeatable).
   --ca F                   Originate: the CAs that verify the backend's certificate.
+                           Reloaded on SIGHUP.
   --servername NAME        Originate: the backend's name to verify (default the --to host).
   --proxy-protocol v1|v2   Send a PROXY header with the real client address to the backend.
   --drain-timeout MS       On SIGTERM/SIGINT, how long open connections may finish (default 10000);
@@ -123,11 +125,7 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
   const serverTls = files
     ? withFlagNames(() => serverContext({ ...serverFiles(files), ...mtls(files) }), fileFlags(files))
     : undefined;
-  const backendTls = caFile
-    ? withFlagNames(() => clientContext({ trust: readPem('--ca', caFile) }), {
-        trust: { flag: '--ca', file: caFile },
-      })
-    : undefined;
+  const backendTls = caFile ? backendContext(caFile) : undefined;
   const route: TunnelRoute = { ...plan.route, serverTls, backendTls };
   const server = await listenOrExplain(plan.accept, () =>
     serve(
@@ -147,6 +145,7 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
   logLimits(log);
   // Signals are handled before 'listening' is said: whoever waits for that line may signal at once.
   if (serverTls && files) reloadOnHangup(serverTls, files, log);
+  if (caFile) reloadCaOnHangup(route, caFile, log);
   const stopped = stopOnSignal(server, plan.drainTimeout, log);
   log({
     event: 'listening',
@@ -281,6 +280,28 @@ function reloadOnHangup(context: ServerContext, files: ServerFiles, log: Logger)
       log({ event: 'reload', ...named });
     } catch (error) {
       log({ event: 'reload-failed', ...named, error: (error as Error).message, kept: 'old certificate' });
+    }
+  });
+}
+
+/** The context that verifies the backend when originating, from --ca; a UsageError names the flag. */
+function backendContext(caFile: string) {
+  return withFlagNames(() => clientContext({ trust: readPem('--ca', caFile) }), {
+    trust: { flag: '--ca', file: caFile },
+  });
+}
+
+/**
+ * SIGHUP when originating: new backend connections verify against --ca as it is now; open ones
+ * keep theirs, and a file that no longer reads keeps the old trust.
+ */
+function reloadCaOnHangup(route: TunnelRoute, caFile: string, log: Logger): void {
+  process.on('SIGHUP', () => {
+    try {
+      route.backendTls = backendContext(caFile);
+      log({ event: 'reload', ca: caFile });
+    } catch (error) {
+      log({ event: 'reload-failed', ca: caFile, error: (error as Error).message, kept: 'old trust' });
     }
   });
 }

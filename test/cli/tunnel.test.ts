@@ -309,6 +309,30 @@ describe('tlskit tunnel: signals', () => {
     expect(third.info.tls?.peerCertificates[0]?.fingerprint256).toBe(newPrint);
   });
 
+  it('SIGHUP when originating re-reads --ca (it used to end the process), and keeps the old trust on a bad file', async () => {
+    const server = https.createServer({ cert: readText(files.cert), key: readText(files.key) }, (_, res) =>
+      res.end('hello from https\n'),
+    );
+    const backend = await listen(server);
+    const ca = file('hup-ca.pem', readText(files.ca));
+    const t = await tunnel(['--to', `127.0.0.1:${backend}`, '--ca', ca, '--servername', 'localhost']);
+    const url = `http://127.0.0.1:${t.port}/`;
+    expect(await curl([url])).toMatchObject({ code: 0, stdout: 'hello from https\n' });
+    // A CA that did not issue the backend's certificate: the next connection is refused.
+    writeFileSync(ca, (await createCA()).certPem);
+    const mark = t.mark();
+    t.child.kill('SIGHUP');
+    await t.waitFor(/event=reload ca=/, { since: mark });
+    expect((await curl([url])).code).not.toBe(0);
+    await t.waitFor(/close="backend [^"]*UNKNOWN_ISSUER|close="backend [^"]*issuer/, { since: mark });
+    // A file that no longer reads: logged, and the trust of the last good one is kept.
+    writeFileSync(ca, 'not a certificate');
+    const mark2 = t.mark();
+    t.child.kill('SIGHUP');
+    await t.waitFor(/event=reload-failed ca=[^\n]*kept="old trust"/, { since: mark2 });
+    expect(t.child.exitCode).toBeNull();
+  });
+
   it('SIGHUP re-reads --client-ca: clients of the newly named CA get in, the old ones no longer', async () => {
     const backend = await listen(helloServer());
     const newCa = await createCA();
