@@ -23,6 +23,7 @@ import {
   toJson,
   toJUnit,
 } from '../testing/index.js';
+import { MAX_TIMER_MS } from '../transport/options.js';
 import { UsageError } from './usage-error.js';
 
 export const BADTLS_HELP = `Usage: tlskit badtls <command> [options]
@@ -152,6 +153,11 @@ async function check(values: Record<string, unknown>, command: string[], out: (l
   const selection = { only: list(values.only as string[]), skip: list(values.skip as string[]) };
   const jobs = positiveNumber('jobs', values.jobs as string | undefined, true);
   const seconds = positiveNumber('timeout', values.timeout as string | undefined, false);
+  // Checked before the lab starts: a Node timer waits at most 2^31 - 1 ms.
+  if (seconds !== undefined && seconds * 1000 > MAX_TIMER_MS)
+    throw new UsageError(
+      `--timeout ${values.timeout} is longer than a Node timer can wait; use at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (about 24.8 days)`,
+    );
   selectScenarios(selection);
   for (const flag of ['json', 'junit'] as const) checkWritable(flag, values[flag] as string | undefined);
   const handling = signals();

@@ -68,7 +68,7 @@ export async function handleConnection(client: Connection, route: TunnelRoute, l
       ? `refused: ${(error as Error).message}`
       : backend
         ? closeReason(error)
-        : `backend ${route.to.host}:${route.to.port} failed: ${(error as Error).message}`;
+        : `backend ${formatAddress(route.to)} failed: ${(error as Error).message}`;
     backend?.abort();
     client.abort();
   } finally {

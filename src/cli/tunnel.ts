@@ -150,7 +150,7 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
   log({
     event: 'listening',
     accept: formatAddress(server.address),
-    to: `${plan.to.host}:${plan.to.port}`,
+    to: formatAddress(plan.to),
     mode: serverTls ? 'terminate (TLS in, plain out)' : 'originate (plain in, TLS out)',
   });
   return await stopped;

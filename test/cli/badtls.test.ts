@@ -36,6 +36,10 @@ describe('tlskit badtls: mistakes exit 2 and say what is wrong', () => {
       /no scenario or group named 'expird' \(did you mean expired\?\)/,
     ],
     [['check', '--jobs', '0', '--', ...CURL], /--jobs must be a positive whole number, got '0'/],
+    [
+      ['check', '--timeout', '9999999', '--', ...CURL],
+      /--timeout 9999999 is longer than a Node timer can wait; use at most 2147483 seconds/,
+    ],
     [['serve', '--json', 'x.json'], /--json applies to 'badtls check' only/],
     [
       ['check', '--json', '/no/such/dir/r.json', '--', ...CURL],
