@@ -46,12 +46,12 @@ export const COMMANDS: Record<string, CommandHelp> = {
       'Write a password-protected PKCS#12 bundle (password from --password-env or --password-file);',
       "--name gives the key a friendly name (default: the certificate's CN), as openssl's -name does.",
     ],
-    options: ['cert', 'key', 'out', 'name', 'password-env', 'password-file'],
+    options: ['cert', 'key', 'out', 'name', 'password-env', 'password-file', 'force'],
   },
   'p12 import': {
     synopsis: 'p12 import FILE --out DIR',
     about: ['Read a PKCS#12 bundle into DIR/cert.pem and DIR/key.pem.'],
-    options: ['out', 'password-env', 'password-file'],
+    options: ['out', 'password-env', 'password-file', 'force'],
   },
   dev: {
     synopsis: 'dev [--out DIR]',

@@ -111,6 +111,13 @@ function wholeNumber(name: string, value: string | undefined, min: 0 | 1): numbe
   return number;
 }
 
+/** Refuses to write over any of `paths` unless --force was given. */
+function refuseExisting(paths: string[], force: boolean): void {
+  const existing = paths.find((path) => existsSync(path));
+  if (existing && !force)
+    throw new UsageError(`'${existing}' already exists; pass --force to replace it`, { help: false });
+}
+
 /**
  * Runs `make`, naming --days in a refusal of the validity it set (a period past the issuing CA's,
  * or past the dates a certificate can hold) instead of the library's `validity`.
@@ -227,12 +234,10 @@ async function runSubcommand(
         ca.issue({ hosts: rest, subject: values.name, keyType, usage, validity }),
       );
       const base = rest[0]!.replace(/^\*\./, 'wildcard.').replace(/[^A-Za-z0-9.@_-]/g, '_');
-      const existing = [`${base}.pem`, `${base}-key.pem`]
-        .map((name) => join(values.out!, name))
-        .find((file) => existsSync(file));
-      if (existing && !values.force) {
-        throw new UsageError(`'${existing}' already exists; pass --force to replace it`, { help: false });
-      }
+      refuseExisting(
+        [`${base}.pem`, `${base}-key.pem`].map((name) => join(values.out!, name)),
+        values.force === true,
+      );
       writeFiles(values.out, [
         { name: `${base}.pem`, content: leaf.chainPem, secret: false },
         { name: `${base}-key.pem`, content: leaf.keyPem, secret: true },
@@ -278,6 +283,7 @@ async function runSubcommand(
         const keyPem = readText(values.key, 'the key file');
         const secret = password(values);
         const names = { '`certPem`': `'${values.cert}'`, '`keyPem`': `'${values.key}'` };
+        refuseExisting([values.out], values.force === true);
         const bundle = await aboutFiles(names, () =>
           exportPkcs12({ certPem, keyPem, password: secret, friendlyName: values.name }),
         );
@@ -287,6 +293,10 @@ async function runSubcommand(
       }
       if (direction === 'import') {
         if (!file || !values.out) throw new UsageError('cert p12 import needs FILE and --out DIR');
+        refuseExisting(
+          ['cert.pem', 'key.pem'].map((name) => join(values.out!, name)),
+          values.force === true,
+        );
         const bytes = readBytes(file, 'the bundle');
         const secret = password(values);
         const contents = await aboutFiles({ 'the bundle': `the bundle '${file}'` }, () =>

@@ -94,6 +94,13 @@ export async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
+// A reader that stops early (`tlskit cert dev | head -1`) closes the pipe: the rest of the output
+// has nowhere to go, which is the reader's choice, not a failure worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

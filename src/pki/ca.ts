@@ -301,7 +301,9 @@ export async function loadCA(saved: { certPem: string; keyPem: string }): Promis
       `${where}: \`keyPem\` does not match \`certPem\` (certificate subject ${certificate.subject.split('\n').join(', ')}); pass the key saved with that CA certificate (\`cert ca\` writes ca.pem and ca-key.pem together)`,
     );
   if (!certificate.ca)
-    throw new InvalidArgumentError(`${where}: the certificate is not a CA (basicConstraints CA:FALSE)`);
+    throw new InvalidArgumentError(
+      `${where}: the certificate is not a CA: its basicConstraints lack CA:TRUE, or its keyUsage lacks keyCertSign (OpenSSL requires both to sign certificates)`,
+    );
   if (!(certificate.subject === certificate.issuer && certificate.checkIssued(certificate))) {
     throw new InvalidArgumentError(
       `${where}: only root CAs can be loaded; this certificate was issued by ${certificate.issuer}`,

@@ -144,7 +144,9 @@ function report(
     pathLength: constraints?.pathLength ?? null,
     keyUsage,
     extendedKeyUsage: eku.map((oid) => EKU_NAMES[String(oid)] ?? String(oid)),
-    selfSigned: certificate.subject === certificate.issuer && certificate.checkIssued(certificate),
+    // Signed by its own key: not `checkIssued`, which also wants keyCertSign, so a self-signed
+    // leaf (no CA key usage) would not count.
+    selfSigned: certificate.subject === certificate.issuer && certificate.verify(certificate.publicKey),
   };
 }
 

@@ -18,9 +18,9 @@ interface Result {
 }
 
 /** Runs `tlskit ...`; resolves with the exit code instead of rejecting on a non-zero one. */
-async function cli(args: string[]): Promise<Result> {
+async function cli(args: string[], env?: NodeJS.ProcessEnv): Promise<Result> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['dist/cli/main.js', ...args]);
+    const { stdout, stderr } = await run(process.execPath, ['dist/cli/main.js', ...args], { env });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const { code, stdout = '', stderr = '' } = error as { code?: number; stdout?: string; stderr?: string };
@@ -167,7 +167,7 @@ describe('tlskit cert failures', () => {
     expect(existsSync(join(dir, 'out'))).toBe(false);
     const inspect = await cli(['cert', 'inspect', join(dir, 'ca.pem'), '--force']);
     expect(inspect.stderr).toMatch(
-      /--force does not apply to 'cert inspect'; it is for 'cert ca', 'cert issue', 'cert dev'/,
+      /--force does not apply to 'cert inspect'; it is for 'cert ca', 'cert issue', 'cert p12 export', 'cert p12 import', 'cert dev'/,
     );
   });
 
@@ -186,6 +186,33 @@ describe('tlskit cert failures', () => {
     expect(existsSync(join(dir, 'ca.pem'))).toBe(false);
     const path = await cli(['cert', 'ca', '--out', dir, '--path-length', '-1']);
     expect(path.stderr).toContain("--path-length must be a whole number, 0 or more, got '-1'");
+  });
+
+  it('p12 export and import do not write over files without --force', async () => {
+    const dir = tempDir();
+    await cli(['cert', 'ca', '--out', join(dir, 'ca')]);
+    await cli(['cert', 'issue', 'p.test', '--ca', join(dir, 'ca'), '--out', join(dir, 'leaf')]);
+    const env = { ...process.env, P12: 'pw' };
+    const exported = join(dir, 'p.p12');
+    const exportArgs = ['cert', 'p12', 'export', '--cert', join(dir, 'leaf', 'p.test.pem')];
+    exportArgs.push('--key', join(dir, 'leaf', 'p.test-key.pem'), '--out', exported, '--password-env', 'P12');
+    const importArgs = [
+      'cert',
+      'p12',
+      'import',
+      exported,
+      '--out',
+      join(dir, 'back'),
+      '--password-env',
+      'P12',
+    ];
+    for (const args of [exportArgs, importArgs]) {
+      expect((await cli(args, env)).code).toBe(0);
+      const again = await cli(args, env);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/already exists; pass --force to replace it/);
+      expect((await cli([...args, '--force'], env)).code).toBe(0);
+    }
   });
 
   it('name --days when the period it asks for cannot be: past year 9999, or past the CA', async () => {

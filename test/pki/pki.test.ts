@@ -9,6 +9,7 @@ import { clientContext, connect, serve } from 'tlskit';
 import {
   checkChainOrder,
   createCA,
+  defects,
   exportPkcs12,
   importPkcs12,
   inspect,
@@ -24,6 +25,16 @@ const file = (name: string, content: string | Uint8Array) => {
   writeFileSync(path, content);
   return path;
 };
+
+describe('inspect: self-signed', () => {
+  it('a leaf that signed itself (no CA key usage) is self-signed too, as openssl reports it', async () => {
+    const fixture = await defects.find((defect) => defect.name === 'self-signed')!.build();
+    const leaf = fixture.chainPem.slice(0, fixture.chainPem.indexOf('-----END CERTIFICATE-----') + 26);
+    expect(inspect(leaf)).toMatchObject({ isCA: false, selfSigned: true });
+    const ca = await createCA();
+    expect(inspect((await ca.issue({ hosts: ['a.test'] })).certPem).selfSigned).toBe(false);
+  });
+});
 
 describe('createCA and issue', () => {
   it('an ECDSA P-256 CA by default; leaves carry every kind of host', async () => {
