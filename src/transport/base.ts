@@ -312,7 +312,6 @@ export abstract class BaseTransport implements Transport {
     return this.#is(LOST);
   }
 
-  /** True while the protocol wants no data. */
   /**
    * Whether the peer's end of stream arrived and waits for reading to resume, with our own end
    * already out: the connection is complete, and only the protocol has yet to read it out. A
@@ -322,6 +321,7 @@ export abstract class BaseTransport implements Transport {
     return this.#is(HELD_EOF) && this.#is(WRITE_FINISHED) && !this.#is(LOST);
   }
 
+  /** True while the protocol wants no data. */
   protected get _readPaused(): boolean {
     return this.#is(READ_PAUSED) && !this.#is(CLOSING);
   }
