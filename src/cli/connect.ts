@@ -229,10 +229,11 @@ export async function connectCommand(argv: string[], out: (line: string) => void
   }
   if (!carry) {
     await open?.close().catch(() => {});
-    if (p.interactive && !report.verdict.trusted)
-      process.stderr.write(
-        `tlskit connect: not carrying data: ${report.verdict.alert && CLIENT_REFUSALS.has(report.verdict.alert) ? 'the server refused this client' : 'the server is not trusted'}\n`,
-      );
+    if (p.interactive && !report.verdict.trusted) {
+      const refused = CLIENT_REFUSALS.has(report.verdict.alert ?? '');
+      const why = refused ? 'the server refused this client' : 'the server is not trusted';
+      process.stderr.write(`tlskit connect: not carrying data: ${why}\n`);
+    }
     return code;
   }
   await relay(open!, process.stdin, process.stdout).catch((error: unknown) => {
