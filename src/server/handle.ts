@@ -68,6 +68,23 @@ export function checkServerSignal(where: string, signal: unknown): void {
   }
 }
 
+/**
+ * Calls `close` when `signal` aborts, at once if it already has (it aborted while the server was
+ * starting). Returns what makes the server forget the signal once it closes: a long-lived signal
+ * shared by many servers must not keep each closed one alive.
+ */
+export function closeOnAbort(signal: AbortSignal | undefined, close: () => void): () => void {
+  if (!signal) return noop;
+  if (signal.aborted) {
+    close();
+    return noop;
+  }
+  signal.addEventListener('abort', close, { once: true });
+  return () => signal.removeEventListener('abort', close);
+}
+
+function noop(): void {}
+
 /** `server`, whose `close` is `close` instead (which closes `server` in its turn). */
 export function withClose<A extends Address>(
   server: Server<A>,

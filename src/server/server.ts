@@ -43,7 +43,7 @@ import type { StreamTransport } from '../transport/stream.js';
 import type { Address, TcpAddress, Transport, TransportInfo, UnixAddress } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';
 import { Entry } from './entry.js';
-import { checkServerSignal, closeDeadline, emptyStats, type Server } from './handle.js';
+import { checkServerSignal, closeDeadline, closeOnAbort, emptyStats, type Server } from './handle.js';
 import type { CheckedLimits } from './limits.js';
 import { type ProxyPolicy, readProxyHeader } from './proxy-protocol.js';
 import { shutdownAbort, tellClosing } from './shutdown.js';
@@ -104,16 +104,7 @@ export async function startServer<E extends Endpoint>(
     },
     close: (options?: CloseOptions) => state.close(options),
   };
-  if (signal) {
-    // Aborted while the listener was being set up: the server closes as soon as it exists.
-    if (signal.aborted) void state.close();
-    else {
-      const onAbort = () => void state.close();
-      signal.addEventListener('abort', onAbort, { once: true });
-      // A long-lived signal shared by many servers must not keep each closed one alive.
-      state.onClose = () => signal.removeEventListener('abort', onAbort);
-    }
-  }
+  state.onClose = closeOnAbort(signal, () => void state.close());
   return server;
 }
 

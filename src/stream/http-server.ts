@@ -5,7 +5,7 @@
  * `httpProtocol`'s (http-protocol.ts, whose notes explain each choice).
  */
 import type { CloseOptions, CloseResult } from '../server/close-result.js';
-import { type Server, withClose } from '../server/handle.js';
+import { closeOnAbort, type Server, withClose } from '../server/handle.js';
 import { alpnWire } from '../tls/defaults.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { type AddressOf, bindNewProtocol, type Endpoint } from '../transport/net.js';
@@ -72,9 +72,9 @@ export async function serveHttp<E extends Endpoint>(
     ownAlpn,
   );
   let closing: Promise<HttpCloseResult> | null = null;
-  const { signal } = options;
+  let forgetSignal = (): void => {};
   const close = (closeOptions?: CloseOptions): Promise<HttpCloseResult> => {
-    signal?.removeEventListener('abort', onAbort);
+    forgetSignal();
     const closed = server.close(closeOptions); // checks the options on every call
     closing ??= closed.then((result) => {
       factory.release();
@@ -83,11 +83,7 @@ export async function serveHttp<E extends Endpoint>(
     return closing;
   };
   // The server below closes on `signal` by itself; this releases the node:http servers as well.
-  function onAbort(): void {
-    void close();
-  }
-  if (signal?.aborted) void close();
-  else signal?.addEventListener('abort', onAbort, { once: true });
+  forgetSignal = closeOnAbort(options.signal, () => void close());
   return withClose(server, close) as HttpServer<AddressOf<E>>;
 }
 
