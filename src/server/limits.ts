@@ -13,7 +13,8 @@
  *   hard one), and behind a load balancer without the PROXY protocol every client has the
  *   balancer's address, where a per-address default would refuse real users.
  * - `idleTimeout` (default none): after the handshake, a connection that neither reads nor
- *   writes for that long is closed gracefully (close_notify over TLS).
+ *   writes for that long is closed gracefully (close_notify over TLS). A write still flowing
+ *   counts as writing (`idle-watch.ts`).
  *
  * A refused connection is counted in `server.stats.limited` (by limit) and published on `tlskit:limit`.
  */

@@ -44,6 +44,7 @@ import type { Address, TcpAddress, Transport, TransportInfo, UnixAddress } from 
 import type { CloseOptions, CloseResult } from './close-result.js';
 import { Entry } from './entry.js';
 import { checkServerSignal, closeDeadline, closeOnAbort, emptyStats, type Server } from './handle.js';
+import { watchIdle } from './idle-watch.js';
 import type { CheckedLimits } from './limits.js';
 import { type ProxyPolicy, readProxyHeader } from './proxy-protocol.js';
 import { shutdownAbort, tellClosing } from './shutdown.js';
@@ -311,9 +312,9 @@ class ServerState {
   }
 
   #watchIdle(entry: Entry, transport: Transport, idleTimeout: number): void {
-    const stream = (transport as Partial<StreamTransport>).stream as net.Socket | undefined;
-    if (typeof stream?.setTimeout !== 'function') return;
-    stream.setTimeout(idleTimeout, () => {
+    const stream = (transport as Partial<StreamTransport>).stream;
+    if (stream === undefined) return;
+    watchIdle(stream, idleTimeout, () => {
       if (entry.done || transport.closing) return;
       this.stats.limited.idleTimeout++;
       publish(channels.limit, () => ({

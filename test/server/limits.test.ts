@@ -162,6 +162,63 @@ describe('server limits', () => {
     await busy.close();
   });
 
+  it('idleTimeout spares a write the peer is still taking in, however long the write lasts', async () => {
+    const { serverContext, clientContext } = await world();
+    const idleTimeout = 400;
+    const size = 32 * 1024 * 1024;
+    let written: (value: { ms: number; cut: number }) => void = () => {};
+    const serverWrote = new Promise<{ ms: number; cut: number }>((resolve) => {
+      written = resolve;
+    });
+    const server = await serve({ ...loopback, tls: serverContext, idleTimeout }, async (connection) => {
+      const started = performance.now();
+      await connection.write(new Uint8Array(size));
+      written({ ms: performance.now() - started, cut: server.stats.limited.idleTimeout });
+      await connection.read(); // the client's end
+    });
+    servers.push(server);
+    const client = await connect({ ...loopback, port: portOf(server), tls: clientContext });
+    // A slow but steady reader: 10 ms of pause per 256 KiB, far below idleTimeout, so the server's
+    // one write stays in progress for well over idleTimeout in all.
+    let received = 0;
+    let sincePause = 0;
+    while (received < size) {
+      const chunk = await client.read();
+      if (chunk === null) break;
+      received += chunk.length;
+      sincePause += chunk.length;
+      if (sincePause >= 256 * 1024) {
+        sincePause = 0;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    expect(received).toBe(size);
+    const { ms, cut } = await serverWrote;
+    expect(cut).toBe(0);
+    expect(ms).toBeGreaterThan(idleTimeout); // the premise: the write outlasted idleTimeout
+    await client.close();
+  });
+
+  it('idleTimeout closes a connection whose peer stops taking a write in the middle of it', async () => {
+    const { serverContext, clientContext } = await world();
+    const server = await serve({ ...loopback, tls: serverContext, idleTimeout: 200 }, async (connection) => {
+      await connection.write(new Uint8Array(32 * 1024 * 1024)).catch(() => {});
+    });
+    servers.push(server);
+    const limited = new Promise<LimitMessage>((resolve) => {
+      const listener = (message: unknown) => {
+        diagnostics.unsubscribe('tlskit:limit', listener);
+        resolve(message as LimitMessage);
+      };
+      diagnostics.subscribe('tlskit:limit', listener);
+    });
+    // The client never reads: the write fills the socket buffers and stops moving.
+    const client = await connect({ ...loopback, port: portOf(server), tls: clientContext });
+    expect((await limited).limit).toBe('idleTimeout');
+    expect(server.stats.limited.idleTimeout).toBe(1);
+    client.abort();
+  });
+
   it('has documented defaults: a handshake deadline always, 1024 pending handshakes, no caps', () => {
     expect(serverLimits('serve', {})).toEqual({
       handshakeTimeout: undefined, // the context's, else 30 s: never off
