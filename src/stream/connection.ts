@@ -57,6 +57,12 @@ export class Connection implements AsyncIterable<Uint8Array> {
   #aborted = false;
   #demand = 0;
   #readWaiter: (() => void) | null = null;
+  /**
+   * A read is under way, from its call until it has taken its bytes. Not `#readWaiter`: that is
+   * null between a wake and the woken read's next step, and a read whose bytes were already
+   * buffered never waits at all, so a second read could take the first one's bytes.
+   */
+  #reading = false;
   #writePaused = false;
   #writeWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   readonly #closed: Promise<Error | null>;
@@ -109,10 +115,15 @@ export class Connection implements AsyncIterable<Uint8Array> {
   async read(options?: ReadOptions): Promise<Uint8Array | null> {
     // Unchecked when there are none: `for await` reads this way, chunk after chunk.
     if (options !== undefined) checkReadOptions('read', options, READ_OPTIONS);
-    await this.#waitFor('read', () => this.#buffer.length > 0, 1, options ?? NO_OPTIONS);
-    const chunk = this.#buffer.shiftChunk();
-    this.#consumed();
-    return chunk;
+    this.#claimRead('read');
+    try {
+      await this.#waitFor('read', () => this.#buffer.length > 0, 1, options ?? NO_OPTIONS);
+      const chunk = this.#buffer.shiftChunk();
+      this.#consumed();
+      return chunk;
+    } finally {
+      this.#reading = false;
+    }
   }
 
   /** Reads exactly `n` bytes; rejects with `ERR_INCOMPLETE_READ` if the stream ends first. */
@@ -121,15 +132,20 @@ export class Connection implements AsyncIterable<Uint8Array> {
       throw new InvalidArgumentError(`readExactly: \`n\` must be a non-negative integer, got ${String(n)}`);
     }
     checkReadOptions('readExactly', options, READ_OPTIONS);
-    await this.#waitFor('readExactly', () => this.#buffer.length >= n, n, options);
-    if (this.#buffer.length < n) {
-      const partial = this.#buffer.shift(this.#buffer.length);
+    this.#claimRead('readExactly');
+    try {
+      await this.#waitFor('readExactly', () => this.#buffer.length >= n, n, options);
+      if (this.#buffer.length < n) {
+        const partial = this.#buffer.shift(this.#buffer.length);
+        this.#consumed();
+        throw new IncompleteReadError(partial, n);
+      }
+      const bytes = this.#buffer.shift(n);
       this.#consumed();
-      throw new IncompleteReadError(partial, n);
+      return bytes;
+    } finally {
+      this.#reading = false;
     }
-    const bytes = this.#buffer.shift(n);
-    this.#consumed();
-    return bytes;
   }
 
   /**
@@ -227,7 +243,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
    */
   async startTls(options: Omit<StartTlsOptions, 'protocol' | 'unconsumed'>): Promise<void> {
     checkOptionNames('Connection.startTls', options, OPTION_NAMES['Connection.startTls']);
-    if (this.#readWaiter) {
+    if (this.#reading) {
       throw new StateError(
         'ERR_READ_PENDING',
         'startTls: a read is waiting on this connection; upgrade between reads',
@@ -266,7 +282,7 @@ export class Connection implements AsyncIterable<Uint8Array> {
    * peer had already finished; reading stays as it was (the new protocol resumes it).
    */
   [kHandTo](protocol: Protocol): { buffered: Uint8Array | null; eof: boolean } {
-    if (this.#readWaiter) {
+    if (this.#reading) {
       throw new StateError('ERR_READ_PENDING', 'relay: a read is waiting on this connection');
     }
     const own = this.#protocol();
@@ -293,6 +309,20 @@ export class Connection implements AsyncIterable<Uint8Array> {
   }
 
   async #readUntil(
+    where: string,
+    needle: Uint8Array,
+    limit: number,
+    options: ReadOptions,
+  ): Promise<Uint8Array> {
+    this.#claimRead(where);
+    try {
+      return await this.#takeUntil(where, needle, limit, options);
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  async #takeUntil(
     where: string,
     needle: Uint8Array,
     limit: number,
@@ -336,12 +366,6 @@ export class Connection implements AsyncIterable<Uint8Array> {
    * (`options`), which consumes nothing.
    */
   async #waitFor(where: string, ready: () => boolean, demand: number, options: ReadOptions): Promise<void> {
-    if (this.#readWaiter) {
-      throw new StateError(
-        'ERR_READ_PENDING',
-        `${where}: another read is already waiting on this connection`,
-      );
-    }
     const { signal } = options;
     if (signal?.aborted) throw new AbortError(`${where}: aborted before it started`, signal.reason);
     let deadline: ReadDeadline | null = null;
@@ -361,6 +385,17 @@ export class Connection implements AsyncIterable<Uint8Array> {
       this.#demand = 0;
       deadline?.clear();
     }
+  }
+
+  /** Refuses a read while another is under way: two reads would split one stream's bytes between them. */
+  #claimRead(where: string): void {
+    if (this.#reading) {
+      throw new StateError(
+        'ERR_READ_PENDING',
+        `${where}: another read is already waiting on this connection`,
+      );
+    }
+    this.#reading = true;
   }
 
   #wake(): void {

@@ -92,6 +92,16 @@ describe('Connection reads', () => {
     expect(await first).not.toBeNull();
   });
 
+  it('refuses a second read while the first has its bytes but has not taken them yet', async () => {
+    const { conn, peerTransport } = setup({ chunkSize: 64 });
+    peerTransport.write('za\nbbbbbbbbbb\n');
+    await conn.readExactly(1); // the rest of the chunk is buffered now
+    const first = conn.readLine();
+    await expect(conn.readLine()).rejects.toMatchObject({ code: 'ERR_READ_PENDING' });
+    expect(await first).toBe('a');
+    expect(await conn.readLine()).toBe('bbbbbbbbbb');
+  });
+
   it('async iteration yields every chunk in order', async () => {
     const { conn, peerTransport } = setup({ seed: 11 });
     const bytes = patternBytes(20_000, 4);
