@@ -4,11 +4,11 @@
  * flag, the value and the fix; nothing here touches the network.
  */
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { type ClientContext, clientContext } from '../tls/client-context.js';
 import type { TlsVersion } from '../tls/defaults.js';
 import { CONNECT_HELP } from './connect-help.js';
+import { type HostPort, parseHostPort } from './host-port.js';
 import { parseStartTlsProtocol, type StartTlsProtocol } from './starttls.js';
 import { UsageError, withFlagNames } from './usage-error.js';
 
@@ -31,29 +31,8 @@ const OPTIONS = {
 } as const;
 
 /** Where to connect, from `host:port` or `[v6]:port`. */
-export function parseTarget(value: string): { host: string; port: number } {
-  const match = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:[\]]+):(\d+)$/.exec(value);
-  if (!match) {
-    const fix =
-      (value.match(/:/g)?.length ?? 0) > 1 && !value.startsWith('[') && net.isIPv6(value.replace(/:\d+$/, ''))
-        ? `write an IPv6 address in brackets: [${value.replace(/:\d+$/, '')}]:443`
-        : (value.match(/:/g)?.length ?? 0) > 1 && !value.startsWith('[') && net.isIPv6(value)
-          ? `write an IPv6 address in brackets, then the port: [${value}]:443`
-          : /:\d*$/.test(value) || value.includes(':')
-            ? 'write it as host:port, e.g. example.com:443'
-            : `add the port: ${value}:443`;
-    throw new UsageError(`HOST:PORT '${value}' is not host:port or [v6]:port; ${fix}`, {
-      usage: CONNECT_HELP,
-    });
-  }
-  const port = Number(match[2]);
-  if (port < 1 || port > 65535) {
-    throw new UsageError(`the port in '${value}' must be from 1 to 65535, got ${match[2]}`, { help: false });
-  }
-  if (value.startsWith('[') && net.isIPv6(match[1]!) === false) {
-    throw new UsageError(`'${match[1]}' in brackets is not an IPv6 address`, { help: false });
-  }
-  return { host: match[1]!, port };
+export function parseTarget(value: string): HostPort {
+  return parseHostPort(value, { label: 'HOST:PORT', usage: CONNECT_HELP });
 }
 
 const FILE_FIXES: Record<string, string> = {

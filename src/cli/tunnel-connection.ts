@@ -10,12 +10,8 @@ import { relay } from '../stream/relay.js';
 import type { ClientContext } from '../tls/client-context.js';
 import type { ServerContext } from '../tls/server-context.js';
 import type { Address } from '../transport/transport.js';
+import type { HostPort } from './host-port.js';
 import { offerStartTls, requestStartTls, type StartTlsProtocol, skipGreeting } from './starttls.js';
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
 
 /** What every connection of one tunnel shares. */
 export interface TunnelRoute {

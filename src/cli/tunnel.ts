@@ -30,14 +30,9 @@ import { serve } from '../stream/open.js';
 import { clientContext } from '../tls/client-context.js';
 import { type ReloadOptions, type ServerContext, serverContext } from '../tls/server-context.js';
 import { MAX_TIMER_MS } from '../transport/options.js';
+import { type HostPort, type HostPortRules, parseHostPort } from './host-port.js';
 import { parseStartTlsProtocol } from './starttls.js';
-import {
-  formatAddress,
-  type HostPort,
-  handleConnection,
-  type Logger,
-  type TunnelRoute,
-} from './tunnel-connection.js';
+import { formatAddress, handleConnection, type Logger, type TunnelRoute } from './tunnel-connection.js';
 import { UsageError, withFlagNames } from './usage-error.js';
 
 export const TUNNEL_HELP = `Usage: tlskit tunnel --accept [HOST:]PORT --to HOST:PORT (--cert F --key F | --ca F) [options]
@@ -55,6 +50,7 @@ Options:
   --ca F                   Originate: the CAs that verify the backend's certificate.
                            Reloaded on SIGHUP.
   --servername NAME        Originate: the backend's name to verify (default the --to host).
+                           Terminate with --starttls: the host name in the greeting.
   --proxy-protocol v1|v2   Send a PROXY header with the real client address to the backend.
   --drain-timeout MS       On SIGTERM/SIGINT, how long open connections may finish (default 10000);
                            a second signal exits at once.
@@ -158,9 +154,14 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
 
 /** Checks the flags against each other and reads what they say; throws a UsageError. */
 function planTunnel(values: Values): TunnelPlan {
-  const accept = parseHostPort('--accept', values.accept, '127.0.0.1');
-  const to = parseHostPort('--to', values.to);
+  const accept = hostPortFlag('--accept', values.accept, { defaultHost: '127.0.0.1', anyPort: true });
+  const to = hostPortFlag('--to', values.to);
   const terminate = checkMode(values);
+  if (terminate && values.servername !== undefined && values.starttls === undefined)
+    throw new UsageError(
+      '--servername names the backend in originate mode (--ca) and the host in a --starttls greeting; in terminate mode without --starttls it does nothing: drop it',
+      { help: false },
+    );
   const proxyFlag = values['proxy-protocol'];
   const proxyVersion = proxyFlag === undefined ? undefined : ({ v1: 1, v2: 2 } as const)[proxyFlag];
   if (proxyFlag !== undefined && proxyVersion === undefined)
@@ -337,16 +338,15 @@ function stopOnSignal(
   });
 }
 
-function parseHostPort(flag: string, value: string | undefined, defaultHost?: string): HostPort {
+/** `--accept` or `--to`: a UsageError when the flag is missing or is not HOST:PORT. */
+function hostPortFlag(
+  flag: string,
+  value: string | undefined,
+  rules: Omit<HostPortRules, 'label'> = {},
+): HostPort {
   if (value === undefined)
     throw new UsageError(`${flag} is required; pass HOST:PORT`, { help: true, usage: TUNNEL_HELP });
-  const match =
-    /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? (defaultHost ? /^()()(\d+)$/.exec(value) : null);
-  const port = match ? Number(match[3]) : Number.NaN;
-  const host = match?.[1] || match?.[2] || defaultHost;
-  if (!match || !host || port > 65535)
-    throw new UsageError(`${flag} '${value}' is not HOST:PORT; pass e.g. 127.0.0.1:8443`, { help: false });
-  return { host, port };
+  return parseHostPort(value, { label: flag, ...rules });
 }
 
 function readPem(flag: string, path: string): string {

@@ -55,7 +55,7 @@ describe('tlskit connect: usage errors exit 2 and name the flag and the fix', ()
       ['localhost:443:1', '--system-ca'],
       /HOST:PORT 'localhost:443:1' .*; write it as host:port, e.g. example.com:443/,
     ],
-    [['localhost:0', '--system-ca'], /the port in 'localhost:0' must be from 1 to 65535/],
+    [['localhost:0', '--system-ca'], /the port in HOST:PORT 'localhost:0' must be from 1 to 65535/],
     [['localhost:443', '--ca', 'a.pem', '--system-ca'], /give --ca FILE or --system-ca, not both/],
     [['localhost:443', '--system-ca', '--tls1.2', '--tls1.3'], /give --tls1.2 or --tls1.3, not both/],
     [['localhost:443', '--system-ca', '--cert', 'c.pem'], /--cert needs --key FILE/],

@@ -151,6 +151,19 @@ describe('tlskit tunnel: mistakes exit 2 and name the flag', () => {
       ['--accept', '1', '--to', 'h:1', '--cert', 'c', '--key', 'k', '--allow-cn', 'alice'],
       /--allow-cn\/--allow-san name client certificates, which only --client-ca asks for/,
     ],
+    [['--accept', '1', '--to', 'h:0', '--ca', 'a'], /the port in --to 'h:0' must be from 1 to 65535, got 0/],
+    [
+      ['--accept', '1', '--to', '::1:80', '--ca', 'a'],
+      /--to '::1:80' is not host:port or \[v6\]:port; write an IPv6 address in brackets: \[::1\]:443/,
+    ],
+    [
+      ['--accept', 'localhost', '--to', 'h:1', '--ca', 'a'],
+      /--accept 'localhost' is not host:port .*add the port/,
+    ],
+    [
+      ['--accept', '1', '--to', 'h:1', '--cert', 'c', '--key', 'k', '--servername', 'x'],
+      /in terminate mode without --starttls it does nothing: drop it/,
+    ],
     [['--accept', '1', '--to', 'h:1', '--frob'], /Unknown option '--frob'[^\n]*\nRun 'tlskit tunnel --help'/],
     [
       ['--accept', '1', '--to', 'h:1', '--ca', 'a', '--drain-timeout', '3000000000'],
