@@ -35,9 +35,33 @@ export function readBytes(path: string, what: string): Buffer {
 
 /** Writes one file; a key (`secret`) is readable by its owner only. */
 export function writeFile(path: string, content: string | Uint8Array, secret: boolean): void {
-  writeFileSync(path, content, { mode: secret ? 0o600 : 0o644 });
-  // The mode applies only to a new file: a key written over an older, readable file is fixed here.
-  if (secret) chmodSync(path, 0o600);
+  explainWriteError(path, () => {
+    writeFileSync(path, content, { mode: secret ? 0o600 : 0o644 });
+    // The mode applies only to a new file: a key written over an older, readable file is fixed here.
+    if (secret) chmodSync(path, 0o600);
+  });
+}
+
+const WRITE_FIXES: Record<string, string> = {
+  ENOENT: 'its directory does not exist; create it first or choose another path',
+  ENOTDIR: 'a part of the path is a file, not a directory; choose another path',
+  EISDIR: 'it is a directory; name a file in it',
+  EACCES: 'permission denied; choose a path you can write to',
+  EPERM: 'permission denied; choose a path you can write to',
+  EROFS: 'the file system is read-only; choose another path',
+  ENOSPC: 'the disk is full',
+};
+
+/** Runs `write`, turning a file system error into a UsageError that names the path and the fix. */
+function explainWriteError(path: string, write: () => void): void {
+  try {
+    write();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const fix = WRITE_FIXES[code];
+    if (fix === undefined) throw error;
+    throw new UsageError(`cannot write '${path}' (${code}): ${fix}`, { help: false });
+  }
 }
 
 /**
@@ -48,7 +72,7 @@ export function writeFiles(
   dir: string,
   files: Array<{ name: string; content: string | Uint8Array; secret: boolean }>,
 ) {
-  mkdirSync(dir, { recursive: true });
+  explainWriteError(dir, () => mkdirSync(dir, { recursive: true }));
   for (const { name, content, secret } of files) writeFile(join(dir, name), content, secret);
 }
 

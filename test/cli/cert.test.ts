@@ -215,6 +215,21 @@ describe('tlskit cert failures', () => {
     }
   });
 
+  it('an output path that cannot be written names the path and the fix (exit 2)', async () => {
+    const dir = tempDir();
+    await cli(['cert', 'ca', '--out', join(dir, 'ca')]);
+    await cli(['cert', 'issue', 'p.test', '--ca', join(dir, 'ca'), '--out', join(dir, 'leaf')]);
+    const missing = join(dir, 'no', 'such', 'p.p12');
+    const args = ['cert', 'p12', 'export', '--cert', join(dir, 'leaf', 'p.test.pem')];
+    args.push('--key', join(dir, 'leaf', 'p.test-key.pem'), '--out', missing, '--password-env', 'P12');
+    const result = await cli(args, { ...process.env, P12: 'pw' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`cannot write '${missing}' (ENOENT): its directory does not exist`);
+    const underFile = await cli(['cert', 'ca', '--out', join(dir, 'leaf', 'p.test.pem', 'ca')]);
+    expect(underFile.code).toBe(2);
+    expect(underFile.stderr).toMatch(/cannot write '.*' \(ENOTDIR\): a part of the path is a file/);
+  });
+
   it('name --days when the period it asks for cannot be: past year 9999, or past the CA', async () => {
     const dir = tempDir();
     const huge = await cli(['cert', 'ca', '--out', join(dir, 'huge'), '--days', '3000000']);
