@@ -147,7 +147,8 @@ export class CA {
   /**
    * Marks a certificate this CA issued as revoked; the next `crlPem()` lists it. A serial is a
    * number: `'00ab'`, `'AB'` and `'ab'` are the same certificate. Revoking a certificate again
-   * changes nothing: the first date and reason stand.
+   * changes nothing: the first date and reason stand. The date defaults to now, less the minute a
+   * CRL's thisUpdate is set back, so a CRL made at once never lists a revocation in its future.
    */
   revoke(
     certificate: string | { serial: string },
@@ -174,7 +175,8 @@ export class CA {
       throw new InvalidArgumentError(`revoke: \`reason\` must be one of ${Object.keys(REASONS).join(', ')}`);
     }
     const key = serialKey(serial);
-    if (!this.#revoked.has(key)) this.#revoked.set(key, { date: options.date ?? new Date(), reason });
+    const date = options.date ?? new Date(Date.now() - CLOCK_SKEW_MS);
+    if (!this.#revoked.has(key)) this.#revoked.set(key, { date, reason });
   }
 
   /**
@@ -190,7 +192,7 @@ export class CA {
         `crlPem: \`days\` must be a positive number of days, got ${typeof days === 'string' ? JSON.stringify(days) : String(days)}; it sets how long the CRL is valid (nextUpdate)`,
       );
     }
-    const thisUpdate = new Date(Date.now() - 60_000);
+    const thisUpdate = new Date(Date.now() - CLOCK_SKEW_MS);
     const crlNumber = new CRLNumber(++this.#crlNumber);
     const crl = await x509.X509CrlGenerator.create({
       issuer: this.#signer.certificate!.subjectName,
@@ -211,6 +213,12 @@ export class CA {
     return certificatePem(crl);
   }
 }
+
+/**
+ * How far a CRL's thisUpdate (and a default revocation date) is set back: a verifier whose clock
+ * is a little behind would otherwise see a CRL issued in the future.
+ */
+const CLOCK_SKEW_MS = 60_000;
 
 /** A hex serial as one key per number: no leading zeros, lowercase, whole bytes. */
 function serialKey(serial: string): string {

@@ -163,10 +163,13 @@ export async function issueLeaf(
   const keyType = internals.keyType ?? checkKeyType(where, options.keyType, 'ecdsa-p256');
   const { notBefore, notAfter } = validityDates(where, options.validity, 365, signer.certificate?.notAfter);
   const keys = internals.keys ?? (await generateKeys(keyType));
+  // One entry per usage: `usage` and `extendedKeyUsages` may both name serverAuth.
   const eku = [
-    ...(usage === 'client' ? [] : [SERVER_AUTH]),
-    ...(usage === 'server' ? [] : [CLIENT_AUTH]),
-    ...extra,
+    ...new Set([
+      ...(usage === 'client' ? [] : [SERVER_AUTH]),
+      ...(usage === 'server' ? [] : [CLIENT_AUTH]),
+      ...extra,
+    ]),
   ];
   const digital = x509.KeyUsageFlags.digitalSignature;
   const certificate = await mint({

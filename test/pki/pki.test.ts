@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -5,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
+import { ExtendedKeyUsageExtension, X509Certificate as X509Cert, X509Crl } from '@peculiar/x509';
 import { clientContext, connect, serve } from 'tlskit';
 import {
   checkChainOrder,
@@ -202,6 +204,21 @@ describe('createCA and issue', () => {
       (e: { stdout: string; stderr: string }) => e,
     );
     expect(`${rejected.stdout}${rejected.stderr}`).toMatch(/certificate revoked/);
+    // The revocation is not in the CRL's future: revocationDate is no later than thisUpdate.
+    const parsed = new X509Crl(crl);
+    const entry = parsed.entries.find((e) => e.serialNumber === bad.serial)!;
+    expect(entry.revocationDate.getTime()).toBeLessThanOrEqual(parsed.thisUpdate.getTime());
+  });
+
+  it('lists each extended key usage once, even when `usage` and `extendedKeyUsages` both name it', async () => {
+    const ca = await createCA();
+    const leaf = await ca.issue({
+      hosts: ['eku.test'],
+      usage: 'server',
+      extendedKeyUsages: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.3'],
+    });
+    const eku = new X509Cert(leaf.certPem).getExtension(ExtendedKeyUsageExtension);
+    expect(eku?.usages).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.3']);
   });
 
   it('an ECDSA CA plus a leaf is fast enough to mint per test suite', async () => {
