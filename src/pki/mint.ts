@@ -95,8 +95,13 @@ export function validityDates(
   const explicit = validity?.days !== undefined || validity?.notAfter !== undefined;
   let notAfter = validity?.notAfter ?? new Date(notBefore.getTime() + days * DAY);
   if (validity?.notAfter !== undefined) checkDate(where, 'notAfter', notAfter);
-  checkRange(where, 'notBefore', notBefore);
-  checkRange(where, 'notAfter', notAfter);
+  checkRange(where, 'notBefore', notBefore, 'give a date from 1950 on');
+  checkRange(
+    where,
+    'notAfter',
+    notAfter,
+    validity?.notAfter === undefined ? 'give fewer days' : 'give an earlier date',
+  );
   // A certificate holds whole seconds: two instants within one second would be written equal.
   if (Math.floor(notAfter.getTime() / 1000) <= Math.floor(notBefore.getTime() / 1000)) {
     throw new InvalidArgumentError(
@@ -114,20 +119,20 @@ export function validityDates(
   return { notBefore, notAfter };
 }
 
-/** Throws unless `value` is a Date that holds a time, naming what it got and how to make one. */
 /** The first and last instants a certificate can hold as RFC 5280 writes them (UTCTime from 1950). */
 const EARLIEST = Date.UTC(1950, 0, 1);
 const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59);
 
 /** Refuses a date a certificate cannot carry: before 1950 it would be read back a century later. */
-function checkRange(where: string, field: 'notBefore' | 'notAfter', value: Date): void {
+function checkRange(where: string, field: 'notBefore' | 'notAfter', value: Date, fix: string): void {
   const time = value.getTime();
   if (time >= EARLIEST && time <= LATEST) return;
   throw new InvalidArgumentError(
-    `${where}: \`validity.${field}\` is ${Number.isNaN(time) ? 'beyond any date JavaScript can hold' : value.toISOString()}, which a certificate cannot hold; dates run from 1950-01-01 to 9999-12-31 (RFC 5280: UTCTime reads a year before 1950 as 20xx)${field === 'notAfter' ? '; give fewer days' : ''}`,
+    `${where}: \`validity.${field}\` is ${Number.isNaN(time) ? 'beyond any date JavaScript can hold' : value.toISOString()}, which a certificate cannot hold; dates run from 1950-01-01 to 9999-12-31 (RFC 5280: UTCTime reads a year before 1950 as 20xx); ${fix}`,
   );
 }
 
+/** Throws unless `value` is a Date that holds a time, naming what it got and how to make one. */
 function checkDate(where: string, field: 'notBefore' | 'notAfter', value: unknown): asserts value is Date {
   if (value instanceof Date && !Number.isNaN(value.getTime())) return;
   const got =

@@ -126,12 +126,16 @@ describe('the validity period', () => {
         (error: Error) => error.message,
       );
     expect(await refusal({ notBefore: new Date('1949-12-31T00:00:00Z'), days: 30 })).toBe(
-      'createCA: `validity.notBefore` is 1949-12-31T00:00:00.000Z, which a certificate cannot hold; dates run from 1950-01-01 to 9999-12-31 (RFC 5280: UTCTime reads a year before 1950 as 20xx)',
+      'createCA: `validity.notBefore` is 1949-12-31T00:00:00.000Z, which a certificate cannot hold; dates run from 1950-01-01 to 9999-12-31 (RFC 5280: UTCTime reads a year before 1950 as 20xx); give a date from 1950 on',
     );
     expect(await refusal({ days: 3_000_000 })).toMatch(
       /^createCA: `validity.notAfter` is \+?\d{5,}-.*, which a certificate cannot hold; .*; give fewer days$/,
     );
     expect(await refusal({ days: 1e12 })).toMatch(/is beyond any date JavaScript can hold/);
+    // An explicit notAfter is not a number of days: the fix says so.
+    expect(await refusal({ notAfter: new Date(Date.UTC(10000, 0, 1)) })).toMatch(
+      /`validity.notAfter` is \+010000-01-01T00:00:00.000Z, which a certificate cannot hold; .*; give an earlier date$/,
+    );
     // The edges themselves are fine, and OpenSSL (node:crypto's X509Certificate) reads them back as written.
     const edges = await createCA({
       validity: { notBefore: new Date('1950-01-01T00:00:00Z'), notAfter: new Date('9999-12-31T23:59:59Z') },
