@@ -152,22 +152,26 @@ function report(
 
 /**
  * Checks that a chain is in the order servers must send it: each certificate issued (and signed)
- * by the next, no duplicates. Returns the problems found, in words.
+ * by the next, no duplicates. Returns the problems found, in words, naming each certificate by its
+ * depth (0 is the first, the leaf), as verifiers and `tlskit connect` number a chain.
  */
 export function checkChainOrder(pem: string | Uint8Array): { ok: boolean; problems: string[] } {
   const chain = parseCertificates('checkChainOrder', pem);
   const problems: string[] = [];
   const seen = new Set<string>();
   chain.forEach((certificate, index) => {
-    if (seen.has(certificate.fingerprint256)) problems.push(`certificate ${index + 1} appears twice`);
+    if (seen.has(certificate.fingerprint256))
+      problems.push(`the certificate at depth ${index} was sent before`);
     seen.add(certificate.fingerprint256);
     const next = chain[index + 1];
     const name = nameText(certificate.subject);
     if (next && !(certificate.checkIssued(next) && certificate.verify(next.publicKey))) {
-      problems.push(`certificate ${index + 1} (${name}) is not issued by certificate ${index + 2}`);
+      problems.push(
+        `the certificate at depth ${index} (${name}) is not issued by the one at depth ${index + 1}`,
+      );
     }
     if (next && certificate.checkIssued(certificate) && certificate.verify(certificate.publicKey)) {
-      problems.push(`certificate ${index + 1} (${name}) is a self-signed root but is not last`);
+      problems.push(`the certificate at depth ${index} (${name}) is a self-signed root but is not last`);
     }
   });
   return { ok: problems.length === 0, problems };

@@ -109,7 +109,15 @@ describe('createCA and issue', () => {
     expect(leaf.chainPem).toBe(leaf.certPem + intermediate.certPem);
     expect(intermediate.trust).toBe(root.certPem);
     expect(checkChainOrder(leaf.chainPem + root.certPem)).toEqual({ ok: true, problems: [] });
-    expect(checkChainOrder(intermediate.certPem + leaf.certPem).ok).toBe(false);
+    expect(checkChainOrder(intermediate.certPem + leaf.certPem)).toMatchObject({
+      ok: false,
+      problems: [
+        expect.stringMatching(/^the certificate at depth 0 \(.*\) is not issued by the one at depth 1$/),
+      ],
+    });
+    expect(checkChainOrder(leaf.certPem + leaf.certPem).problems).toContain(
+      'the certificate at depth 1 was sent before',
+    );
     const verify = await run('openssl', [
       'verify',
       '-CAfile',
