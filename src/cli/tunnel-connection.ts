@@ -4,9 +4,10 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import os from 'node:os';
+import { isShutdownAbort } from '../server/shutdown.js';
 import type { Connection } from '../stream/connection.js';
 import { connect } from '../stream/open.js';
-import { relay } from '../stream/relay.js';
+import { type RelayCounts, relay } from '../stream/relay.js';
 import type { ClientContext } from '../tls/client-context.js';
 import type { ServerContext } from '../tls/server-context.js';
 import type { Address } from '../transport/transport.js';
@@ -37,7 +38,7 @@ export type Logger = (fields: Record<string, unknown>) => void;
 /** Relays one client to the backend and logs the connection once it is over. Never rejects. */
 export async function handleConnection(client: Connection, route: TunnelRoute, log: Logger): Promise<void> {
   const started = performance.now();
-  const fields: Record<string, unknown> = { event: 'connection', peer: formatAddress(client.info.peer) };
+  const fields = connectionFields(formatAddress(client.info.peer));
   const counts = { forward: 0, backward: 0 };
   let reason = 'clean';
   let backend: Connection | undefined;
@@ -45,38 +46,50 @@ export async function handleConnection(client: Connection, route: TunnelRoute, l
   try {
     await upgradeClient(client, route);
     clientSecured = true;
-    fields.sni = client.info.tls?.serverName ?? undefined;
-    fields.protocol = client.info.tls?.protocol;
+    fields.sni = client.info.tls?.serverName ?? null;
+    fields.protocol = client.info.tls?.protocol ?? null;
     const refused = refusal(client, route.allowCn, route.allowSan);
     if (refused) {
       reason = `refused: ${refused}`;
       client.abort(new Error(refused));
       return;
     }
-    backend = await openBackend(client, route);
-    if (route.backendTls) fields.protocol = backend.info.tls?.protocol;
+    backend = await openBackend(client, route, counts);
+    if (route.backendTls) fields.protocol = backend.info.tls?.protocol ?? null;
     const failed = await relay(client, backend, counts);
-    if (failed) throw failed;
+    if (failed) reason = closeReason(failed.error, failed.lost === 'a' ? 'client' : 'backend');
   } catch (error) {
     // Before the client's STARTTLS upgrade finished, a failure is the client's: refused, as a
     // failed handshake at connection start is (tunnel.ts's onHandshakeError).
     reason = !clientSecured
       ? `refused: ${(error as Error).message}`
-      : backend
-        ? closeReason(error)
-        : `backend ${formatAddress(route.to)} failed: ${(error as Error).message}`;
+      : `backend ${formatAddress(route.to)} failed: ${(error as Error).message}`;
     backend?.abort();
     client.abort();
   } finally {
-    const duration = Math.round(performance.now() - started);
-    log({
-      ...fields,
-      bytes_in: counts.forward,
-      bytes_out: counts.backward,
-      duration_ms: duration,
-      close: reason,
-    });
+    fields.bytes_in = counts.forward;
+    fields.bytes_out = counts.backward;
+    fields.duration_ms = Math.round(performance.now() - started);
+    fields.close = reason;
+    log({ ...fields });
   }
+}
+
+/**
+ * The fields of a connection line, every one present in every line (null when unknown: a client
+ * refused in its handshake has no SNI or protocol yet), so that `--json` lines have one shape.
+ */
+export function connectionFields(peer: string | undefined): Record<string, unknown> {
+  return {
+    event: 'connection',
+    peer: peer ?? null,
+    sni: null,
+    protocol: null,
+    bytes_in: 0,
+    bytes_out: 0,
+    duration_ms: null,
+    close: null,
+  };
 }
 
 /** Terminating with --starttls: we are the protocol's server until the client asks for TLS. */
@@ -94,7 +107,7 @@ async function upgradeClient(client: Connection, route: TunnelRoute): Promise<vo
  * (it left, or a drain's deadline aborted it): a backend that drops SYNs would otherwise hold the
  * client, and keep the process alive after a drain, for the kernel's two minutes of retries.
  */
-async function openBackend(client: Connection, route: TunnelRoute): Promise<Connection> {
+async function openBackend(client: Connection, route: TunnelRoute, counts: RelayCounts): Promise<Connection> {
   const { to, backendTls, starttls, serverName } = route;
   const peer = client.info.peer;
   const local = client.info.local;
@@ -123,6 +136,7 @@ async function openBackend(client: Connection, route: TunnelRoute): Promise<Conn
       const { greeting } = await requestStartTls(starttls, backend, { hostname, timeout });
       await backend.startTls({ context: backendTls, serverName, handshakeTimeout: timeout });
       await client.write(greeting);
+      counts.backward += greeting.length;
     } else if (starttls) {
       await skipGreeting(starttls, backend, { timeout: route.connectTimeout });
     }
@@ -158,12 +172,14 @@ function refusal(
   return `client certificate CN='${cn ?? ''}' SAN=[${sans.join(',')}] not in --allow-cn/--allow-san`;
 }
 
-function closeReason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ECONNRESET' || code === 'EPIPE') return 'peer reset';
-  if (code === 'ERR_TLS_TRUNCATED') return 'peer reset (no close_notify)';
-  if (code === 'ETIMEDOUT' || (error as Error | undefined)?.name === 'TimeoutError') return 'timeout';
-  return `error: ${(error as Error).message}`;
+/** Why a relayed connection ended with an error, naming the side it came from. */
+function closeReason(error: Error, side: 'client' | 'backend'): string {
+  if (isShutdownAbort(error)) return 'drain deadline';
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ECONNRESET' || code === 'EPIPE') return `${side} reset`;
+  if (code === 'ERR_TLS_TRUNCATED') return `${side} reset (no close_notify)`;
+  if (code === 'ETIMEDOUT' || error.name === 'TimeoutError') return `${side} timeout`;
+  return `${side} error: ${error.message}`;
 }
 
 export function formatAddress(address: Address | null | undefined): string | undefined {

@@ -32,7 +32,13 @@ import { type ReloadOptions, type ServerContext, serverContext } from '../tls/se
 import { MAX_TIMER_MS } from '../transport/options.js';
 import { type HostPort, type HostPortRules, parseHostPort } from './host-port.js';
 import { parseStartTlsProtocol } from './starttls.js';
-import { formatAddress, handleConnection, type Logger, type TunnelRoute } from './tunnel-connection.js';
+import {
+  connectionFields,
+  formatAddress,
+  handleConnection,
+  type Logger,
+  type TunnelRoute,
+} from './tunnel-connection.js';
 import { UsageError, withFlagNames } from './usage-error.js';
 
 export const TUNNEL_HELP = `Usage: tlskit tunnel --accept [HOST:]PORT --to HOST:PORT (--cert F --key F | --ca F) [options]
@@ -133,7 +139,7 @@ export async function tunnelCommand(args: string[], out: (line: string) => void)
         ...(plan.maxConnections ? { maxConnections: plan.maxConnections } : {}),
         ...(plan.idleTimeout ? { idleTimeout: plan.idleTimeout } : {}),
         onHandshakeError: (error, peer) =>
-          log({ event: 'connection', peer: formatAddress(peer), close: `refused: ${error.message}` }),
+          log({ ...connectionFields(formatAddress(peer)), close: `refused: ${error.message}` }),
       },
       (client: Connection) => handleConnection(client, route, log),
     ),

@@ -10,7 +10,7 @@
  *   the answer).
  * - Failure: a side lost with an error aborts the other with it; a side closed from outside (an
  *   idle timeout) closes the other, gracefully. The relay resolves once both are gone, with the
- *   first error, or `null` when both ended cleanly.
+ *   first error and the side it came from, or `null` when both ended cleanly.
  *
  * Bytes a Connection had read but not handed out yet go first, and a peer that had already ended
  * is passed on, so taking connections over after reading from them (a STARTTLS prelude) loses
@@ -28,19 +28,26 @@ export interface RelayCounts {
   backward: number;
 }
 
-/** Relays between `a` and `b` until both are gone; resolves with the first error, or `null`. */
-export function relay(a: Connection, b: Connection, counts: RelayCounts): Promise<Error | null> {
+/** How a relay failed: the first error, and which connection was lost with it. */
+export interface RelayFailure {
+  error: Error;
+  /** `'a'` for the first connection, `'b'` for the second. */
+  lost: 'a' | 'b';
+}
+
+/** Relays between `a` and `b` until both are gone; resolves with the first failure, or `null`. */
+export function relay(a: Connection, b: Connection, counts: RelayCounts): Promise<RelayFailure | null> {
   return new Promise((resolve) => {
     let left = 2;
-    let failure: Error | null = null;
-    const gone = (error: Error | null) => {
-      failure ??= error;
+    let failure: RelayFailure | null = null;
+    const gone = (lost: 'a' | 'b') => (error: Error | null) => {
+      if (error && !failure) failure = { error, lost };
       if (--left === 0) resolve(failure);
     };
     const ta = a.transport;
     const tb = b.transport;
-    const fromA = a[kHandTo](side(tb, (n) => (counts.forward += n), gone));
-    const fromB = b[kHandTo](side(ta, (n) => (counts.backward += n), gone));
+    const fromA = a[kHandTo](side(tb, (n) => (counts.forward += n), gone('a')));
+    const fromB = b[kHandTo](side(ta, (n) => (counts.backward += n), gone('b')));
     start(fromA, tb, (n) => (counts.forward += n));
     start(fromB, ta, (n) => (counts.backward += n));
     ta.resumeReading();
@@ -71,11 +78,11 @@ function side(
     // One side gone cleanly but the other still open: that side was closed from outside (an
     // idle timeout, say), not by the relay's half-closes, so the other is closed the same way.
     connectionLost(error) {
+      gone(error); // first: aborting the other side reports its loss at once, and ours came first
       if (!other.closing) {
         if (error) other.abort(error);
         else other.close();
       }
-      gone(error);
     },
   };
 }

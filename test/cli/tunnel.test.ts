@@ -131,6 +131,19 @@ async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
   }
 }
 
+/** The keys of every `--json` connection line, whatever happened to the connection. */
+const CONNECTION_KEYS = [
+  'bytes_in',
+  'bytes_out',
+  'close',
+  'duration_ms',
+  'event',
+  'peer',
+  'protocol',
+  'sni',
+  'time',
+];
+
 describe('tlskit tunnel: mistakes exit 2 and name the flag', () => {
   it.each([
     [
@@ -237,6 +250,7 @@ describe('tlskit tunnel: both directions', () => {
     expect(result).toMatchObject({ code: 0, stdout: 'hello from https\n' });
     const [line] = await t.waitFor(/\{[^\n]*"event":"connection"[^\n]*\}/);
     expect(JSON.parse(line)).toMatchObject({ protocol: 'TLSv1.3', close: 'clean' });
+    expect(Object.keys(JSON.parse(line)).sort()).toEqual(CONNECTION_KEYS);
   });
 });
 
@@ -255,7 +269,9 @@ describe('tlskit tunnel: client certificates', () => {
     ]);
     const result = await curl(['--cacert', files.ca, `https://127.0.0.1:${t.port}/`]);
     expect(result.code).not.toBe(0);
-    await t.waitFor(/event=connection peer=127\.0\.0\.1:\d+ close="refused: [^\n]*certificate/i);
+    await t.waitFor(
+      /event=connection peer=127\.0\.0\.1:\d+ bytes_in=0 bytes_out=0 close="refused: [^\n]*certificate/i,
+    );
   });
 
   it('--allow-cn refuses another CN (logged) and passes the right one', async () => {
@@ -400,6 +416,22 @@ describe('tlskit tunnel: signals', () => {
     expect(await transfer).toMatchObject({ code: 0, stdout: 'first half second half\n' });
     expect(await t.waitForExit()).toEqual({ code: 0, signal: null });
     expect(t.output).toMatch(/event=stopped drained=1 aborted=0/);
+  });
+
+  it('SIGTERM: a transfer still open at the drain deadline is cut and logged as close="drain deadline"', async () => {
+    const slow = http.createServer((_, res) => res.write('first half '));
+    const backend = await listen(slow);
+    closers.push(() => slow.closeAllConnections());
+    const t = await tunnel([
+      ...['--to', `127.0.0.1:${backend}`, '--cert', files.cert, '--key', files.key],
+      ...['--drain-timeout', '200'],
+    ]);
+    const transfer = (await transferUnderway(t.port, slow)).done;
+    t.child.kill('SIGTERM');
+    expect(await t.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(t.output).toMatch(/event=connection [^\n]*bytes_out=\d+ duration_ms=\d+ close="drain deadline"/);
+    expect(t.output).toMatch(/event=stopped drained=0 aborted=1/);
+    expect((await transfer).stdout).toBe('first half ');
   });
 
   it.each([

@@ -50,14 +50,13 @@ describe('relay', () => {
     expect(await b.closed).toBeNull();
   });
 
-  it('aborts the other side when one fails, and resolves with the error', async () => {
+  it('aborts the other side when one fails, and resolves with the error and the side it came from', async () => {
     const { client, a, b, backend } = chain(5);
     const relayed = relay(a, b, { forward: 0, backward: 0 });
     await client.write('partial');
     expect(Buffer.from(await backend.readExactly(7)).toString()).toBe('partial');
     backend.abort(new Error('backend crashed'));
-    const error = await relayed;
-    expect(error).toMatchObject({ code: 'ECONNRESET' });
+    expect(await relayed).toMatchObject({ error: { code: 'ECONNRESET' }, lost: 'b' });
     expect(await client.closed).toMatchObject({ code: 'ECONNRESET' });
   });
 
