@@ -283,7 +283,7 @@ function reloadOnHangup(context: ServerContext, files: ServerFiles, log: Logger)
   process.on('SIGHUP', () => {
     const named = { cert: files.cert, client_ca: files.clientCa };
     try {
-      context.reload(serverFiles(files));
+      withFlagNames(() => context.reload(serverFiles(files)), fileFlags(files));
       log({ event: 'reload', ...named });
     } catch (error) {
       log({ event: 'reload-failed', ...named, error: (error as Error).message, kept: 'old certificate' });

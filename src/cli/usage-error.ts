@@ -30,7 +30,7 @@ export function withFlagNames<T>(
   } catch (error) {
     if (!(error instanceof ContextError)) throw error;
     const named = flags[error.field.replace(/\[\d+\]$/, '')]; // `crl[0]` came from --crl
-    const message = error.message.replace(/^(client|server)Context: /, '');
+    const message = error.message.replace(/^(client|server)Context(\.reload)?: /, '');
     const where = named ? `${named.flag}${named.file ? ` '${named.file}'` : ''}: ` : '';
     throw new UsageError(`${where}${message}`, { help: false });
   }
