@@ -2,6 +2,7 @@
  * Files for `tlskit cert`: reading inputs with errors that name the file, writing outputs only
  * once everything they hold is ready, and the development certificates of `cert dev`.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CA, type CertificateReport, createCA, inspectAll, loadCA } from '../pki/index.js';
@@ -191,6 +192,13 @@ export async function devCertificates(
         help: false,
       });
     });
+    const mismatch = devSetMismatch(dir, names);
+    if (mismatch) {
+      throw new UsageError(
+        `the development certificates in ${dir} do not fit together: ${mismatch}; pass --force to replace them all`,
+        { help: false },
+      );
+    }
     if (leaf && leaf.notAfter.getTime() > Date.now() + 7 * 86_400_000) {
       log(
         `tlskit: development certificates in ${dir} are valid until ${leaf.notAfter.toISOString().slice(0, 10)}; kept (use --force to replace)`,
@@ -213,6 +221,36 @@ export async function devCertificates(
   ]);
   log(`tlskit: wrote ${join(dir, names.ca)}, ${cert} and their keys`);
   log(trustInstructions(join(dir, names.ca), join(dir, names.caKey)));
+}
+
+/**
+ * What is wrong with a development set whose files all read (a key or the CA replaced by hand, or
+ * by another tool): `null` when each key belongs to its certificate and the CA signed the leaf.
+ */
+function devSetMismatch(dir: string, names: Record<'ca' | 'caKey' | 'cert' | 'key', string>): string | null {
+  const read = (name: string) => readText(join(dir, name), name);
+  let ca: X509Certificate;
+  let leaf: X509Certificate;
+  try {
+    ca = new X509Certificate(read(names.ca));
+    leaf = new X509Certificate(read(names.cert));
+  } catch {
+    return `${names.ca} or ${names.cert} is not a readable certificate`;
+  }
+  const keyOf = (name: string, certificate: X509Certificate): string | null => {
+    try {
+      return certificate.checkPrivateKey(createPrivateKey(read(name))) ? null : `${name} is not the key of `;
+    } catch {
+      return `${name} is not a readable private key for `;
+    }
+  };
+  const leafKey = keyOf(names.key, leaf);
+  if (leafKey) return `${leafKey}${names.cert}`;
+  const caKey = keyOf(names.caKey, ca);
+  if (caKey) return `${caKey}${names.ca}`;
+  if (!leaf.checkIssued(ca) || !leaf.verify(ca.publicKey))
+    return `${names.cert} was not issued by ${names.ca}`;
+  return null;
 }
 
 /** How to make common clients trust the development CA, with the real path filled in. */

@@ -300,6 +300,30 @@ describe('tlskit cert for people', () => {
     }
   });
 
+  it('cert dev refuses to keep a set whose files do not fit together, naming the file', async () => {
+    const dir = tempDir();
+    expect((await cli(['cert', 'dev', '--out', dir])).code).toBe(0);
+    const other = tempDir();
+    expect((await cli(['cert', 'dev', '--out', other])).code).toBe(0);
+    // Files taken from the other set, and what the refusal says.
+    const cases: Array<[string[], string]> = [
+      [['localhost-key.pem'], 'localhost-key.pem is not the key of localhost.pem'],
+      [['dev-ca-key.pem'], 'dev-ca-key.pem is not the key of dev-ca.pem'],
+      [['dev-ca.pem'], 'dev-ca-key.pem is not the key of dev-ca.pem'],
+      [['dev-ca.pem', 'dev-ca-key.pem'], 'localhost.pem was not issued by dev-ca.pem'],
+    ];
+    for (const [names, message] of cases) {
+      const kept = names.map((name) => readFileSync(join(dir, name)));
+      for (const name of names) writeFileSync(join(dir, name), readFileSync(join(other, name)));
+      const result = await cli(['cert', 'dev', '--out', dir]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`do not fit together: ${message}; pass --force to replace them all`);
+      for (const [index, name] of names.entries()) writeFileSync(join(dir, name), kept[index]!);
+    }
+    expect((await cli(['cert', 'dev', '--out', dir])).code).toBe(0);
+    expect((await cli(['cert', 'dev', '--out', dir, '--force'])).code).toBe(0);
+  });
+
   it('inspect - reads the PEM from standard input', async () => {
     const dir = tempDir();
     expect((await cli(['cert', 'ca', '--out', dir])).code).toBe(0);
