@@ -100,6 +100,11 @@ export function subjectName(
 
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 
+/** A DNS name in A-labels: dot-separated labels of letters, digits and inner hyphens. */
+function isDnsName(ascii: string): boolean {
+  return ascii.length > 0 && ascii.split('.').every((label) => DNS_LABEL.test(label));
+}
+
 /** What kind of name a host entry is, and its normalised value (IP addresses as RFC 5952 writes them). */
 export type HostName = { type: 'dns' | 'ip' | 'email'; value: string };
 
@@ -127,7 +132,8 @@ export function classifyHost(where: string, host: unknown): HostName {
       // An rfc822Name is an IA5String: the domain goes in as its A-labels, as a DNS entry does;
       // a local part outside ASCII has no such form (that needs SmtpUTF8Mailbox, RFC 9598).
       const ascii = domainToASCII(domain);
-      if (/^[\x21-\x7e]+$/.test(local) && ascii) return { type: 'email', value: `${local}@${ascii}` };
+      if (/^[\x21-\x7e]+$/.test(local) && isDnsName(ascii))
+        return { type: 'email', value: `${local}@${ascii}` };
       throw new InvalidArgumentError(
         `${where}: \`hosts\` entry ${JSON.stringify(host)} is no address a certificate can hold: the part before @ must be ASCII, the domain a DNS name`,
       );
@@ -142,7 +148,7 @@ export function classifyHost(where: string, host: unknown): HostName {
         `${where}: \`hosts\` entry ${JSON.stringify(host)} is read as the IP address ${ascii}; give it as ${JSON.stringify(ascii)}`,
       );
     }
-    if (ascii.length > 0 && ascii.split('.').every((label) => DNS_LABEL.test(label))) {
+    if (isDnsName(ascii)) {
       return { type: 'dns', value: wildcard ? `*.${ascii}` : ascii };
     }
   }
@@ -239,7 +245,7 @@ function dnsSubtree(where: string, label: string, entry: string): string {
       `${where}: ${label} ${JSON.stringify(entry)} is a wildcard; a constraint covers a domain and all below it already, so write ${JSON.stringify(entry.replace(/^\*\.?/, ''))}`,
     );
   }
-  if (!ascii?.split('.').every((part) => DNS_LABEL.test(part))) {
+  if (!isDnsName(ascii)) {
     throw new InvalidArgumentError(
       `${where}: ${label} ${JSON.stringify(entry)} is neither a DNS name (such as 'example.com') nor a CIDR range (such as '10.0.0.0/8')`,
     );

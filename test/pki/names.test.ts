@@ -64,6 +64,17 @@ describe('IP addresses in subjectAltName', () => {
     }
   });
 
+  it('checks the domain of an email address as a DNS name', async () => {
+    const ca = await createCA();
+    for (const given of ['me@ex_ample.com', 'me@a..test', 'me@-a.test', 'me@a.test.']) {
+      await expect(ca.issue({ hosts: [given] })).rejects.toThrow(
+        `\`hosts\` entry ${JSON.stringify(given)} is no address a certificate can hold: the part before @ must be ASCII, the domain a DNS name`,
+      );
+    }
+    const leaf = await ca.issue({ hosts: ['me@münchen.test'] });
+    expect(inspect(leaf.certPem).subjectAltNames.email).toEqual(['me@xn--mnchen-3ya.test']);
+  });
+
   it('encodes IPv4-in-IPv6 ranges in name constraints', async () => {
     const ca = await createCA({ nameConstraints: { permitted: ['::ffff:10.0.0.0/104', '192.168.0.0/16'] } });
     const text = await certificateText(ca.certPem);
