@@ -79,6 +79,8 @@ export class CA {
   readonly keyPem: string;
   /** This CA's certificate, parsed. */
   readonly certificate: X509Certificate;
+  /** The serial number of this CA's certificate, lowercase hex: what its parent's `revoke` takes. */
+  readonly serial: string;
   readonly keyType: AnyKeyType;
   /** The path length constraint, or `undefined` for none. */
   readonly pathLength: number | undefined;
@@ -103,6 +105,7 @@ export class CA {
     this.certPem = certificatePem(signer.certificate!);
     this.keyPem = keyPem;
     this.certificate = new X509Certificate(this.certPem);
+    this.serial = this.certificate.serialNumber.toLowerCase();
     this.keyType = signer.keyType;
     this.pathLength = pathLength;
     this.parent = parent;

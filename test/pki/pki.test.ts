@@ -218,6 +218,16 @@ describe('createCA and issue', () => {
     expect(entry.revocationDate.getTime()).toBeLessThanOrEqual(parsed.thisUpdate.getTime());
   });
 
+  it('revoke() takes an intermediate CA itself, as it takes an issued leaf', async () => {
+    const root = await createCA();
+    const intermediate = await root.intermediate();
+    root.revoke(intermediate, { reason: 'caCompromise' });
+    const crl = new X509Crl(await root.crlPem());
+    expect(crl.entries.map((entry) => entry.serialNumber.toLowerCase().replace(/^0+/, ''))).toEqual([
+      intermediate.serial.replace(/^0+/, ''),
+    ]);
+  });
+
   it('lists each extended key usage once, even when `usage` and `extendedKeyUsages` both name it', async () => {
     const ca = await createCA();
     const leaf = await ca.issue({
