@@ -47,9 +47,13 @@ export function watchIdle(stream: Duplex, idleTimeout: number, onIdle: () => voi
   return true;
 }
 
-/** Bytes waiting for the kernel in the socket at the bottom of `stream`'s handles; 0 if unknown. */
+/**
+ * Bytes waiting for the kernel in the socket under `stream`'s TLS engines; 0 for a plain socket
+ * (Node's own timer made this check already) or when unknown.
+ */
 function kernelQueue(stream: Duplex): number {
   let handle = (stream as unknown as { _handle?: QueueHandle })._handle;
+  if (handle?._parent === undefined) return 0;
   while (handle?._parent !== undefined) handle = handle._parent;
   const queued = handle?.writeQueueSize;
   return typeof queued === 'number' ? queued : 0;
