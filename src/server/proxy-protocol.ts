@@ -18,6 +18,11 @@
  *
  * Reading is bounded three ways: `maxSize` bytes (the parser refuses more before buffering
  * them), the deadline, and the end of the socket (a truncated header).
+ *
+ * A connection that ends before sending a single byte has no header to be wrong about: a load
+ * balancer's TCP health check connects and closes so, every few seconds. It is not a refusal by
+ * `proxyProtocol` (which would count it under `limited` and publish it as a limit); the server
+ * counts it as it counts the same peer without PROXY headers (`silentEnd`).
  */
 import type net from 'node:net';
 import { InvalidArgumentError, TimeoutError, toTransportError } from '../transport/errors.js';
@@ -121,6 +126,20 @@ export function proxyPolicy(where: string, options: unknown): ProxyPolicy | null
   };
 }
 
+const silentEnds = new WeakSet<Error>();
+
+/** The error of a connection that ended before sending a byte (see the note at the top). */
+function silentEnd(message: string): Error {
+  const error = new ProxyHeaderError('ERR_PROXY_TRUNCATED', message);
+  silentEnds.add(error);
+  return error;
+}
+
+/** Whether `readProxyHeader` failed because the connection ended before sending anything. */
+export function isSilentEnd(error: Error): boolean {
+  return silentEnds.has(error);
+}
+
 /**
  * Reads what a connection opens with, from its raw paused socket: a trusted proxy's header, or
  * (`peek`, for an untrusted peer on a TLS server) enough bytes to see there is none. Resolves with
@@ -136,6 +155,7 @@ export function readProxyHeader(
   return new Promise((resolve, reject) => {
     const parser = trusted ? new ProxyHeaderParser(policy.parser) : null;
     let seen: Buffer | null = null;
+    let received = 0;
     const finish = (error: Error | null, result: ProxyInfo | null = null, rest?: Uint8Array) => {
       clearTimeout(timer);
       socket.off('data', onData);
@@ -150,6 +170,7 @@ export function readProxyHeader(
       }
     };
     const onData = (chunk: Buffer) => {
+      received += chunk.length;
       if (!parser) return peek(chunk);
       try {
         const parsed = parser.push(chunk);
@@ -172,17 +193,29 @@ export function readProxyHeader(
     };
     const onEnd = () =>
       finish(
-        new ProxyHeaderError(
-          'ERR_PROXY_TRUNCATED',
-          trusted
-            ? `the connection from ${socket.remoteAddress ?? 'a Unix-socket peer'} ended before its PROXY header was complete`
-            : 'the connection ended before sending anything',
-        ),
+        received === 0
+          ? silentEnd('the connection ended before sending anything')
+          : new ProxyHeaderError(
+              'ERR_PROXY_TRUNCATED',
+              trusted
+                ? `the connection from ${socket.remoteAddress ?? 'a Unix-socket peer'} ended before its PROXY header was complete`
+                : 'the connection ended before sending anything',
+            ),
       );
-    const onError = (error: unknown) => finish(toTransportError(error));
+    const onError = (error: unknown) =>
+      finish(
+        received === 0
+          ? silentEnd('the connection was reset before sending anything')
+          : toTransportError(error),
+      );
     const onClose = () =>
       finish(
-        new ProxyHeaderError('ERR_PROXY_TRUNCATED', 'the connection closed before its PROXY header was read'),
+        received === 0
+          ? silentEnd('the connection closed before sending anything')
+          : new ProxyHeaderError(
+              'ERR_PROXY_TRUNCATED',
+              'the connection closed before its PROXY header was read',
+            ),
       );
     const timer = setTimeout(
       () =>

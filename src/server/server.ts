@@ -46,7 +46,7 @@ import { Entry } from './entry.js';
 import { checkServerSignal, closeDeadline, closeOnAbort, emptyStats, type Server } from './handle.js';
 import { watchIdle } from './idle-watch.js';
 import type { CheckedLimits } from './limits.js';
-import { type ProxyPolicy, readProxyHeader } from './proxy-protocol.js';
+import { isSilentEnd, type ProxyPolicy, readProxyHeader } from './proxy-protocol.js';
 import { shutdownAbort, tellClosing } from './shutdown.js';
 import { channels, type LimitName, publish, since, startedAt } from './tracing.js';
 
@@ -191,8 +191,17 @@ class ServerState {
   #headerFailed(entry: Entry, error: Error): void {
     if (entry.dropped) return;
     this.#forget(entry);
-    this.stats.limited.proxyProtocol++;
     const peer = socketPeer(entry.socket);
+    if (isSilentEnd(error)) {
+      // No header to refuse (a health check's connect and close): what the same peer costs a
+      // server without PROXY headers, a failed handshake over TLS, else nothing.
+      entry.socket.on('error', noop);
+      entry.socket.destroy();
+      if (this.#setup.acceptTls !== null || this.#setup.handshake !== null)
+        this.#handshakeFailed(error, peer);
+      return;
+    }
+    this.stats.limited.proxyProtocol++;
     publish(channels.limit, () => ({
       limit: 'proxyProtocol' as const,
       value: (error as { code?: string }).code ?? error.name,

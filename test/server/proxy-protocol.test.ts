@@ -2,6 +2,7 @@
  * The PROXY protocol on tlskit servers: headers from trusted proxies name the client, anyone
  * else's are refused, and a bad header fails its one connection while the server keeps serving.
  */
+import diagnostics from 'node:diagnostics_channel';
 import net from 'node:net';
 import fc from 'fast-check';
 import {
@@ -202,6 +203,31 @@ describe('a server with proxyProtocol', () => {
     // ...and the next client is served.
     const { data } = await rawExchange(port, header(1));
     expect(JSON.parse(data.toString()).peer).toEqual({ host: '203.0.113.7', port: 40_001 });
+  });
+
+  it('does not count a connection that closes without a byte (a health check) as a refused header', async () => {
+    const limits: unknown[] = [];
+    const onLimit = (message: unknown) => limits.push(message);
+    diagnostics.subscribe('tlskit:limit', onLimit);
+    try {
+      const { serverContext } = await world();
+      const plain = await infoServer({ proxyProtocol: { trusted: ['127.0.0.1'] } });
+      const overTls = await infoServer({ tls: serverContext, proxyProtocol: { trusted: ['127.0.0.1'] } });
+      for (const { port, server } of [plain, overTls]) {
+        await rawExchange(port);
+        await expect.poll(() => server.connections).toBe(0);
+        expect(server.stats.accepted).toBe(1);
+        expect(server.stats.limited.proxyProtocol).toBe(0);
+      }
+      // Over TLS it is what the same peer is without PROXY headers: a failed handshake.
+      expect(plain.server.stats.handshakeFailures).toBe(0);
+      expect(plain.errors).toEqual([]);
+      expect(overTls.server.stats.handshakeFailures).toBe(1);
+      expect(overTls.errors).toMatchObject([{ message: 'the connection ended before sending anything' }]);
+      expect(limits).toEqual([]);
+    } finally {
+      diagnostics.unsubscribe('tlskit:limit', onLimit);
+    }
   });
 
   it('survives random bytes and random splits of real headers', async () => {
