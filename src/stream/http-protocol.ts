@@ -263,6 +263,11 @@ class HttpConnection implements Protocol {
       transport instanceof StreamTransport
         ? transport[kReleaseStream]()
         : new TransportDuplex(transport, () => this.serverClosing());
+    // node:http2 counts on its socket to close itself at the peer's end of stream, as a socket
+    // without half-open does: one that stays half-open after a bare FIN (a client gone without
+    // GOAWAY or close_notify) is never noticed, and its requests are never told. node:http
+    // handles the end itself, and a client may half-close and still wait for its answer.
+    if (this.#version === 'h2') (stream as { allowHalfOpen: boolean }).allowHalfOpen = false;
     connectionOf.set(stream, this);
     connectionInfos.set(stream, transport.info);
     this.#servers.hand(this, stream, this.#version);

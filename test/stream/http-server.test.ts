@@ -10,8 +10,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import { promisify } from 'node:util';
 import {
   clientContext,
@@ -290,6 +292,45 @@ describe('serveHttp: clients that leave', () => {
     expect(await ends).toEqual([null, null]);
     expect(clientErrors).toEqual([]);
     expect(server.connections).toBe(0);
+  });
+
+  it('tells an HTTP/2 request whose client vanished with a bare FIN, and forgets the connection', async () => {
+    let requestArrived: () => void = () => {};
+    const arrived = new Promise<void>((resolve) => {
+      requestArrived = resolve;
+    });
+    let requestAborted: () => void = () => {};
+    const aborted = new Promise<void>((resolve) => {
+      requestAborted = resolve;
+    });
+    const server = await start((request) => {
+      request.on('aborted', () => requestAborted());
+      request.resume();
+      requestArrived();
+    });
+    const ends = connectionEnds(1);
+    let raw: net.Socket | undefined;
+    const session = http2.connect(urlOf(server), {
+      createConnection: () => {
+        raw = net.connect(server.address.port, '127.0.0.1');
+        return tls.connect({
+          socket: raw,
+          servername: 'localhost',
+          ca: fixture.ca.certPem,
+          ALPNProtocols: ['h2'],
+        });
+      },
+    });
+    session.on('error', () => {});
+    const upload = session.request({ ':method': 'POST', ':path': '/', 'content-length': '1000' });
+    upload.on('error', () => {});
+    upload.write(Buffer.alloc(100));
+    await arrived;
+    raw!.destroy(); // the TCP connection ends: no GOAWAY, no close_notify
+    await aborted;
+    await ends;
+    expect(server.connections).toBe(0);
+    session.destroy();
   });
 });
 
