@@ -178,9 +178,28 @@ export function tlsDispatcher(context: ClientContext, options?: TlsDispatcherOpt
         'Agent with `connect: tlsConnector(context)`',
     );
   }
+  const ignored = Object.keys(agent).find((name) => name in IGNORED_WITH_CONNECTOR);
+  if (ignored !== undefined) {
+    throw new InvalidArgumentError(
+      `tlsDispatcher: \`agent.${ignored}\` would be ignored (undici leaves it to its own connector, which tlskit's replaces); ${IGNORED_WITH_CONNECTOR[ignored]}`,
+    );
+  }
   const connect = tlsConnector(context, dialing);
   return new (undici().Agent)({ ...agent, connect });
 }
+
+/** undici Agent options that only its own connector reads, and what to do instead. */
+const IGNORED_WITH_CONNECTOR: Record<string, string> = {
+  connectTimeout: "pass tlsDispatcher's own `connectTimeout` (and `handshakeTimeout`)",
+  tls: 'TLS settings come from the clientContext()',
+  maxCachedSessions: 'the clientContext() keeps the sessions',
+  allowH2: 'tlskit offers HTTP/1.1 to undici; leave it out',
+  useH2c: 'tlskit offers HTTP/1.1 to undici; leave it out',
+  autoSelectFamily: 'leave it out: tlskit dials the address the host name gives',
+  autoSelectFamilyAttemptTimeout: 'leave it out: tlskit dials the address the host name gives',
+  localAddress: 'leave it out: tlskit does not bind the local address of its connections',
+  socketPath: 'leave it out',
+};
 
 /**
  * undici, loaded when the first dispatcher is made: loading it is about 85 ms of start-up and
@@ -192,6 +211,9 @@ function undici(): typeof import('undici') {
   return loadedUndici;
 }
 let loadedUndici: typeof import('undici') | null = null;
+
+/** Dialing options an `https.Agent` passes to the connection it makes, which tlskit makes instead. */
+const AGENT_DIAL_OPTIONS = ['localAddress', 'localPort', 'family', 'lookup', 'hints', 'autoSelectFamily'];
 
 /** TLS settings an `https.Agent` takes that tlskit's context decides instead. */
 const CONTEXT_DECIDES = [
@@ -249,8 +271,13 @@ export class TlsAgent extends https.Agent {
       serverName: options.servername || host,
       path: options.socketPath,
     };
+    const { timeout } = options;
     this.#open(target).then(
-      (socket) => callback(null, socket),
+      (socket) => {
+        // As net.createConnection does: Node's Agent leaves its `timeout` to the socket's maker.
+        if (typeof timeout === 'number' && timeout > 0) socket.setTimeout(timeout);
+        callback(null, socket);
+      },
       (error: Error) => callback(error, undefined as unknown as Duplex),
     );
     return undefined;
@@ -262,6 +289,12 @@ export function tlsAgent(context: ClientContext, options?: TlsAgentOptions): Tls
   const { agent = {}, ...dialing } = checkOptions('tlsAgent', options);
   if (typeof agent !== 'object' || agent === null) {
     throw new InvalidArgumentError(`tlsAgent: \`agent\` must be http.Agent options, got ${String(agent)}`);
+  }
+  const unused = AGENT_DIAL_OPTIONS.find((name) => name in agent);
+  if (unused !== undefined) {
+    throw new InvalidArgumentError(
+      `tlsAgent: \`agent.${unused}\` would be ignored: tlskit dials the connections itself (the host and port come from the URL)`,
+    );
   }
   const decided = CONTEXT_DECIDES.find((name) => name in agent);
   if (decided !== undefined) {

@@ -152,9 +152,10 @@ export const HTTP_CLIENT_OPTION_NAMES = {
     elsewhere: {
       ...HTTPS_CLIENT_HINTS,
       ...belongIn(
-        ['connections', 'keepAliveTimeout', 'pipelining', 'allowH2', 'connect'],
+        ['connections', 'keepAliveTimeout', 'pipelining', 'connect'],
         (name) => `\`${name}\` is an undici Agent option: pass it in \`agent: { ${name} }\``,
       ),
+      allowH2: 'tlskit offers HTTP/1.1 to undici; leave it out',
     },
   },
   tlsAgent: {

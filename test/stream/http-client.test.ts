@@ -10,8 +10,11 @@ import {
   CertificateError,
   type ClientContext,
   clientContext,
+  type HttpServer,
   InvalidArgumentError,
+  serveHttp,
   spkiPin,
+  type TcpAddress,
   tlsAgent,
   tlsConnector,
   tlsDispatcher,
@@ -264,6 +267,31 @@ describe('https.request and http.request through tlsAgent', () => {
     agent.destroy();
   });
 
+  it("applies the Agent's socket `timeout`, as Node's own https.Agent does", async () => {
+    const { clientContext: context, serverContext } = await pki();
+    const silent = (await serveHttp(
+      { host: '127.0.0.1', port: 0, tls: serverContext },
+      () => {},
+    )) as HttpServer<TcpAddress>;
+    const agent = tlsAgent(context, { agent: { timeout: 200 } });
+    try {
+      const timedOut = await new Promise<boolean>((resolve) => {
+        const request = https.get(`https://localhost:${silent.address.port}/`, { agent }, () =>
+          resolve(false),
+        );
+        request.on('timeout', () => {
+          request.destroy();
+          resolve(true);
+        });
+        request.on('error', () => {});
+      });
+      expect(timedOut).toBe(true);
+    } finally {
+      agent.destroy();
+      await silent.close({ timeout: 200 });
+    }
+  });
+
   it('refuses every defect with its code', async () => {
     for (const defect of defects) {
       const fixture = await defect.build();
@@ -298,6 +326,18 @@ describe('the clients refuse what they cannot honour', () => {
     expect(() => tlsAgent(context, { agent: { ca: 'x' } })).toThrow(/`agent\.ca` would be ignored/);
     expect(() => tlsAgent(context, { agent: { rejectUnauthorized: false } })).toThrow(
       /agent\.rejectUnauthorized/,
+    );
+    // undici reads these only in its own connector, which tlskit's replaces.
+    expect(() => tlsDispatcher(context, { agent: { connectTimeout: 200 } })).toThrow(
+      /`agent\.connectTimeout` would be ignored .*; pass tlsDispatcher's own `connectTimeout`/,
+    );
+    expect(() => tlsDispatcher(context, { agent: { allowH2: true } })).toThrow(
+      /`agent\.allowH2` would be ignored/,
+    );
+    expect(() => tlsDispatcher(context, { allowH2: true } as never)).toThrow(/offers HTTP\/1\.1 to undici/);
+    // Node's Agent passes these to the connection it makes, which tlskit makes instead.
+    expect(() => tlsAgent(context, { agent: { localAddress: '127.0.0.2' } })).toThrow(
+      /`agent\.localAddress` would be ignored: tlskit dials the connections itself/,
     );
   });
 });
