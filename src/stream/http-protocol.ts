@@ -48,45 +48,29 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
 import { TransportDuplex } from '../transport/duplex.js';
 import { InvalidArgumentError } from '../transport/errors.js';
+import { checkOptionNames } from '../transport/options.js';
 import type { Protocol, ProtocolFactory } from '../transport/protocol.js';
 import { kReleaseStream, StreamTransport } from '../transport/stream.js';
 import type { Transport, TransportInfo } from '../transport/transport.js';
+import {
+  checkHttp2Option,
+  HTTP_PROTOCOL_OPTIONS,
+  type HttpApp,
+  type HttpProtocolOptions,
+  type HttpRequest,
+  serversOf,
+} from './http-app.js';
 
-/** A request, from HTTP/1.1 or HTTP/2 (Node's compatibility API). */
-export type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
-/** A response, to HTTP/1.1 or HTTP/2 (Node's compatibility API). */
-export type HttpResponse = http.ServerResponse | http2.Http2ServerResponse;
-/**
- * A request handler for both HTTP versions. Declared as a method, so that a handler typed for
- * HTTP/1.1 only (`http.RequestListener`, an Express app) is accepted too: under HTTP/2 it gets
- * Node's compatibility objects, which keep the same surface.
- */
-export type HttpHandler = {
-  handle(request: HttpRequest, response: HttpResponse): void;
-}['handle'];
-
-/** Existing Node servers to hand connections to; at least one. */
-export interface HttpServers {
-  /** Gets `http/1.1` connections (and plain ones): from `http.createServer()`. */
-  http1?: http.Server;
-  /** Gets `h2` connections: from `http2.createServer()` (not createSecureServer: TLS is tlskit's). */
-  http2?: http2.Http2Server;
-}
-
-/**
- * What serves the requests: a handler (served over HTTP/1.1 and, unless `http2: false`, HTTP/2),
- * an `http.Server`, an `http2.Http2Server`, or both as `{ http1, http2 }`.
- */
-export type HttpApp = HttpHandler | http.Server | http2.Http2Server | HttpServers;
-
-/** Options of `httpProtocol`. */
-export interface HttpProtocolOptions {
-  /** With a handler: serve HTTP/2 as well as HTTP/1.1 (default `true`). */
-  http2?: boolean;
-}
+export type {
+  HttpApp,
+  HttpHandler,
+  HttpProtocolOptions,
+  HttpRequest,
+  HttpResponse,
+  HttpServers,
+} from './http-app.js';
 
 /** What a closing server did to the requests in flight: finished, or cut at the deadline. */
 export interface HttpRequestCounts {
@@ -132,6 +116,8 @@ export function connectionInfo(of: HttpRequest | Duplex | http2.Http2Session): T
  * should accept `h2` and `http/1.1` (serveHttp sets that when the context names none).
  */
 export function httpProtocol(app: HttpApp, options: HttpProtocolOptions = {}): HttpProtocolFactory {
+  checkOptionNames('httpProtocol', options, HTTP_PROTOCOL_OPTIONS);
+  checkHttp2Option('httpProtocol', app, options.http2);
   const servers = new HttpServerSet(app, options);
   const factory = () => new HttpConnection(servers);
   return Object.defineProperties(factory, {
@@ -141,6 +127,9 @@ export function httpProtocol(app: HttpApp, options: HttpProtocolOptions = {}): H
   }) as unknown as HttpProtocolFactory;
 }
 
+/** The events node:http serves a request through, besides 'request', once the app listens to them. */
+const EXPECT_EVENTS = new Set(['checkContinue', 'checkExpectation']);
+
 /** The Node servers behind one factory, and the request bookkeeping they share. */
 class HttpServerSet {
   readonly http1: http.Server | null;
@@ -148,55 +137,67 @@ class HttpServerSet {
   readonly alpn: readonly string[];
   readonly shutdown: HttpRequestCounts = { completed: 0, cut: 0 };
   /** Servers made here, closed by `release`. */
-  readonly #made: Array<http.Server | http2.Http2Server> = [];
+  readonly #made: ReadonlyArray<http.Server | http2.Http2Server>;
   /** The connection an HTTP/2 session is being made for, while its 'session' event runs. */
   #sessionFor: HttpConnection | null = null;
+  /** Takes this set's listeners off the Node servers again (`release`), the app's own ones too. */
+  readonly #detach: Array<() => void> = [];
 
   constructor(app: HttpApp, options: HttpProtocolOptions) {
-    const { http1, http2: h2 } = this.#servers(app, options);
+    const { http1, http2: h2, made } = serversOf(app, options);
+    this.#made = made;
     this.http1 = http1;
     this.http2 = h2;
     this.alpn = [...(h2 ? ['h2'] : []), ...(http1 ? ['http/1.1'] : [])];
-    if (http1) {
-      if (!http1.listening) http1.emit('listening'); // arms headersTimeout/requestTimeout: see above
-      http1.prependListener('request', (request, response) => {
-        const connection = connectionOf.get(request.socket);
-        connection?.requestStarted(response);
-      });
-    }
+    if (http1) this.#watchHttp1(http1);
     if (h2) {
-      h2.prependListener('session', (session) => {
+      this.#listen(h2, 'session', (session: http2.ServerHttp2Session) => {
         const connection = this.#sessionFor;
         if (connection) connection.sessionStarted(session);
       });
-      h2.prependListener('stream', (stream) => {
-        connectionOf.get(stream.session as object)?.streamStarted(stream);
+      this.#listen(h2, 'stream', (stream: http2.ServerHttp2Stream) => {
+        this.#own(connectionOf.get(stream.session as object))?.streamStarted(stream);
       });
     }
   }
 
-  #servers(app: HttpApp, options: HttpProtocolOptions) {
-    if (typeof app === 'function') {
-      const handler = app as HttpHandler;
-      const http1 = http.createServer(handler);
-      const h2 = options.http2 === false ? null : http2.createServer(handler);
-      this.#made.push(http1, ...(h2 ? [h2] : []));
-      return { http1, http2: h2 };
-    }
-    if (app instanceof tls.Server) {
-      throw new InvalidArgumentError(
-        'httpProtocol: `app` is a TLS server (https.createServer or http2.createSecureServer); pass http.createServer() or http2.createServer() instead: tlskit does the TLS, with the `tls` context',
-      );
-    }
-    if (app instanceof http.Server) return { http1: app, http2: null };
-    if (isHttp2Server(app)) return { http1: null, http2: app };
-    if (typeof app === 'object' && app !== null && ('http1' in app || 'http2' in app)) {
-      const { http1 = null, http2: h2 = null } = app as HttpServers;
-      if (http1 !== null && !(http1 instanceof http.Server)) throw badApp('`app.http1`', http1);
-      if (h2 !== null && !isHttp2Server(h2)) throw badApp('`app.http2`', h2);
-      if (http1 || h2) return { http1, http2: h2 };
-    }
-    throw badApp('`app`', app);
+  /**
+   * Tracks each HTTP/1.1 request: through 'request', and through 'checkContinue' or
+   * 'checkExpectation' once the app listens to them (node:http then serves a request with an
+   * `Expect` header there instead; listening to them ourselves would turn off its automatic
+   * `100 Continue`, so the tracker joins only when the app's own listener does).
+   */
+  #watchHttp1(http1: http.Server): void {
+    if (!http1.listening) http1.emit('listening'); // arms headersTimeout/requestTimeout: see above
+    const track = (request: http.IncomingMessage, response: http.ServerResponse) => {
+      this.#own(connectionOf.get(request.socket))?.requestStarted(response);
+    };
+    this.#listen(http1, 'request', track);
+    const tracked = new Set<string | symbol>();
+    const join = (event: string | symbol) => {
+      if (!EXPECT_EVENTS.has(event as string) || tracked.has(event)) return;
+      tracked.add(event);
+      this.#listen(http1, event as string, track);
+    };
+    for (const event of EXPECT_EVENTS) if (http1.listenerCount(event) > 0) join(event);
+    http1.on('newListener', join);
+    this.#detach.push(() => http1.off('newListener', join));
+  }
+
+  /** Puts `listener` first on `server`'s `event`, to be taken off at `release`. */
+  #listen(
+    server: http.Server | http2.Http2Server,
+    event: string,
+    listener: (...args: never[]) => void,
+  ): void {
+    const untyped = listener as (...args: unknown[]) => void;
+    server.prependListener(event, untyped);
+    this.#detach.push(() => server.off(event, untyped));
+  }
+
+  /** `connection` if it is one of this set's: one Node server may serve several tlskit servers. */
+  #own(connection: HttpConnection | undefined): HttpConnection | undefined {
+    return connection?.servers === this ? connection : undefined;
   }
 
   /** Hands `stream` to the server for `version`. */
@@ -230,6 +231,7 @@ class HttpServerSet {
   }
 
   release(): void {
+    for (const detach of this.#detach.splice(0)) detach();
     for (const server of this.#made) server.close(() => {});
   }
 }
@@ -249,11 +251,22 @@ class HttpConnection implements Protocol {
    * response is watched (`#responses`) so the connection closes after the last.
    */
   #latest: http.ServerResponse | null = null;
+  /**
+   * Responses before the latest that had not finished when the next request came (pipelining),
+   * oldest first; `null` while there are none, as on almost every connection. Each is counted
+   * when the server closes.
+   */
+  #earlier: http.ServerResponse[] | null = null;
   readonly #responses = new Set<http.ServerResponse>();
   #closing = false;
 
   constructor(servers: HttpServerSet) {
     this.#servers = servers;
+  }
+
+  /** The server set this connection belongs to. */
+  get servers(): HttpServerSet {
+    return this.#servers;
   }
 
   connectionMade(transport: Transport): void {
@@ -281,13 +294,26 @@ class HttpConnection implements Protocol {
   }
 
   requestStarted(response: http.ServerResponse): void {
+    const previous = this.#latest;
+    if (previous && unfinished(previous)) {
+      this.#earlier ??= [];
+      this.#earlier.push(previous);
+    }
+    if (this.#earlier) {
+      while (this.#earlier.length > 0 && !unfinished(this.#earlier[0]!)) this.#earlier.shift();
+      if (this.#earlier.length === 0) this.#earlier = null;
+    }
     this.#latest = response;
     if (this.#closing) this.#watch(response);
   }
 
-  /** While closing: answers with `Connection: close` if it can, and counts how the response ends. */
-  #watch(response: http.ServerResponse): void {
-    if (!response.headersSent) response.shouldKeepAlive = false;
+  /**
+   * While closing: counts how the response ends, and closes the connection after the last one.
+   * The last (`last`, the default for one that arrives while closing) also answers with
+   * `Connection: close` if it can; pipelined ones before it keep the connection for it.
+   */
+  #watch(response: http.ServerResponse, last = true): void {
+    if (last && !response.headersSent) response.shouldKeepAlive = false;
     this.#responses.add(response);
     let finished = false;
     response.once('finish', () => {
@@ -318,30 +344,20 @@ class HttpConnection implements Protocol {
       else this.#transport?.close();
       return;
     }
-    const latest = this.#latest;
-    if (latest && !latest.writableFinished && !latest.destroyed) this.#watch(latest);
-    else this.#transport?.close();
+    const open = [...(this.#earlier ?? []), ...(this.#latest ? [this.#latest] : [])].filter(unfinished);
+    this.#earlier = null;
+    if (open.length === 0) this.#transport?.close();
+    else for (const [index, response] of open.entries()) this.#watch(response, index === open.length - 1);
   }
 
   connectionLost(): void {
     this.#latest = null;
+    this.#earlier = null;
     this.#responses.clear();
   }
 }
 
-function isHttp2Server(value: unknown): value is http2.Http2Server {
-  const name = (value as { constructor?: { name?: string } } | null)?.constructor?.name;
-  return name === 'Http2Server';
-}
-
-function badApp(what: string, value: unknown): InvalidArgumentError {
-  const got =
-    value === null
-      ? 'null'
-      : typeof value === 'object'
-        ? (value.constructor?.name ?? 'an object')
-        : typeof value;
-  return new InvalidArgumentError(
-    `httpProtocol: ${what} must be a request handler (req, res) => …, an http.Server, an http2.Http2Server, or { http1, http2 } of them; got ${got}`,
-  );
+/** A response still being written (or not yet begun: pipelined behind another). */
+function unfinished(response: http.ServerResponse): boolean {
+  return !response.writableFinished && !response.destroyed;
 }

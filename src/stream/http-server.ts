@@ -11,7 +11,8 @@ import { InvalidArgumentError } from '../transport/errors.js';
 import { type AddressOf, bindNewProtocol, type Endpoint } from '../transport/net.js';
 import { checkBoolean, checkOptionsObject } from '../transport/options.js';
 import type { Address } from '../transport/transport.js';
-import { type HttpApp, type HttpRequestCounts, httpProtocol } from './http-protocol.js';
+import { checkHttp2Option, type HttpApp } from './http-app.js';
+import { type HttpRequestCounts, httpProtocol } from './http-protocol.js';
 import { accept, type ListenOptions } from './open.js';
 import { OPEN_OPTION_NAMES } from './option-names.js';
 
@@ -49,12 +50,7 @@ export async function serveHttp<E extends Endpoint>(
 ): Promise<HttpServer<AddressOf<E>>> {
   checkOptionsObject('serveHttp', options, '{ port: 8443, tls: serverContext(...) }');
   const { http2 } = options;
-  checkBoolean('serveHttp', 'http2', http2);
-  if (http2 === false && typeof app !== 'function') {
-    throw new InvalidArgumentError(
-      'serveHttp: `http2: false` applies to a handler; with servers, pass only `http1` to serve HTTP/1.1 alone',
-    );
-  }
+  checkHttp2Option('serveHttp', app, http2);
   const factory = httpProtocol(app, { http2 });
   checkOfferedAlpn(options.tls, factory.alpn);
   const ownAlpn = options.tls && options.tls.alpn === undefined ? alpnWire(factory.alpn) : undefined;

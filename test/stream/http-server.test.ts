@@ -217,6 +217,16 @@ describe('serveHttp: what serves the requests', () => {
     await expect(serveHttp({ port: 0, http2: false }, { http1: http.createServer() })).rejects.toThrow(
       /`http2: false` applies to a handler/,
     );
+    // Each slot of { http1, http2 } names what it takes, a TLS server included.
+    await expect(serveHttp({ port: 0 }, { http1: secure as unknown as http.Server })).rejects.toThrow(
+      /`app\.http1` is a TLS server .*tlskit does the TLS/,
+    );
+    await expect(
+      serveHttp({ port: 0 }, { http2: http2.createSecureServer() as unknown as http2.Http2Server }),
+    ).rejects.toThrow(/`app\.http2` is a TLS server/);
+    await expect(serveHttp({ port: 0 }, { http1: hello as unknown as http.Server })).rejects.toThrow(
+      /`app\.http1` must be an http\.Server from http\.createServer\(\); got a function; a handler goes in place of the whole `app`/,
+    );
     await expect(serveHttp({ port: 0, keepAliveTimeout: 5 } as { port: number }, hello)).rejects.toThrow(
       /`keepAliveTimeout` is a node:http server option: pass http\.createServer\(\{ keepAliveTimeout \}, handler\)/,
     );
