@@ -7,7 +7,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { InvalidArgumentError } from '../transport/errors.js';
-import { checkBoolean, checkOptionNames, type OptionNames } from '../transport/options.js';
+import { checkBoolean, type OptionNames } from '../transport/options.js';
 
 /** A request, from HTTP/1.1 or HTTP/2 (Node's compatibility API). */
 export type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;

@@ -9,7 +9,7 @@ import { closeOnAbort, type Server, withClose } from '../server/handle.js';
 import { alpnWire } from '../tls/defaults.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { type AddressOf, bindNewProtocol, type Endpoint } from '../transport/net.js';
-import { checkBoolean, checkOptionsObject } from '../transport/options.js';
+import { checkOptionsObject } from '../transport/options.js';
 import type { Address } from '../transport/transport.js';
 import { checkHttp2Option, type HttpApp } from './http-app.js';
 import { type HttpRequestCounts, httpProtocol } from './http-protocol.js';
