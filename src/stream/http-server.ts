@@ -70,8 +70,8 @@ export async function serveHttp<E extends Endpoint>(
   let closing: Promise<HttpCloseResult> | null = null;
   let forgetSignal = (): void => {};
   const close = (closeOptions?: CloseOptions): Promise<HttpCloseResult> => {
+    const closed = server.close(closeOptions); // checks the options on every call: throws first
     forgetSignal();
-    const closed = server.close(closeOptions); // checks the options on every call
     closing ??= closed.then((result) => {
       factory.release();
       return { ...result, requests: { ...factory.shutdown } };

@@ -4,8 +4,7 @@
  * connections close at once, new connections are refused, the deadline cuts what is left, and a
  * body cut short is an error for the handler.
  */
-import type http from 'node:http';
-import { Server as NodeHttpServer } from 'node:http';
+import http, { Server as NodeHttpServer } from 'node:http';
 import http2 from 'node:http2';
 import {
   connect,
@@ -186,6 +185,31 @@ describe('serveHttp: closed by its signal', () => {
       clearTimeout(timer);
       for (const restore of restores) restore();
     }
+  });
+});
+
+describe('serveHttp: a close() refused for its options', () => {
+  it('leaves the signal in charge: its abort still closes and releases the server', async () => {
+    const app = http.createServer((_request, reply) => reply.end('hi'));
+    const controller = new AbortController();
+    const server = await serveHttp(
+      { host: '127.0.0.1', port: 0, tls: fixture.serverContext, signal: controller.signal },
+      app,
+    );
+    expect(() => server.close({ timeout: -1 })).toThrow(/`timeout` must be a positive number/);
+    expect(app.listeners('request')).toHaveLength(2); // the app's handler and serveHttp's tracker
+    // Nobody calls close() again: the abort alone must release, taking serveHttp's listener off.
+    const released = new Promise<string>((resolve) => {
+      app.on('removeListener', (event) => event === 'request' && resolve('released'));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<string>((resolve) => {
+      timer = setTimeout(resolve, 5_000, 'not released within 5 s');
+    });
+    controller.abort();
+    expect(await Promise.race([released, deadline])).toBe('released');
+    clearTimeout(timer);
+    expect(app.listeners('request')).toHaveLength(1);
   });
 });
 
