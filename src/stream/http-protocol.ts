@@ -129,6 +129,8 @@ export function httpProtocol(app: HttpApp, options: HttpProtocolOptions = {}): H
 
 /** The events node:http serves a request through, besides 'request', once the app listens to them. */
 const EXPECT_EVENTS = new Set(['checkContinue', 'checkExpectation']);
+/** The events through which the app takes a connection over from node:http, once it listens to them. */
+const TAKEOVER_EVENTS = new Set(['upgrade', 'connect']);
 
 /** The Node servers behind one factory, and the request bookkeeping they share. */
 class HttpServerSet {
@@ -165,21 +167,31 @@ class HttpServerSet {
    * Tracks each HTTP/1.1 request: through 'request', and through 'checkContinue' or
    * 'checkExpectation' once the app listens to them (node:http then serves a request with an
    * `Expect` header there instead; listening to them ourselves would turn off its automatic
-   * `100 Continue`, so the tracker joins only when the app's own listener does).
+   * `100 Continue`, so the tracker joins only when the app's own listener does). Likewise
+   * 'upgrade' and 'connect': a connection the app took over (a WebSocket, a tunnel) is the app's.
    */
   #watchHttp1(http1: http.Server): void {
     if (!http1.listening) http1.emit('listening'); // arms headersTimeout/requestTimeout: see above
     const track = (request: http.IncomingMessage, response: http.ServerResponse) => {
       this.#own(connectionOf.get(request.socket))?.requestStarted(response);
     };
+    const takenOver = (_request: http.IncomingMessage, socket: Duplex) => {
+      this.#own(connectionOf.get(socket))?.takenOver();
+    };
     this.#listen(http1, 'request', track);
     const tracked = new Set<string | symbol>();
     const join = (event: string | symbol) => {
-      if (!EXPECT_EVENTS.has(event as string) || tracked.has(event)) return;
+      const listener = EXPECT_EVENTS.has(event as string)
+        ? track
+        : TAKEOVER_EVENTS.has(event as string)
+          ? takenOver
+          : null;
+      if (listener === null || tracked.has(event)) return;
       tracked.add(event);
-      this.#listen(http1, event as string, track);
+      this.#listen(http1, event as string, listener);
     };
-    for (const event of EXPECT_EVENTS) if (http1.listenerCount(event) > 0) join(event);
+    for (const event of [...EXPECT_EVENTS, ...TAKEOVER_EVENTS])
+      if (http1.listenerCount(event) > 0) join(event);
     http1.on('newListener', join);
     this.#detach.push(() => http1.off('newListener', join));
   }
@@ -259,6 +271,8 @@ class HttpConnection implements Protocol {
   #earlier: http.ServerResponse[] | null = null;
   readonly #responses = new Set<http.ServerResponse>();
   #closing = false;
+  /** The app took the connection over ('upgrade', 'connect'): it is no longer HTTP's to close. */
+  #takenOver = false;
 
   constructor(servers: HttpServerSet) {
     this.#servers = servers;
@@ -336,9 +350,16 @@ class HttpConnection implements Protocol {
     else this.#servers.shutdown.cut++;
   }
 
+  takenOver(): void {
+    this.#takenOver = true;
+  }
+
   serverClosing(): void {
     if (this.#closing) return;
     this.#closing = true;
+    // A WebSocket or tunnel: the app closes it (it may owe its peer a closing frame); the
+    // server's deadline aborts it otherwise. Cutting it here would race the app's goodbye.
+    if (this.#takenOver) return;
     if (this.#version === 'h2') {
       if (this.#session) this.#session.close();
       else this.#transport?.close();

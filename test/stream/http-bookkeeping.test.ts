@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
 import {
   type Connection,
   connect,
@@ -142,6 +143,33 @@ describe('serveHttp counts every request in flight when it closes', () => {
     expect((await closing).requests).toEqual({ completed: 1, cut: 0 });
     session.close();
     expect((await b.close({ timeout: 1000 })).requests).toEqual({ completed: 0, cut: 0 });
+  });
+});
+
+describe('serveHttp leaves a connection the app took over to the app', () => {
+  it("an 'upgrade' (a WebSocket): close() does not cut it; the app says goodbye and ends it", async () => {
+    let upgraded: (socket: Duplex) => void = () => {};
+    const taken = new Promise<Duplex>((resolve) => {
+      upgraded = resolve;
+    });
+    const app = http.createServer((_request, response) => response.end('plain\n'));
+    app.on('upgrade', (_request, socket: Duplex) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n');
+      upgraded(socket);
+    });
+    const server = await start(app);
+    const connection = await tlsClient(server);
+    await connection.write(
+      'GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n',
+    );
+    const socket = await taken;
+    expect(await connection.readUntil('\r\n\r\n')).toBeTruthy();
+    const closing = server.close({ timeout: 5000 });
+    // What an app does when it shuts down: a last message to its peer, then the end.
+    socket.end('goodbye\n');
+    expect(await readText(connection)).toBe('goodbye\n');
+    await connection.close();
+    expect(await closing).toMatchObject({ drained: 1, aborted: 0 });
   });
 });
 
