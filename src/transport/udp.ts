@@ -10,9 +10,9 @@
  *   already non-empty: a send that goes out at once (the usual case) then costs no extra tick, and
  *   the last queued send's callback still tells us when the queue drained.
  * - The bind (and connect) can be cancelled with `signal`; the socket is closed and nothing leaks.
+ *   A failed connect rejects (node:dgram hands its error to the callback, not to `'error'`).
  */
 import dgram from 'node:dgram';
-import { isIP } from 'node:net';
 import {
   BaseDatagramTransport,
   type DatagramAddress,
@@ -20,8 +20,9 @@ import {
   MAX_UDP4_PAYLOAD,
   MAX_UDP6_PAYLOAD,
 } from './datagram-base.js';
-import { AbortError, InvalidArgumentError, toTransportError } from './errors.js';
+import { AbortError, ConnectionError, InvalidArgumentError, toTransportError } from './errors.js';
 import { checkBoolean, checkOptionNames, checkSignal, type OptionNames } from './options.js';
+import { checkBufferSize, checkFamily, checkLocal, checkRemote, type UdpType } from './udp-options.js';
 
 /** Options of `createDatagramEndpoint`. */
 export interface DatagramEndpointOptions {
@@ -58,7 +59,7 @@ const WHERE = 'createDatagramEndpoint';
  */
 export async function createDatagramEndpoint(options: DatagramEndpointOptions): Promise<UdpTransport> {
   checkOptionNames(WHERE, options, DATAGRAM_ENDPOINT_OPTIONS);
-  const { type, local = {}, remote, signal } = options;
+  const { type, remote, signal } = options;
   if (type !== 'udp4' && type !== 'udp6') {
     throw new InvalidArgumentError(`${WHERE}: \`type\` must be 'udp4' or 'udp6', got ${String(type)}`);
   }
@@ -66,18 +67,21 @@ export async function createDatagramEndpoint(options: DatagramEndpointOptions): 
   checkSignal(WHERE, signal);
   checkBufferSize('sendBufferSize', options.sendBufferSize);
   checkBufferSize('receiveBufferSize', options.receiveBufferSize);
-  if (remote !== undefined) checkAddress('remote', remote);
+  const local = checkLocal(options.local);
+  checkRemote(remote);
   checkFamily(type, 'local.host', local.host);
   checkFamily(type, 'remote.host', remote?.host);
-  const socket = dgram.createSocket({
-    type,
-    reuseAddr: options.reuseAddress === true,
-    ...(options.sendBufferSize !== undefined && { sendBufferSize: options.sendBufferSize }),
-    ...(options.receiveBufferSize !== undefined && { recvBufferSize: options.receiveBufferSize }),
-  });
+  const socket = dgram.createSocket({ type, reuseAddr: options.reuseAddress === true });
   try {
-    await step(socket, signal, (done) => socket.bind({ port: local.port ?? 0, address: local.host }, done));
-    if (remote) await step(socket, signal, (done) => socket.connect(remote.port, remote.host, done));
+    const where = `bind \`local\` ${local.host ?? 'any address'}:${local.port ?? 0}`;
+    await step(socket, signal, where, (done) =>
+      socket.bind({ port: local.port ?? 0, address: local.host }, done),
+    );
+    applyBufferSizes(socket, options);
+    if (remote) {
+      const where = `connect to \`remote\` ${remote.host}:${remote.port}`;
+      await step(socket, signal, where, (done) => socket.connect(remote.port, remote.host, done));
+    }
   } catch (error) {
     socket.close();
     throw error;
@@ -85,11 +89,33 @@ export async function createDatagramEndpoint(options: DatagramEndpointOptions): 
   return new UdpTransport(socket, type, remote !== undefined);
 }
 
-/** Runs one asynchronous socket step, failing on `'error'` or on `signal`. */
+/**
+ * Sets the kernel buffers once bound: given to createSocket, node:dgram applies them inside the
+ * bind and a refusal there is an uncaught exception; here it rejects.
+ */
+function applyBufferSizes(socket: dgram.Socket, options: DatagramEndpointOptions): void {
+  const { sendBufferSize, receiveBufferSize } = options;
+  const apply = (field: string, size: number | undefined, set: (size: number) => void) => {
+    if (size === undefined) return;
+    try {
+      set(size);
+    } catch (error) {
+      throw new InvalidArgumentError(
+        `${WHERE}: the OS refused \`${field}\` ${size} (${(error as Error).message}); use a smaller size`,
+        { cause: error },
+      );
+    }
+  };
+  apply('sendBufferSize', sendBufferSize, (size) => socket.setSendBufferSize(size));
+  apply('receiveBufferSize', receiveBufferSize, (size) => socket.setRecvBufferSize(size));
+}
+
+/** Runs one asynchronous socket step, failing on its error, on `'error'` or on `signal`. */
 function step(
   socket: dgram.Socket,
   signal: AbortSignal | undefined,
-  start: (done: () => void) => void,
+  what: string,
+  start: (done: (error?: Error | null) => void) => void,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -97,67 +123,38 @@ function step(
       return;
     }
     const cleanup = () => {
-      socket.off('error', onError);
+      socket.off('error', settle);
       signal?.removeEventListener('abort', onAbort);
     };
-    const onError = (error: Error) => {
+    const settle = (error?: Error | null) => {
       cleanup();
-      reject(toTransportError(error));
+      if (error) reject(stepError(what, error));
+      else resolve();
     };
     const onAbort = () => {
       cleanup();
       reject(new AbortError(`${WHERE}: aborted`, signal?.reason));
     };
-    socket.once('error', onError);
+    socket.once('error', settle);
     signal?.addEventListener('abort', onAbort, { once: true });
-    start(() => {
-      cleanup();
-      resolve();
-    });
+    start(settle);
   });
 }
 
-function checkBufferSize(field: string, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new InvalidArgumentError(
-      `${WHERE}: \`${field}\` must be a positive integer of bytes, got ${String(value)}`,
-    );
-  }
-}
-
-function checkAddress(field: string, value: unknown): void {
-  const address = value as Partial<DatagramAddress> | null;
-  if (
-    typeof address !== 'object' ||
-    address === null ||
-    typeof address.host !== 'string' ||
-    !Number.isInteger(address.port) ||
-    address.port! <= 0 ||
-    address.port! > 65_535
-  ) {
-    throw new InvalidArgumentError(
-      `${WHERE}: \`${field}\` must be { host, port } with a port from 1 to 65535, got ${JSON.stringify(value)}`,
-    );
-  }
-}
-
-/** An address literal of the other family cannot work on this socket: say so before the bind. */
-function checkFamily(type: 'udp4' | 'udp6', field: string, host: string | undefined): void {
-  if (host === undefined) return;
-  const family = isIP(host);
-  if (family === 0 || (family === 4) === (type === 'udp4')) return;
-  const fix =
-    type === 'udp4' ? "use `type: 'udp6'`" : `use \`type: 'udp4'\` (or the address as ::ffff:${host})`;
-  throw new InvalidArgumentError(
-    `${WHERE}: \`${field}\` ${JSON.stringify(host)} is an IPv${family} address but \`type\` is '${type}'; ${fix}`,
-  );
+/** The OS error of a bind or connect, saying which one failed; the OS code stays the code. */
+function stepError(what: string, error: Error): Error {
+  const cause = toTransportError(error);
+  const syscall = cause instanceof ConnectionError ? cause.syscall : undefined;
+  return new ConnectionError(cause.code, `${WHERE}: cannot ${what}: ${error.message}`, {
+    cause: error,
+    syscall,
+  });
 }
 
 /** A UDP endpoint: the transport `createDatagramEndpoint` resolves with. */
 export class UdpTransport extends BaseDatagramTransport {
   readonly #socket: dgram.Socket;
-  readonly #type: 'udp4' | 'udp6';
+  readonly #type: UdpType;
   readonly #connected: boolean;
   #info: DatagramInfo | null = null;
   #drainPoll: NodeJS.Immediate | undefined;
@@ -166,7 +163,7 @@ export class UdpTransport extends BaseDatagramTransport {
     this._onDrained();
   };
 
-  constructor(socket: dgram.Socket, type: 'udp4' | 'udp6', connected: boolean, closeTimeout?: number) {
+  constructor(socket: dgram.Socket, type: UdpType, connected: boolean, closeTimeout?: number) {
     super(WHERE, closeTimeout);
     this.#socket = socket;
     this.#type = type;

@@ -1,0 +1,70 @@
+/**
+ * UDP edges node:dgram gets wrong unless told: a connect that fails, buffer sizes the OS refuses,
+ * and the checks of `local` and `remote`. Loopback only; every wait is on an event, with a
+ * deadline.
+ */
+import { createDatagramEndpoint, type DatagramEndpointOptions, type UdpTransport } from 'tlskit';
+import { DatagramRecorder } from 'tlskit/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const host = '127.0.0.1';
+
+const open: UdpTransport[] = [];
+afterEach(() => {
+  for (const endpoint of open.splice(0)) endpoint.abort();
+});
+
+/** An endpoint with a recorder bound, aborted after the test. */
+async function endpoint(options: DatagramEndpointOptions): Promise<[UdpTransport, DatagramRecorder]> {
+  const transport = await createDatagramEndpoint(options);
+  open.push(transport);
+  const recorder = new DatagramRecorder();
+  transport.setProtocol(recorder);
+  return [transport, recorder];
+}
+
+describe('createDatagramEndpoint: connect and bind', () => {
+  it('a connect the OS refuses rejects, naming `remote`', async () => {
+    // A UDP connect to the broadcast address without SO_BROADCAST: EACCES.
+    const pending = createDatagramEndpoint({ type: 'udp4', remote: { host: '255.255.255.255', port: 9 } });
+    await expect(pending).rejects.toMatchObject({
+      code: 'EACCES',
+      message: expect.stringMatching(/cannot connect to `remote` 255\.255\.255\.255:9/),
+    });
+  });
+
+  it('a buffer size over 2^31-1 rejects, naming the field (node:dgram threw it uncaught inside the bind)', async () => {
+    for (const field of ['sendBufferSize', 'receiveBufferSize'] as const) {
+      await expect(
+        createDatagramEndpoint({ type: 'udp4', local: { host }, [field]: 2 ** 31 }),
+      ).rejects.toThrow(
+        new RegExp(`\`${field}\` must be a positive integer of bytes up to 2147483647, got 2147483648`),
+      );
+    }
+    const [big] = await endpoint({ type: 'udp4', local: { host }, receiveBufferSize: 2 ** 31 - 1 });
+    expect(big.info.receiveBufferSize).toBeGreaterThan(0); // the kernel caps it, and says so
+  });
+
+  it('checks `local`: its names, its type and its port', async () => {
+    const refused = (local: unknown) =>
+      createDatagramEndpoint({ type: 'udp4', local: local as DatagramEndpointOptions['local'] });
+    await expect(refused({ hots: host })).rejects.toThrow(
+      /unknown option `local.hots`; did you mean `local.host`\?/,
+    );
+    await expect(refused(host)).rejects.toThrow(
+      /`local` must be \{ host\?, port\? \}.*got "127.0.0.1" \(a string\)/,
+    );
+    await expect(refused({ host: 1 })).rejects.toThrow(/`local.host` must be an address or host name/);
+    for (const port of [70_000, -1, 1.5, 'abc']) {
+      await expect(refused({ host, port })).rejects.toThrow(
+        /`local.port` must be an integer from 0 to 65535/,
+      );
+    }
+  });
+
+  it('checks the names in `remote`', async () => {
+    await expect(
+      createDatagramEndpoint({ type: 'udp4', remote: { host, port: 9, prot: 1 } as never }),
+    ).rejects.toThrow(/unknown option `remote.prot`/);
+  });
+});
