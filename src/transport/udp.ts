@@ -5,10 +5,13 @@
  *   about our datagrams (port unreachable) come back as an error on the next receive. node:dgram
  *   emits that as `'error'` and keeps the socket usable, so it becomes `errorReceived`, never a
  *   close.
- * - Flow control reads node:dgram's own send queue (`getSendQueueSize`), which fills only when the
- *   kernel's send buffer is full (EAGAIN). A send gets a completion callback only when the queue is
- *   already non-empty: a send that goes out at once (the usual case) then costs no extra tick, and
- *   the last queued send's callback still tells us when the queue drained.
+ * - Every send gets a completion callback: node:dgram drops an error the kernel returns at once
+ *   (EACCES for a broadcast, ENETUNREACH) when there is none, and the contract says such errors
+ *   reach `errorReceived`.
+ * - Flow control on a connected endpoint reads node:dgram's own send queue (`getSendQueueSize`),
+ *   which fills only when the kernel's send buffer is full (EAGAIN). An unconnected send first
+ *   resolves `to` (a later tick even for an address literal), so there a datagram counts from
+ *   `send` until its callback: `close()` right after `send(data, to)` waits for it.
  * - The bind (and connect) can be cancelled with `signal`; the socket is closed and nothing leaks.
  *   A failed connect rejects (node:dgram hands its error to the callback, not to `'error'`).
  */
@@ -157,7 +160,9 @@ export class UdpTransport extends BaseDatagramTransport {
   readonly #type: UdpType;
   readonly #connected: boolean;
   #info: DatagramInfo | null = null;
-  #drainPoll: NodeJS.Immediate | undefined;
+  #socketClosed = false;
+  /** Bytes of unconnected sends whose callback has not run (resolving `to`, or queued). */
+  #unconnectedBytes = 0;
   readonly #onSent = (error: Error | null) => {
     if (error) this._onNetworkError(error);
     this._onDrained();
@@ -191,10 +196,9 @@ export class UdpTransport extends BaseDatagramTransport {
   }
 
   protected get _queuedBytes(): number {
-    return this.#socketClosed ? 0 : this.#socket.getSendQueueSize();
+    if (this.#socketClosed) return 0;
+    return this.#connected ? this.#socket.getSendQueueSize() : this.#unconnectedBytes;
   }
-
-  #socketClosed = false;
 
   protected _start(): void {
     this.info; // read the addresses while the socket is open
@@ -220,28 +224,20 @@ export class UdpTransport extends BaseDatagramTransport {
 
   protected _send(data: Uint8Array, to: DatagramAddress | undefined): void {
     const socket = this.#socket;
-    const queuedBefore = socket.getSendQueueCount() > 0;
-    const callback = queuedBefore ? this.#onSent : undefined;
-    if (this.#connected) socket.send(data, callback);
-    else socket.send(data, to!.port, to!.host, callback);
-    // A send that found the queue empty and still got queued has no callback: watch the queue.
-    if (!queuedBefore && socket.getSendQueueCount() > 0) this.#watchQueue();
-  }
-
-  #watchQueue(): void {
-    if (this.#drainPoll) return;
-    const poll = () => {
-      this.#drainPoll = undefined;
-      if (this.#socketClosed) return;
-      this._onDrained();
-      if (this.#socket.getSendQueueCount() > 0) this.#drainPoll = setImmediate(poll);
-    };
-    this.#drainPoll = setImmediate(poll);
+    if (this.#connected) {
+      socket.send(data, this.#onSent);
+      return;
+    }
+    const size = data.length;
+    socket.send(data, to!.port, to!.host, (error) => {
+      this.#unconnectedBytes -= size;
+      this.#onSent(error);
+    });
+    this.#unconnectedBytes += size; // after: a send that throws is not counted, the callback is later
   }
 
   protected _destroy(): void {
     this.#socketClosed = true;
-    clearImmediate(this.#drainPoll);
     try {
       this.#socket.close();
     } catch {

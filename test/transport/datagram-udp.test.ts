@@ -160,7 +160,7 @@ describe('UDP flow control from node:dgram send queue', () => {
     expect(recorder.events.filter((e) => e === 'pause' || e === 'resume')).toEqual(['pause', 'resume']);
   });
 
-  it('resumes even when the only queued send had no callback', async () => {
+  it('resumes when the one send that found the queue empty drains', async () => {
     const socket = new FullSocket();
     const transport = new UdpTransport(socket as unknown as dgram.Socket, 'udp4', true);
     const recorder = new DatagramRecorder();

@@ -1,7 +1,8 @@
 /**
- * UDP edges node:dgram gets wrong unless told: a connect that fails, buffer sizes the OS refuses,
- * and the checks of `local` and `remote`. Loopback only; every wait is on an event, with a
- * deadline.
+ * UDP edges node:dgram gets wrong unless told: a connect that fails, a datagram resolving its
+ * address when close() comes, errors the kernel returns at once, buffer sizes the OS refuses, and
+ * the checks of `local` and `remote`. Loopback
+ * only; every wait is on an event, with a deadline.
  */
 import { createDatagramEndpoint, type DatagramEndpointOptions, type UdpTransport } from 'tlskit';
 import { DatagramRecorder } from 'tlskit/testing';
@@ -66,5 +67,28 @@ describe('createDatagramEndpoint: connect and bind', () => {
     await expect(
       createDatagramEndpoint({ type: 'udp4', remote: { host, port: 9, prot: 1 } as never }),
     ).rejects.toThrow(/unknown option `remote.prot`/);
+  });
+});
+
+describe('UdpTransport.send', () => {
+  it('close() right after send(data, to) on an unconnected endpoint still sends it', async () => {
+    const [server, heard] = await endpoint({ type: 'udp4', local: { host } });
+    const [client, recorder] = await endpoint({ type: 'udp4', local: { host } });
+    client.send('hello', server.info.local!);
+    expect(client.writeBufferSize).toBe(5); // resolving `to`: node:dgram sends on a later tick
+    client.close();
+    await heard.waitFor('the datagram sent before close()', () => heard.datagrams.length === 1);
+    await recorder.waitFor('connectionLost', () => recorder.lostCount === 1);
+    expect(Buffer.from(heard.datagrams[0]!.data).toString()).toBe('hello');
+    expect(recorder.lostError).toBeNull();
+  });
+
+  it('an error the kernel returns at once reaches errorReceived, and the endpoint stays open', async () => {
+    const [client, recorder] = await endpoint({ type: 'udp4', local: { host } });
+    client.send('x', { host: '255.255.255.255', port: 9 }); // EACCES without SO_BROADCAST
+    await recorder.waitFor('errorReceived', () => recorder.errors.length > 0);
+    expect(recorder.errors[0]).toMatchObject({ code: 'EACCES' });
+    expect(client.closing).toBe(false);
+    expect(client.writeBufferSize).toBe(0);
   });
 });
