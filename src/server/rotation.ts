@@ -7,7 +7,7 @@
  */
 import type { ServerContext } from '../tls/server-context.js';
 import type { Address } from '../transport/transport.js';
-import { type Server, withClose } from './handle.js';
+import { closeOnAbort, type Server, withClose } from './handle.js';
 
 /** Calls `context.rotateTicketKeys()` every `period` ms; returns what stops it. */
 export function rotateEvery(context: ServerContext, period: number): () => void {
@@ -25,9 +25,11 @@ export function withRotation<A extends Address>(
   signal: AbortSignal | undefined,
 ): Server<A> {
   const stop = rotateEvery(context, period);
-  signal?.addEventListener('abort', stop, { once: true });
+  // The server closes itself when `signal` aborts, at once if it did while the server started.
+  const forget = closeOnAbort(signal, stop);
   return withClose(server, (options) => {
     stop();
+    forget();
     return server.close(options);
   });
 }
