@@ -30,6 +30,7 @@
  * (it has no connections); a worker that has not exited `timeout` + `EXIT_GRACE` ms after the
  * close began, or `EXIT_GRACE` ms after it reported its result, is killed, and the connections it
  * last reported count as aborted.
+ * Workers that leave during start-up (their own server closed) count as started.
  */
 import cluster, { type Worker } from 'node:cluster';
 import {
@@ -75,6 +76,8 @@ export interface GroupSettings {
 interface Member {
   readonly worker: Worker;
   state: 'forked' | 'hello' | 'listening' | 'closing' | 'leaving';
+  /** It listened (whatever came after): it counts towards the start. */
+  listened: boolean;
   /** Listening for `CRASH_WINDOW` ms: its death is not an early one. */
   steady: boolean;
   connections: number;
@@ -113,6 +116,8 @@ class Group<A extends Address> {
   /** What workers that have exited counted. */
   #pastStats: ServerStats = emptyStats();
   #emptied: (() => void) | null = null;
+  /** Workers that listened, then left the group and exited: their part of the start is done. */
+  #departed = 0;
 
   constructor(
     readonly where: string,
@@ -139,6 +144,7 @@ class Group<A extends Address> {
     const member: Member = {
       worker,
       state: 'forked',
+      listened: false,
       steady: false,
       connections: 0,
       stats: emptyStats(),
@@ -194,6 +200,7 @@ class Group<A extends Address> {
 
   #onListening(member: Member, address: A): void {
     if (member.state === 'hello') member.state = 'listening';
+    member.listened = true;
     this.#address ??= address;
     member.timers.push(
       setTimeout(() => {
@@ -201,11 +208,20 @@ class Group<A extends Address> {
         this.#earlyDeaths = 0;
       }, CRASH_WINDOW).unref(),
     );
-    const listening = [...this.#members].filter((m) => m.state === 'listening').length;
-    if (this.#phase === 'starting' && listening === this.settings.workers) {
-      this.#phase = 'running';
-      this.started(this.#server());
-    }
+    this.#checkStarted();
+  }
+
+  /**
+   * Starts the group once every worker listened, those that left since included (if all of them
+   * left, the group is empty and its `close` resolves at once).
+   */
+  #checkStarted(): void {
+    if (this.#phase !== 'starting') return;
+    let listened = this.#departed;
+    for (const member of this.#members) if (member.listened) listened++;
+    if (listened < this.settings.workers) return;
+    this.#phase = 'running';
+    this.started(this.#server());
   }
 
   #onExit(member: Member, code: number | null, signal: string | null): void {
@@ -218,7 +234,10 @@ class Group<A extends Address> {
       if (this.#members.size === 0) this.#emptied?.();
       return;
     }
-    if (member.state === 'leaving') return;
+    if (member.state === 'leaving') {
+      this.#departed++;
+      return;
+    }
     if (member.steady) {
       this.#fork();
       return;

@@ -7,15 +7,16 @@
  *
  * The server this resolves to is the worker's own. Closing it (an application's SIGTERM handler
  * runs in every process), or aborting the `signal` given to `serve` there, drains this worker,
- * which then leaves the group: the primary does not restart a worker that left. A worker whose server closed disconnects from the primary and exits
- * once nothing else of the application keeps it alive.
+ * which then leaves the group: the primary does not restart a worker that left; a `signal` that
+ * aborts before the worker listens closes it once it does. A worker whose server closed
+ * disconnects from the primary and exits once nothing else of the application keeps it alive.
  */
 import cluster from 'node:cluster';
 import type { ReloadOptions, ServerContext } from '../tls/server-context.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import type { Address } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';
-import { type Server, withClose } from './handle.js';
+import { closeOnAbort, type Server, withClose } from './handle.js';
 import {
   type FromWorker,
   fromWire,
@@ -67,6 +68,8 @@ export function runWorker<A extends Address>(
     let closing: Promise<CloseResult> | null = null;
     let closeWanted: { timeout: number | undefined } | null = null;
     let reported = '';
+    /** Makes the server forget `signal`, once it closes. */
+    let forget = () => {};
     const sendCounts = () => {
       if (!server) return;
       const counts = { connections: server.connections, stats: server.stats };
@@ -79,6 +82,7 @@ export function runWorker<A extends Address>(
 
     const closeHere = (options: CloseOptions | undefined, leaving: boolean): Promise<CloseResult> => {
       if (closing) return closing;
+      forget();
       if (leaving) send({ tlskit: 'leaving' });
       clearInterval(report);
       process.off('message', onMessage);
@@ -105,7 +109,8 @@ export function runWorker<A extends Address>(
           // The application's close drains this worker, which then leaves the group.
           resolve(withClose(listening, (options) => closeHere(options, true)));
           if (closeWanted) closeHere(closeWanted, false).catch(() => {});
-          signal?.addEventListener('abort', () => closeHere(undefined, true).catch(() => {}), { once: true });
+          // A signal that aborted while this worker started closes it now.
+          else forget = closeOnAbort(signal, () => void closeHere(undefined, true).catch(() => {}));
         },
         (error: unknown) => {
           clearInterval(report);

@@ -1,0 +1,85 @@
+/**
+ * A server on workers at the edges of its life: a `signal` that aborts during start-up, in the
+ * primary or in a worker; workers that leave before the start completes; a restarted worker that
+ * cannot listen; counts while draining; a new port after the last worker restarts; certificates
+ * that go. Each test runs test/fixtures/workers-edges.mjs (its header lists the scenarios) as its
+ * own program, against the built package, and waits on the events it prints.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { killPeers, Peer } from '../helpers/peers.js';
+import { workerCertificates } from '../helpers/workers.js';
+
+const FIXTURE = new URL('../fixtures/workers-edges.mjs', import.meta.url).pathname;
+const started: Peer[] = [];
+
+afterEach(async () => {
+  const peers = started.splice(0);
+  await killPeers();
+  for (const peer of peers) expect(peer.stderr).not.toMatch(/UNHANDLED REJECTION/);
+});
+
+type Event = Record<string, unknown>;
+
+/** The fixture running `scenario`: its events, and commands to it. */
+class Edges {
+  readonly peer: Peer;
+
+  constructor(scenario: string, config: Record<string, unknown>) {
+    this.peer = new Peer(`workers-edges ${scenario}`, process.execPath, [
+      FIXTURE,
+      JSON.stringify({ scenario, ...config }),
+    ]);
+    started.push(this.peer);
+  }
+
+  /** The first event with `key` printed after `since` for which `where` holds. */
+  async event(key: string, options: { since?: number; where?: (event: Event) => boolean } = {}) {
+    let since = options.since ?? 0;
+    for (;;) {
+      const match = await this.peer.waitFor(new RegExp(`^\\{"${key}":.*\\}$`, 'm'), { since });
+      since += match.index! + match[0].length;
+      const event = JSON.parse(match[0]) as Event;
+      if (!options.where || options.where(event)) return event;
+    }
+  }
+
+  /** Every event with `key` printed so far. */
+  events(key: string): Event[] {
+    const lines = this.peer.stdout.match(new RegExp(`^\\{"${key}":.*\\}$`, 'gm')) ?? [];
+    return lines.map((line) => JSON.parse(line) as Event);
+  }
+
+  command(line: string): void {
+    this.peer.send(`${line}\n`);
+  }
+
+  /** Closes the group; resolves with its result once the primary exited with code 0. */
+  async close(timeout?: number): Promise<unknown> {
+    const since = this.peer.mark();
+    this.command(timeout === undefined ? 'close' : `close ${timeout}`);
+    const { closed } = await this.event('closed', { since });
+    expect(await this.peer.waitForExit()).toEqual({ code: 0, signal: null });
+    return closed;
+  }
+}
+
+async function edges(scenario: string, config: Record<string, unknown> = {}) {
+  const certificates = await workerCertificates();
+  return { fixture: new Edges(scenario, { ...certificates, ...config }), certificates };
+}
+
+describe('a server on workers, at the edges of its life', () => {
+  it.each([
+    ['aborts the signal it gave serve before it listens', 'worker-abort'],
+    ['closes its own server right after listening', 'worker-leaves'],
+  ])('every worker that %s leaves the group, and serve in the primary resolves', async (_, scenario) => {
+    const { fixture } = await edges(scenario);
+    await fixture.event('ready');
+    const left = [await fixture.event('exit')];
+    left.push(await fixture.event('exit', { where: (event) => event.exit !== left[0]!.exit }));
+    expect(left.map((event) => event.code)).toEqual([0, 0]);
+    expect(await fixture.close()).toEqual({ drained: 0, aborted: 0, dropped: 0 });
+    expect(fixture.events('listening')).toHaveLength(2); // neither was restarted
+  });
+
+});
