@@ -29,7 +29,8 @@
  * once all have exited, with the sum of what they reported. A worker still starting is stopped
  * (it has no connections); a worker that has not exited `timeout` + `EXIT_GRACE` ms after the
  * close began, or `EXIT_GRACE` ms after it reported its result, is killed, and the connections it
- * last reported count as aborted.
+ * last reported count as aborted. The `signal` closes the group the same way; one that aborts
+ * during start-up does so once the start completes, as a one-process server closes once it listens.
  * Workers that leave during start-up (their own server closed) count as started.
  */
 import cluster, { type Worker } from 'node:cluster';
@@ -43,7 +44,7 @@ import { ConnectionError, InvalidArgumentError, TlskitError } from '../transport
 import type { Address } from '../transport/transport.js';
 import type { CloseOptions, CloseResult } from './close-result.js';
 import { addResults, addStats } from './counts.js';
-import { closeDeadline, emptyStats, type Server, type ServerStats } from './handle.js';
+import { closeDeadline, closeOnAbort, emptyStats, type Server, type ServerStats } from './handle.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT } from './limits.js';
 import {
   type FromWorker,
@@ -130,12 +131,6 @@ class Group<A extends Address> {
       this.#stops.push(context[kOnContextChange]((change) => this.#broadcast(context, change)));
       if (rotation !== undefined) this.#stops.push(rotateEvery(context, rotation));
     }
-    const { signal } = settings;
-    if (signal) {
-      const onAbort = () => void this.close();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#stops.push(() => signal.removeEventListener('abort', onAbort));
-    }
     for (let i = 0; i < settings.workers; i++) this.#fork();
   }
 
@@ -213,7 +208,8 @@ class Group<A extends Address> {
 
   /**
    * Starts the group once every worker listened, those that left since included (if all of them
-   * left, the group is empty and its `close` resolves at once).
+   * left, the group is empty and its `close` resolves at once). A `signal` that aborted during
+   * the start closes the group then, as a one-process server closes once it listens.
    */
   #checkStarted(): void {
     if (this.#phase !== 'starting') return;
@@ -222,6 +218,7 @@ class Group<A extends Address> {
     if (listened < this.settings.workers) return;
     this.#phase = 'running';
     this.started(this.#server());
+    this.#stops.push(closeOnAbort(this.settings.signal, () => void this.close()));
   }
 
   #onExit(member: Member, code: number | null, signal: string | null): void {

@@ -82,4 +82,11 @@ describe('a server on workers, at the edges of its life', () => {
     expect(fixture.events('listening')).toHaveLength(2); // neither was restarted
   });
 
+  it("the primary's signal aborting while serve starts: serve resolves once the workers listen, and the group closes", async () => {
+    const { fixture } = await edges('abort-start');
+    await fixture.event('ready');
+    expect(await fixture.close()).toEqual({ drained: 0, aborted: 0, dropped: 0 });
+    expect(fixture.events('exit').map((event) => event.code)).toEqual([0, 0]);
+  });
+
 });
