@@ -21,7 +21,9 @@
  * the group closes (the survivors drain) and the error is then thrown as an uncaught exception,
  * as an 'error' event without a listener would be, so the process ends unless the application
  * catches it (`process.on('uncaughtException')`). A worker whose
- * listen fails during start-up (a port in use, a bad option) fails the start at once.
+ * listen fails during start-up (a port in use, a bad option) fails the start at once; a restarted
+ * one whose listen fails disconnects and exits (killed after `EXIT_GRACE` ms if something holds
+ * it), an early death like any other.
  *
  * Closing
  * -------
@@ -172,6 +174,8 @@ class Group<A extends Address> {
       case 'failed':
         member.failure = message.error;
         if (this.#phase === 'starting') this.#failStart(raise(message.error));
+        // It disconnects and exits, to be restarted (an early death); if something holds it, it is killed.
+        else member.timers.push(setTimeout(() => kill(member), EXIT_GRACE));
         return;
       case 'counts':
         member.connections = message.connections;

@@ -8,8 +8,9 @@
  * The server this resolves to is the worker's own. Closing it (an application's SIGTERM handler
  * runs in every process), or aborting the `signal` given to `serve` there, drains this worker,
  * which then leaves the group: the primary does not restart a worker that left; a `signal` that
- * aborts before the worker listens closes it once it does. A worker whose server closed
- * disconnects from the primary and exits once nothing else of the application keeps it alive.
+ * aborts before the worker listens closes it once it does. A worker whose server closed, or whose
+ * listen failed, disconnects from the primary and exits once nothing else of the application
+ * keeps it alive.
  */
 import cluster from 'node:cluster';
 import type { ReloadOptions, ServerContext } from '../tls/server-context.js';
@@ -116,6 +117,8 @@ export function runWorker<A extends Address>(
           clearInterval(report);
           process.off('message', onMessage);
           send({ tlskit: 'failed', error: toWireError(error) });
+          // Nothing left to serve: the primary restarts it once it exited (or fails the start).
+          cluster.worker?.disconnect();
           reject(error);
         },
       );

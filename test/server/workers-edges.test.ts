@@ -5,8 +5,9 @@
  * that go. Each test runs test/fixtures/workers-edges.mjs (its header lists the scenarios) as its
  * own program, against the built package, and waits on the events it prints.
  */
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killPeers, Peer } from '../helpers/peers.js';
+import { freePort, killPeers, Peer } from '../helpers/peers.js';
 import { workerCertificates } from '../helpers/workers.js';
 
 const FIXTURE = new URL('../fixtures/workers-edges.mjs', import.meta.url).pathname;
@@ -89,4 +90,29 @@ describe('a server on workers, at the edges of its life', () => {
     expect(fixture.events('exit').map((event) => event.code)).toEqual([0, 0]);
   });
 
+  it('a restarted worker whose listen fails (its port taken) exits and is restarted', async () => {
+    const { fixture } = await edges('listen-fails', { workers: 1, port: await freePort() });
+    const { ready } = await fixture.event('ready');
+    const failed = await fixture.event('workerFailed');
+    expect(failed.workerFailed).toBe('EADDRINUSE');
+    const since = fixture.peer.mark();
+    await fixture.event('exit', { where: (event) => event.exit === failed.pid });
+    const { listening } = await fixture.event('listening', { since });
+    expect(listening).not.toBe(failed.pid);
+    expect(await connects((ready as { port: number }).port)).toBe(true);
+    await fixture.close();
+  });
+
 });
+
+/** Whether a TCP connection to `port` on loopback is accepted. */
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
