@@ -10,7 +10,7 @@
  * which then leaves the group: the primary does not restart a worker that left; a `signal` that
  * aborts before the worker listens closes it once it does. A worker whose server closed, or whose
  * listen failed, disconnects from the primary and exits once nothing else of the application
- * keeps it alive.
+ * keeps it alive. Counts are reported until the worker's server has closed.
  */
 import cluster from 'node:cluster';
 import type { ReloadOptions, ServerContext } from '../tls/server-context.js';
@@ -85,9 +85,10 @@ export function runWorker<A extends Address>(
       if (closing) return closing;
       forget();
       if (leaving) send({ tlskit: 'leaving' });
-      clearInterval(report);
       process.off('message', onMessage);
       const leave = (result: CloseResult) => {
+        // Reported until here: the group's `connections` follow the drain.
+        clearInterval(report);
         sendCounts();
         // The primary counts it only when the whole group is closing.
         send({ tlskit: 'closed', result });

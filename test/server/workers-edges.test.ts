@@ -8,7 +8,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, killPeers, Peer } from '../helpers/peers.js';
-import { workerCertificates } from '../helpers/workers.js';
+import { openConnection, workerCertificates } from '../helpers/workers.js';
 
 const FIXTURE = new URL('../fixtures/workers-edges.mjs', import.meta.url).pathname;
 const started: Peer[] = [];
@@ -101,6 +101,32 @@ describe('a server on workers, at the edges of its life', () => {
     expect(listening).not.toBe(failed.pid);
     expect(await connects((ready as { port: number }).port)).toBe(true);
     await fixture.close();
+  });
+
+  it("during close({ timeout }) the group's connections follow the workers' reports", async () => {
+    const { fixture, certificates } = await edges('drain', { workers: 1 });
+    const { ready } = await fixture.event('ready');
+    const { port } = ready as { port: number };
+    const open = [await openConnection(port, certificates), await openConnection(port, certificates)];
+    await fixture.event('counts', { where: (event) => event.counts === 2 });
+    const closing = fixture.peer.mark();
+    fixture.command('close 5000');
+    // The handlers are told, and each connection finishes when its client says so.
+    for (const connection of open) expect(await connection.nextLine()).toBe('closing');
+    open[0]!.socket.write('one\n');
+    expect(await open[0]!.nextLine()).toBe('bye one');
+    await fixture.event('counts', { since: closing, where: (event) => event.counts === 1 });
+    const asked = fixture.peer.mark();
+    fixture.command('connections');
+    expect((await fixture.event('connections', { since: asked })).connections).toBe(1);
+    open[1]!.socket.write('two\n');
+    expect(await open[1]!.nextLine()).toBe('bye two');
+    expect((await fixture.event('closed', { since: closing })).closed).toEqual({
+      drained: 2,
+      aborted: 0,
+      dropped: 0,
+    });
+    expect(await fixture.peer.waitForExit()).toEqual({ code: 0, signal: null });
   });
 
 });
