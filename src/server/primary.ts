@@ -200,7 +200,8 @@ class Group<A extends Address> {
   #onListening(member: Member, address: A): void {
     if (member.state === 'hello') member.state = 'listening';
     member.listened = true;
-    this.#address ??= address;
+    // With port 0, a worker that listens once all others died has a new port: the latest holds.
+    this.#address = address;
     member.timers.push(
       setTimeout(() => {
         member.steady = true;

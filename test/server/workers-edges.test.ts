@@ -129,6 +129,20 @@ describe('a server on workers, at the edges of its life', () => {
     expect(await fixture.peer.waitForExit()).toEqual({ code: 0, signal: null });
   });
 
+  it('with port 0, address follows the new port once the last worker restarted', async () => {
+    const { fixture } = await edges('port0', { workers: 1 });
+    await fixture.event('ready');
+    const { listening: first } = await fixture.event('listening');
+    const since = fixture.peer.mark();
+    process.kill(first as number, 'SIGKILL');
+    await fixture.event('serving', { since });
+    const asked = fixture.peer.mark();
+    fixture.command('address');
+    const { address } = await fixture.event('address', { since: asked });
+    expect(await connects((address as { port: number }).port)).toBe(true);
+    await fixture.close();
+  });
+
 });
 
 /** Whether a TCP connection to `port` on loopback is accepted. */
