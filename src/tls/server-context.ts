@@ -233,7 +233,9 @@ export class ServerContext {
   /** @internal See `kCurrentCredentials`; `null` when only `resolveSni` gives certificates. */
   [kCurrentCredentials](): ReloadOptions | null {
     const update: ReloadOptions = { ...this.#credentials };
-    if (this.#sniCredentials.size > 0) update.sni = Object.fromEntries(this.#sniCredentials);
+    // An empty map too, with a default certificate: a worker's own `sni` names must go then.
+    if (this.#credentials || this.#sniCredentials.size > 0)
+      update.sni = Object.fromEntries(this.#sniCredentials);
     if (this.#shared.ca) update.trust = this.#shared.ca;
     return Object.keys(update).length > 0 ? update : null;
   }

@@ -6,6 +6,7 @@
  * own program, against the built package, and waits on the events it prints.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, killPeers, Peer } from '../helpers/peers.js';
 import { openConnection, workerCertificates } from '../helpers/workers.js';
@@ -67,6 +68,34 @@ class Edges {
 async function edges(scenario: string, config: Record<string, unknown> = {}) {
   const certificates = await workerCertificates();
   return { fixture: new Edges(scenario, { ...certificates, ...config }), certificates };
+}
+
+/** The subject of the certificate a client naming `servername` is given, and which worker served. */
+function presented(port: number, servername: string): Promise<{ pid: number; subject: unknown }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false });
+    socket.setEncoding('utf8');
+    let text = '';
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      if (!text.includes('\n')) return;
+      const subject = socket.getPeerCertificate().subject?.CN;
+      socket.destroy();
+      resolve({ pid: (JSON.parse(text.slice(0, text.indexOf('\n'))) as { pid: number }).pid, subject });
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Connects (60 times at most) until the last subject each of `workers` workers gave passes `done`. */
+async function subjectsOf(port: number, workers: number, done: (subject: unknown) => boolean) {
+  const last = new Map<number, unknown>();
+  for (let i = 0; i < 60; i++) {
+    const { pid, subject } = await presented(port, 'a.test');
+    last.set(pid, subject);
+    if (last.size === workers && [...last.values()].every(done)) break;
+  }
+  return [...last.values()];
 }
 
 describe('a server on workers, at the edges of its life', () => {
@@ -143,6 +172,25 @@ describe('a server on workers, at the edges of its life', () => {
     await fixture.close();
   });
 
+  it('reload({ sni: {} }) in the primary removes the sni certificates in every worker', async () => {
+    const { fixture } = await edges('sni-all');
+    const { ready } = await fixture.event('ready');
+    const { port } = ready as { port: number };
+    expect((await presented(port, 'a.test')).subject).toBe('second');
+    const since = fixture.peer.mark();
+    fixture.command('sni-empty');
+    await fixture.event('reloaded', { since });
+    expect(await subjectsOf(port, 2, (subject) => subject === 'first')).toEqual(['first', 'first']);
+    await fixture.close();
+  });
+
+  it('workers serve the sni map the primary holds (none), not the one they read themselves', async () => {
+    const { fixture } = await edges('sni-workers');
+    const { ready } = await fixture.event('ready');
+    const { port } = ready as { port: number };
+    expect(await subjectsOf(port, 2, (subject) => subject === 'first')).toEqual(['first', 'first']);
+    await fixture.close();
+  });
 });
 
 /** Whether a TCP connection to `port` on loopback is accepted. */
