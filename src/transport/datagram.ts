@@ -58,9 +58,11 @@ export interface DatagramProtocol {
 export interface DatagramTransport {
   /**
    * Sends one datagram (strings are UTF-8 encoded). On a connected endpoint `to` must be omitted
-   * (or equal the peer); on an unconnected one it is required. Throws `LimitExceededError` for a
-   * datagram larger than `maxDatagramSize` and `StateError` after `close()`/`abort()`. Delivery is
-   * not guaranteed: that is the medium's nature.
+   * (or equal the peer, in any spelling of its address); on an unconnected one it is required, as
+   * `{ host, port }` of the endpoint's address family (`InvalidArgumentError` otherwise). Throws
+   * `LimitExceededError` for a datagram larger than `maxDatagramSize` (from udp6 to an IPv4-mapped
+   * `::ffff:a.b.c.d`, larger than IPv4 carries) and `StateError` after `close()`/`abort()`.
+   * Delivery is not guaranteed: that is the medium's nature.
    */
   send(data: Uint8Array | string, to?: DatagramAddress): void;
   /** Sends what is queued (bounded by the close timeout), then releases the endpoint; `connectionLost(null)`. */
@@ -81,7 +83,7 @@ export interface DatagramTransport {
   readonly closing: boolean;
   /** Bytes of datagrams queued for sending and not yet taken by the OS (or the peer). */
   readonly writeBufferSize: number;
-  /** The largest datagram `send` accepts, in bytes. */
+  /** The largest datagram `send` accepts, in bytes (udp6 connected to an IPv4-mapped peer: IPv4's). */
   readonly maxDatagramSize: number;
   /** Datagrams that arrived while reading was paused, waiting for `resumeReading`. */
   readonly held: number;

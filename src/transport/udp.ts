@@ -24,8 +24,18 @@ import {
   MAX_UDP6_PAYLOAD,
 } from './datagram-base.js';
 import { AbortError, ConnectionError, InvalidArgumentError, toTransportError } from './errors.js';
+import { sameIp } from './ip.js';
 import { checkBoolean, checkOptionNames, checkSignal, type OptionNames } from './options.js';
-import { checkBufferSize, checkFamily, checkLocal, checkRemote, type UdpType } from './udp-options.js';
+import {
+  checkBufferSize,
+  checkFamily,
+  checkLocal,
+  checkMappedSize,
+  checkRemote,
+  checkTo,
+  isMapped,
+  type UdpType,
+} from './udp-options.js';
 
 /** Options of `createDatagramEndpoint`. */
 export interface DatagramEndpointOptions {
@@ -161,6 +171,7 @@ export class UdpTransport extends BaseDatagramTransport {
   readonly #connected: boolean;
   #info: DatagramInfo | null = null;
   #socketClosed = false;
+  #mappedPeer: boolean | undefined;
   /** Bytes of unconnected sends whose callback has not run (resolving `to`, or queued). */
   #unconnectedBytes = 0;
   readonly #onSent = (error: Error | null) => {
@@ -177,8 +188,13 @@ export class UdpTransport extends BaseDatagramTransport {
     socket.on('close', () => this._onClosed(null));
   }
 
+  /** IPv6's limit on udp6, unless connected to an IPv4-mapped peer: that datagram goes over IPv4. */
   get maxDatagramSize(): number {
-    return this.#type === 'udp4' ? MAX_UDP4_PAYLOAD : MAX_UDP6_PAYLOAD;
+    if (this.#type === 'udp4') return MAX_UDP4_PAYLOAD;
+    if (!this.#connected) return MAX_UDP6_PAYLOAD; // an IPv4-mapped `to` is checked per send
+    // Once: the peer is read from the socket (unless it closed unread), and every send asks.
+    this.#mappedPeer ??= !this.#socketClosed && isMapped(this.info.peer!.host);
+    return this.#mappedPeer ? MAX_UDP4_PAYLOAD : MAX_UDP6_PAYLOAD;
   }
 
   get info(): DatagramInfo {
@@ -208,17 +224,20 @@ export class UdpTransport extends BaseDatagramTransport {
   }
 
   protected _destination(to: DatagramAddress | undefined): void {
-    if (this.#connected) {
-      if (to !== undefined) {
-        const peer = this.info.peer!;
-        if (to.host !== peer.host || to.port !== peer.port) {
-          throw new InvalidArgumentError(
-            `send: this endpoint is connected to ${peer.host}:${peer.port}; omit \`to\`, or make an unconnected endpoint to send to ${to.host}:${to.port}`,
-          );
-        }
+    if (!this.#connected) {
+      if (to === undefined) {
+        throw new InvalidArgumentError('send: this endpoint is not connected; pass `to: { host, port }`');
       }
-    } else if (to === undefined) {
-      throw new InvalidArgumentError('send: this endpoint is not connected; pass `to: { host, port }`');
+      checkTo(this.#type, to);
+      return;
+    }
+    if (to === undefined) return;
+    checkTo(this.#type, to);
+    const peer = this.info.peer!;
+    if (to.port !== peer.port || (to.host !== peer.host && !sameIp(to.host, peer.host))) {
+      throw new InvalidArgumentError(
+        `send: this endpoint is connected to ${peer.host}:${peer.port}; omit \`to\`, or make an unconnected endpoint to send to ${to.host}:${to.port}`,
+      );
     }
   }
 
@@ -228,6 +247,7 @@ export class UdpTransport extends BaseDatagramTransport {
       socket.send(data, this.#onSent);
       return;
     }
+    if (this.#type === 'udp6') checkMappedSize(data.length, to!.host);
     const size = data.length;
     socket.send(data, to!.port, to!.host, (error) => {
       this.#unconnectedBytes -= size;

@@ -1,14 +1,18 @@
 /**
  * UDP edges node:dgram gets wrong unless told: a connect that fails, a datagram resolving its
- * address when close() comes, errors the kernel returns at once, buffer sizes the OS refuses, and
- * the checks of `local` and `remote`. Loopback
+ * address when close() comes, errors the kernel returns at once, IPv4-mapped peers of a udp6
+ * endpoint, buffer sizes the OS refuses, and the checks of `local`, `remote` and `to`. Loopback
  * only; every wait is on an event, with a deadline.
  */
+import os from 'node:os';
 import { createDatagramEndpoint, type DatagramEndpointOptions, type UdpTransport } from 'tlskit';
 import { DatagramRecorder } from 'tlskit/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const host = '127.0.0.1';
+const hasIpv6Loopback = Object.values(os.networkInterfaces()).some((list) =>
+  list?.some((entry) => entry.family === 'IPv6' && entry.address === '::1'),
+);
 
 const open: UdpTransport[] = [];
 afterEach(() => {
@@ -90,5 +94,58 @@ describe('UdpTransport.send', () => {
     expect(recorder.errors[0]).toMatchObject({ code: 'EACCES' });
     expect(client.closing).toBe(false);
     expect(client.writeBufferSize).toBe(0);
+  });
+
+  it('refuses a bad `to` with an InvalidArgumentError naming it', async () => {
+    const [client] = await endpoint({ type: 'udp4', local: { host } });
+    for (const to of [{ host, port: 0 }, { host, port: 70_000 }, { host: 123, port: 9 }, `${host}:9`]) {
+      expect(() => client.send('x', to as never)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_INVALID_ARGUMENT',
+          message: expect.stringMatching(/^send: `to` must be \{ host, port \}/),
+        }),
+      );
+    }
+    expect(() => client.send('x', { host: '::1', port: 9 })).toThrow(
+      /`to.host` "::1" is an IPv6 address but this endpoint is 'udp4'; send IPv6 from a udp6 endpoint/,
+    );
+  });
+
+  it.skipIf(!hasIpv6Loopback)(
+    'a udp6 endpoint refuses an IPv4 literal as `to`, naming the mapped spelling',
+    async () => {
+      const [client] = await endpoint({ type: 'udp6', local: { host: '::1' } });
+      expect(() => client.send('x', { host, port: 9 })).toThrow(
+        /`to.host` "127.0.0.1" is an IPv4 address but this endpoint is 'udp6'; spell it ::ffff:127.0.0.1/,
+      );
+    },
+  );
+
+  it.skipIf(!hasIpv6Loopback)('a connected endpoint accepts its peer as `to` in any spelling', async () => {
+    const [server, heard] = await endpoint({ type: 'udp6', local: { host: '::1' } });
+    const port = server.info.local!.port;
+    const [client] = await endpoint({ type: 'udp6', remote: { host: '0:0:0:0:0:0:0:1', port } });
+    client.send('long', { host: '0:0:0:0:0:0:0:1', port });
+    client.send('short', { host: '::1', port });
+    await heard.waitFor('both datagrams', () => heard.datagrams.length === 2);
+    expect(() => client.send('x', { host: '::2', port })).toThrow(/connected to ::1:\d+; omit `to`/);
+  });
+
+  it.skipIf(!hasIpv6Loopback)('a udp6 endpoint applies the IPv4 limit to an IPv4-mapped peer', async () => {
+    const [server, heard] = await endpoint({ type: 'udp4', local: { host } });
+    const to = { host: `::ffff:${host}`, port: server.info.local!.port };
+    const [client] = await endpoint({ type: 'udp6', local: { host: '::' }, sendBufferSize: 1 << 20 });
+    expect(() => client.send(new Uint8Array(65_508), to)).toThrow(
+      expect.objectContaining({ code: 'ERR_LIMIT_EXCEEDED', limit: 65_507 }),
+    );
+    expect(() => client.send(new Uint8Array(65_520), to)).toThrow(
+      /65520 bytes is over the limit of 65507 bytes for IPv4, which carries it to the IPv4-mapped ::ffff:127.0.0.1/,
+    );
+    client.send(new Uint8Array(65_507), to);
+    await heard.waitFor('the largest IPv4 datagram', () => heard.datagrams.length === 1);
+    expect(heard.datagrams[0]!.data.length).toBe(65_507);
+    const [connected] = await endpoint({ type: 'udp6', remote: to });
+    expect(connected.maxDatagramSize).toBe(65_507);
+    expect(client.maxDatagramSize).toBe(65_527); // unconnected: IPv6 peers take more
   });
 });
