@@ -1,7 +1,13 @@
 import type { BaseTransportOptions } from '../transport/base.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { type DeliveryPlan, MemoryTransport } from '../transport/memory.js';
-import { checkMilliseconds, checkOptionNames, type OptionNames } from '../transport/options.js';
+import {
+  checkMilliseconds,
+  checkOptionNames,
+  checkOptionsObject,
+  type OptionNames,
+  shown,
+} from '../transport/options.js';
 import { seededRandom } from './random.js';
 
 export { MemoryTransport };
@@ -28,6 +34,9 @@ export interface MemoryPairOptions extends BaseTransportOptions {
   delay?: number;
 }
 
+/** The largest seed: each direction's generator is seeded with `seed * 2 + direction`, in 32 bits. */
+const MAX_SEED = 2 ** 31 - 1;
+
 export const MEMORY_PAIR_OPTIONS: OptionNames = {
   known: ['chunkSize', 'seed', 'maxChunkSize', 'delay', 'closeTimeout'],
 };
@@ -37,6 +46,7 @@ export const MEMORY_PAIR_OPTIONS: OptionNames = {
  * `setProtocol`). Bytes never cross synchronously; fragmentation and delays follow `options`.
  */
 export function memoryPair(options: MemoryPairOptions = {}): [MemoryTransport, MemoryTransport] {
+  checkOptionsObject('memoryPair', options, '{ seed: 1 }');
   checkOptionNames('memoryPair', options, MEMORY_PAIR_OPTIONS);
   const { chunkSize, seed, maxChunkSize = 4096, delay = 0 } = options;
   if (options.maxChunkSize !== undefined && seed === undefined) {
@@ -44,12 +54,19 @@ export function memoryPair(options: MemoryPairOptions = {}): [MemoryTransport, M
       'memoryPair: `maxChunkSize` bounds the random pieces of a `seed`; without `seed` it would do nothing (use `chunkSize` for fixed pieces)',
     );
   }
+  if (chunkSize !== undefined && seed !== undefined && delay === 0) {
+    throw new InvalidArgumentError(
+      'memoryPair: `chunkSize` fixes the pieces and `seed` draws them at random: give one of them (with `delay`, `seed` draws the delays and `chunkSize` may fix the pieces)',
+    );
+  }
   const closeTimeout = checkMilliseconds('memoryPair', 'closeTimeout', options.closeTimeout);
   checkCount('chunkSize', chunkSize, 1);
   checkCount('maxChunkSize', maxChunkSize, 1);
   checkCount('delay', delay, 0);
-  if (seed !== undefined && !Number.isInteger(seed)) {
-    throw new InvalidArgumentError(`memoryPair: \`seed\` must be an integer, got ${String(seed)}`);
+  if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED)) {
+    throw new InvalidArgumentError(
+      `memoryPair: \`seed\` must be an integer from 0 to ${MAX_SEED}, got ${shown(seed)} (the generator keeps 32 bits: larger seeds would repeat smaller ones)`,
+    );
   }
   const plan = (direction: number): DeliveryPlan | null => {
     if (chunkSize === undefined && seed === undefined && delay === 0) return null;
@@ -70,7 +87,7 @@ function checkCount(name: string, value: number | undefined, minimum: number): v
   if (value === undefined) return;
   if (!Number.isInteger(value) || value < minimum) {
     throw new InvalidArgumentError(
-      `memoryPair: \`${name}\` must be an integer >= ${minimum}, got ${String(value)}`,
+      `memoryPair: \`${name}\` must be an integer >= ${minimum}, got ${shown(value)}`,
     );
   }
 }

@@ -32,7 +32,10 @@ const info: TransportInfo = Object.freeze({ kind: 'memory', local: null, peer: n
  * One end of an in-memory connection. Bytes written at one end are delivered to the other on a later
  * event-loop turn, never synchronously, so protocol code meets the same reentrancy as on a socket.
  * A writer's buffer holds what the reader has not taken yet: a reader that pauses makes the writer
- * pause, exactly as a full TCP window would.
+ * pause, exactly as a full TCP window would. The window is full at once: a paused reader takes in
+ * nothing, not even the end of stream, so a `close()` towards a reader that stays paused past the
+ * close timeout ends in an abort, as over TCP towards a reader whose window is full (a socket's
+ * kernel buffers would still take a little).
  */
 export class MemoryTransport extends BaseTransport {
   #peer!: MemoryTransport;
@@ -91,12 +94,21 @@ export class MemoryTransport extends BaseTransport {
 
   protected _write(data: Uint8Array): void {
     if (this.#cut) return;
-    this.#queue.push(data);
+    // A copy, as a socket's kernel makes one: the reader owns what it gets (it may change it in
+    // place), and the writer may reuse its buffer.
+    const copy = Buffer.allocUnsafe(data.length);
+    copy.set(data);
+    this.#queue.push(copy);
     this.#queueBytes += data.length;
     this.#schedule();
   }
 
   protected _end(): void {
+    if (this.#cut) {
+      // The network swallows it as it swallows our writes, but for us the end went out.
+      setImmediate(() => this._onWriteFinished());
+      return;
+    }
     this.#eofQueued = true;
     this.#schedule();
   }
@@ -153,7 +165,7 @@ export class MemoryTransport extends BaseTransport {
         );
       } else if (this.#eofQueued && !this.#eofSent) {
         this.#eofSent = true;
-        this._onWriteFinished();
+        if (!this.#cut) this._onWriteFinished();
       }
       return;
     }
@@ -168,7 +180,7 @@ export class MemoryTransport extends BaseTransport {
     if (this.#queueBytes === 0 && this.#eofQueued && !this.#eofSent && peer.#receiving) {
       this.#eofSent = true;
       peer._onEof();
-      this._onWriteFinished();
+      if (!this.#cut) this._onWriteFinished(); // a forged end is not ours: we may still end
     }
     this.#schedule();
   }
