@@ -61,6 +61,7 @@ export class MemoryDatagramTransport extends BaseDatagramTransport {
   readonly #max: number;
   #inFlight = 0;
   #heldBack: Uint8Array | null = null;
+  #heldBackDelay = 0;
   #destroyed = false;
 
   constructor(address: DatagramAddress, faults: Faults, max: number, closeTimeout?: number) {
@@ -112,17 +113,25 @@ export class MemoryDatagramTransport extends BaseDatagramTransport {
     const lost = random() < loss;
     const twice = random() < duplication;
     const reorder = random() < reordering;
+    // Both delays too, used or not: drawn only when posted, they would shift with the faults.
+    const delays = [this.#drawDelay(), this.#drawDelay()] as const;
     if (lost) return;
     if (reorder && this.#heldBack === null) {
       this.#heldBack = copy;
+      this.#heldBackDelay = delays[0];
       this.#inFlight += copy.length;
       // With no next datagram in this turn, it goes out late instead: never held for ever.
       setImmediate(() => this.#releaseHeldBack());
       return;
     }
-    this.#post(copy);
-    if (twice) this.#post(copy);
+    this.#post(copy, delays[0]);
+    if (twice) this.#post(copy, delays[1]);
     this.#releaseHeldBack();
+  }
+
+  #drawDelay(): number {
+    const { delay, random } = this.#faults;
+    return delay === 0 ? 0 : Math.floor(random() * (delay + 1));
   }
 
   #releaseHeldBack(): void {
@@ -130,12 +139,11 @@ export class MemoryDatagramTransport extends BaseDatagramTransport {
     if (held === null || this.#destroyed) return;
     this.#heldBack = null;
     this.#inFlight -= held.length;
-    this.#post(held);
+    this.#post(held, this.#heldBackDelay);
   }
 
-  #post(data: Uint8Array): void {
+  #post(data: Uint8Array, delay: number): void {
     this.#inFlight += data.length;
-    const delay = this.#faults.delay === 0 ? 0 : Math.floor(this.#faults.random() * (this.#faults.delay + 1));
     const arrive = (left: number) => {
       if (this.#destroyed) return;
       if (left > 0) {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { InvalidArgumentError } from '../transport/errors.js';
+import { shown } from '../transport/options.js';
 import type { Transport } from '../transport/transport.js';
 import { type RecordingOptions, RecordingProtocol } from './recording-protocol.js';
 
@@ -22,18 +24,26 @@ export interface ConformanceCase {
 
 /** Resolves after `count` turns of the event loop: for asserting that nothing more happens. */
 export function turns(count: number): Promise<void> {
+  if (!Number.isInteger(count) || count < 0) {
+    throw new InvalidArgumentError(`turns: \`count\` must be a whole number, 0 or more, got ${shown(count)}`);
+  }
   return new Promise((resolve) => {
     const step = (left: number) => (left === 0 ? resolve() : setImmediate(step, left - 1));
     step(count);
   });
 }
 
-/** Deterministic test bytes: the same `(length, seed)` always gives the same bytes. */
+/**
+ * Deterministic test bytes: the same `(length, seed)` always gives the same bytes, with no short
+ * period (a lost run of bytes and a repeated one cannot cancel out) and no two seeds alike.
+ */
 export function patternBytes(length: number, seed = 1): Uint8Array {
   const bytes = new Uint8Array(length);
-  let x = seed * 2654435761;
+  // 32-bit arithmetic throughout (Math.imul): a plain product passes 2^53 and loses its low
+  // bits, which made every seed fall into one cycle of 419 bytes.
+  let x = Math.imul(seed, 2654435761) >>> 0;
   for (let i = 0; i < length; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     bytes[i] = x >>> 24;
   }
   return bytes;

@@ -1,4 +1,11 @@
-import { checkOptionNames, type OptionNames } from '../transport/options.js';
+import {
+  checkBoolean,
+  checkFunction,
+  checkMilliseconds,
+  checkOptionNames,
+  checkOptionsObject,
+  type OptionNames,
+} from '../transport/options.js';
 import type { Protocol } from '../transport/protocol.js';
 import type { Transport } from '../transport/transport.js';
 
@@ -40,10 +47,16 @@ export class RecordingProtocol implements Protocol {
   readingPaused = false;
   readonly #options: RecordingOptions;
   #inMade = false;
+  readonly #timeout: number;
   #waiters: Array<() => void> = [];
 
   constructor(options: RecordingOptions = {}) {
+    checkOptionsObject('RecordingProtocol', options, '{ keepOpenOnEof: true }');
     checkOptionNames('RecordingProtocol', options, RECORDING_OPTIONS);
+    checkBoolean('RecordingProtocol', 'keepOpenOnEof', options.keepOpenOnEof);
+    for (const hook of ['onMade', 'onData', 'onEof'] as const)
+      checkFunction('RecordingProtocol', hook, options[hook]);
+    this.#timeout = checkMilliseconds('RecordingProtocol', 'timeout', options.timeout) ?? 10_000;
     this.#options = options;
   }
 
@@ -62,6 +75,7 @@ export class RecordingProtocol implements Protocol {
 
   dataReceived(data: Uint8Array): void {
     if (!this.transport) this.violations.push('dataReceived before connectionMade');
+    if (this.#inMade) this.violations.push('dataReceived inside connectionMade');
     if (data.length === 0) this.violations.push('dataReceived with an empty chunk');
     if (this.eofCount > 0) this.violations.push('dataReceived after eofReceived');
     if (this.lostCount > 0) this.violations.push('dataReceived after connectionLost');
@@ -76,6 +90,8 @@ export class RecordingProtocol implements Protocol {
   eofReceived(): boolean {
     if (this.eofCount > 0) this.violations.push('eofReceived called twice');
     if (this.lostCount > 0) this.violations.push('eofReceived after connectionLost');
+    if (!this.transport) this.violations.push('eofReceived before connectionMade');
+    if (this.#inMade) this.violations.push('eofReceived inside connectionMade');
     this.eofCount++;
     this.events.push('eof');
     this.#options.onEof?.(this.transport!);
@@ -93,6 +109,7 @@ export class RecordingProtocol implements Protocol {
   }
 
   pauseWriting(): void {
+    if (this.lostCount > 0) this.violations.push('pauseWriting after connectionLost');
     if (this.pauseWritingCount !== this.resumeWritingCount)
       this.violations.push('pauseWriting twice in a row');
     this.pauseWritingCount++;
@@ -101,6 +118,7 @@ export class RecordingProtocol implements Protocol {
   }
 
   resumeWriting(): void {
+    if (this.lostCount > 0) this.violations.push('resumeWriting after connectionLost');
     if (this.resumeWritingCount >= this.pauseWritingCount)
       this.violations.push('resumeWriting without pauseWriting');
     this.resumeWritingCount++;
@@ -133,7 +151,7 @@ export class RecordingProtocol implements Protocol {
   /** Resolves once `predicate()` holds; rejects after the timeout with `what` in the message. */
   waitFor(what: string, predicate: () => boolean): Promise<void> {
     if (predicate()) return Promise.resolve();
-    const timeout = this.#options.timeout ?? 10_000;
+    const timeout = this.#timeout;
     return new Promise((resolve, reject) => {
       const check = () => {
         if (!predicate()) return false;
