@@ -139,13 +139,18 @@ export abstract class BaseTransport implements Transport {
     }
     this.#protocol = protocol;
     if (this.#is(LOST)) {
+      // Bound after the end: made, then lost at once. A throw in connectionMade is reported as
+      // on a live transport, through connectionLost, and never escapes to whoever bound it.
+      let thrown: Error | null = null;
       try {
         protocol.connectionMade?.(this);
-      } finally {
-        this.#deliverLost(protocol);
+      } catch (error) {
+        thrown = asError(error);
       }
+      this.#deliverLost(protocol, thrown ?? this.#lostError);
       return;
     }
+    const boundWhilePaused = this.#is(WRITE_PAUSED);
     const outer = this.#making;
     this.#making = protocol;
     try {
@@ -158,6 +163,9 @@ export abstract class BaseTransport implements Transport {
       if (this.#is(LOST_OWED)) this.#deliverLost(protocol);
       return;
     }
+    // Bound while the buffer is over its high-water mark (a protocol switch towards a slow
+    // peer): it must hear pauseWriting first, as its resumeWriting will come.
+    if (boundWhilePaused && this.#is(WRITE_PAUSED)) this.#call(protocol.pauseWriting);
     if (!this.#is(STARTED)) {
       this.#set(STARTED, true);
       if (!this.#is(READ_PAUSED)) this._resumeSource();
@@ -381,7 +389,9 @@ export abstract class BaseTransport implements Transport {
       const reason = this.#is(LOST)
         ? 'the connection is closed'
         : this.#is(CLOSING)
-          ? 'close() was called'
+          ? this.#is(EOF_RECEIVED)
+            ? 'the connection is closing (close() was called, or eofReceived did not return true to keep it open)'
+            : 'close() was called'
           : 'end() was called';
       throw new StateError(
         this.#is(LOST) || this.#is(CLOSING) ? 'ERR_TRANSPORT_CLOSED' : 'ERR_WRITE_AFTER_END',
@@ -520,9 +530,9 @@ export abstract class BaseTransport implements Transport {
     else if (listeners) tell(listeners, error);
   }
 
-  #deliverLost(protocol: Protocol): void {
+  #deliverLost(protocol: Protocol, error: Error | null = this.#lostError): void {
     this.#set(LOST_OWED, false);
-    deliverLastCallback(protocol, protocol.connectionLost, this.#lostError);
+    deliverLastCallback(protocol, protocol.connectionLost, error);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: callbacks of any arity are forwarded unchanged

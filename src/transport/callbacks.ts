@@ -12,9 +12,20 @@ const encoder = new TextEncoder();
 export function toBytes(data: Uint8Array | string, where: string): Uint8Array {
   if (typeof data === 'string') return encoder.encode(data);
   if (data instanceof Uint8Array) return data;
+  const value: unknown = data;
+  const buffer = value instanceof ArrayBuffer || ArrayBuffer.isView(value);
   throw new InvalidArgumentError(
-    `${where}: data must be a Uint8Array or a string, got ${data === null ? 'null' : typeof data}`,
+    `${where}: data must be a Uint8Array or a string, got ${kindOf(value)}${buffer ? ' (wrap it: new Uint8Array(buffer))' : ''}`,
   );
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') {
+    const name = value.constructor?.name ?? 'object';
+    return `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`;
+  }
+  return typeof value;
 }
 
 /** Calls a protocol callback; a throw becomes `abort(thrown)` (non-errors are wrapped). */
