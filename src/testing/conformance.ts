@@ -197,6 +197,37 @@ export const conformanceCases: readonly ConformanceCase[] = [
       }),
   },
   {
+    name: 'abort() drops what is still queued: a peer that was not reading never gets all of it',
+    run: (makePair, traits = {}) =>
+      withPair(makePair, {}, async (a, b, ta) => {
+        b.pauseReading();
+        // More than any kernel buffers take, so most of it is still ours to drop.
+        const total = 8 * 1024 * 1024;
+        ta.write(patternBytes(total, 5));
+        ta.abort();
+        assert.equal(await a.waitForLost(), null);
+        b.resumeReading();
+        await b.waitForLost();
+        if (traits.queuesWrites === false) return;
+        assert.ok(b.receivedBytes < total, `abort() delivered all ${total} queued bytes: it must drop them`);
+      }),
+  },
+  {
+    name: 'what eofReceived writes before returning nothing is still sent, then our side closes',
+    run: (makePair) =>
+      withPair(
+        makePair,
+        { a: { keepOpenOnEof: true }, b: { onEof: (transport) => transport.write('last words') } },
+        async (a, b, ta) => {
+          ta.end();
+          await b.waitForEof();
+          await a.waitForEof();
+          assert.equal(a.text(), 'last words');
+          await bothLostCleanly(a, b);
+        },
+      ),
+  },
+  {
     name: 'abort(error) hands that error to our connectionLost',
     run: (makePair) =>
       withPair(makePair, {}, async (a, _b, ta) => {
@@ -231,7 +262,15 @@ export const conformanceCases: readonly ConformanceCase[] = [
       withPair(makePair, {}, async (a, b, ta) => {
         b.pauseReading();
         ta.setWriteBufferLimits(16 * 1024, 4 * 1024);
-        const chunk = patternBytes(64 * 1024, 5);
+        // Pieces far smaller than the mark, so a pause at the wrong mark (the default 64 KiB, say)
+        // shows: the write that crossed 16 KiB must be the one that paused.
+        const chunk = patternBytes(4 * 1024, 5);
+        let sizeAtPause = -1;
+        const original = a.pauseWriting.bind(a);
+        a.pauseWriting = () => {
+          sizeAtPause = ta.writeBufferSize;
+          original();
+        };
         let written = 0;
         while (a.pauseWritingCount === 0) {
           assert.ok(
@@ -242,9 +281,10 @@ export const conformanceCases: readonly ConformanceCase[] = [
           written += chunk.length;
           if (a.pauseWritingCount === 0) await turns(1);
         }
+        assert.ok(sizeAtPause > 16 * 1024, 'pauseWriting came before the buffer passed the high-water mark');
         assert.ok(
-          ta.writeBufferSize > 16 * 1024,
-          'pauseWriting came before the buffer passed the high-water mark',
+          sizeAtPause - chunk.length <= 16 * 1024,
+          `pauseWriting came late, with ${sizeAtPause} bytes buffered: setWriteBufferLimits(16 KiB) was not applied`,
         );
         assert.equal(b.receivedBytes, 0, 'data arrived while reading was paused');
         b.resumeReading();

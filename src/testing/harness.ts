@@ -14,6 +14,11 @@ export interface TransportTraits {
    * reset, so there the peer of an aborted transport sees an end of stream.
    */
   abortIsVisible?: boolean;
+  /**
+   * Whether writes can stay queued at the writer (default `true`). A medium that takes every write
+   * at once into the reader's buffer (Node's `stream.duplexPair`) leaves `abort()` nothing to drop.
+   */
+  queuesWrites?: boolean;
 }
 
 /** One rule of the transport contract, checked against a pair of connected transports. */

@@ -20,7 +20,7 @@ const pairs: Array<[string, TransportPairFactory, TransportTraits?]> = [
   ['fromDuplex(toDuplex(memory))', duplexRoundTrip()],
   ['fromDuplex(toDuplex(memory)), byte at a time', duplexRoundTrip({ chunkSize: 1 })],
   ['fromDuplex(net.Socket)', socketsViaFromDuplex],
-  ['fromDuplex(stream.duplexPair())', nodeDuplexPair, { abortIsVisible: false }],
+  ['fromDuplex(stream.duplexPair())', nodeDuplexPair, { abortIsVisible: false, queuesWrites: false }],
 ];
 
 for (const [name, makePair, traits] of pairs) {
