@@ -2,12 +2,24 @@
  * Sums over a group's workers: what each one's close did, and what each counted. A group reports
  * the sum of its workers' counts, those of workers that have exited since included.
  */
-import type { CloseResult } from './close-result.js';
+import type { CloseResult, RequestCounts } from './close-result.js';
 import type { ServerStats } from './handle.js';
 
-/** The sum of two close results. */
-export function addResults(a: CloseResult, b: CloseResult): CloseResult {
-  return { drained: a.drained + b.drained, aborted: a.aborted + b.aborted, dropped: a.dropped + b.dropped };
+type Counted = CloseResult & { requests?: RequestCounts };
+
+/** The sum of two close results, with the requests in flight when either counted them. */
+export function addResults(a: Counted, b: Counted): Counted {
+  const sum: Counted = {
+    drained: a.drained + b.drained,
+    aborted: a.aborted + b.aborted,
+    dropped: a.dropped + b.dropped,
+  };
+  if (a.requests || b.requests) {
+    const none = { completed: 0, cut: 0 };
+    const [x, y] = [a.requests ?? none, b.requests ?? none];
+    sum.requests = { completed: x.completed + y.completed, cut: x.cut + y.cut };
+  }
+  return sum;
 }
 
 /** The sum of two servers' counts. */

@@ -6,7 +6,7 @@
  * own messages on the same channel are told apart and left alone.
  */
 import type { Address } from '../transport/transport.js';
-import type { CloseResult } from './close-result.js';
+import type { CloseResult, RequestCounts } from './close-result.js';
 import type { ServerStats } from './handle.js';
 
 /** A JSON value. */
@@ -29,7 +29,7 @@ export type FromWorker =
   /** Its open connections and its counts, sent when they changed. */
   | { tlskit: 'counts'; connections: number; stats: ServerStats }
   /** Its server closed; the worker exits. */
-  | { tlskit: 'closed'; result: CloseResult }
+  | { tlskit: 'closed'; result: CloseResult & { requests?: RequestCounts } }
   /** The application closed this worker's server: it leaves the group and is not restarted. */
   | { tlskit: 'leaving' }
   | { tlskit: 'reload-failed'; message: string };

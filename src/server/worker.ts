@@ -16,7 +16,7 @@ import cluster from 'node:cluster';
 import type { ReloadOptions, ServerContext } from '../tls/server-context.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import type { Address } from '../transport/transport.js';
-import type { CloseOptions, CloseResult } from './close-result.js';
+import type { CloseOptions, CloseResult, FinishClose } from './close-result.js';
 import { closeOnAbort, type Server, withClose } from './handle.js';
 import {
   type FromWorker,
@@ -54,6 +54,7 @@ export function runWorker<A extends Address>(
   context: ServerContext | undefined,
   signal: AbortSignal | undefined,
   listenHere: () => Promise<Server<A>>,
+  finishClose?: FinishClose,
 ): Promise<Server<A>> {
   if (claimed) {
     return Promise.reject(
@@ -86,7 +87,10 @@ export function runWorker<A extends Address>(
       forget();
       if (leaving) send({ tlskit: 'leaving' });
       process.off('message', onMessage);
-      const leave = (result: CloseResult) => {
+      const leave = (closed: CloseResult) => {
+        // What the application's server adds (serveHttp's requests), also on a close the
+        // primary asked for, which does not pass through the application's own close.
+        const result = finishClose ? finishClose(closed) : closed;
         // Reported until here: the group's `connections` follow the drain.
         clearInterval(report);
         sendCounts();

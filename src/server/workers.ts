@@ -17,6 +17,7 @@ import type { ServerContext } from '../tls/server-context.js';
 import { InvalidArgumentError } from '../transport/errors.js';
 import { checkEndpoint } from '../transport/net.js';
 import type { Address } from '../transport/transport.js';
+import type { FinishClose } from './close-result.js';
 import { checkServerSignal, type Server } from './handle.js';
 import { checkWorkerOptions, type WorkerOptions } from './options.js';
 import { startGroup } from './primary.js';
@@ -39,6 +40,7 @@ export function inWorkers<O extends GroupOptions, A extends Address>(
   where: string,
   options: O,
   listenHere: (options: O) => Promise<Server<A>>,
+  finishClose?: FinishClose,
 ): Promise<Server<A>> | null {
   const { workers, rotation } = checkWorkerOptions(where, options);
   if (workers === undefined && rotation === undefined) return null;
@@ -49,7 +51,7 @@ export function inWorkers<O extends GroupOptions, A extends Address>(
   }
   // A worker's own server closes through runWorker when `signal` aborts, so that it leaves.
   if (isTlskitWorker())
-    return runWorker(where, context, signal, () => listenHere({ ...here, signal: undefined }));
+    return runWorker(where, context, signal, () => listenHere({ ...here, signal: undefined }), finishClose);
   if (!cluster.isPrimary) {
     throw new InvalidArgumentError(
       `${where}: \`workers\` was given in a cluster worker that tlskit did not fork (no ${WORKER_MARK} ` +

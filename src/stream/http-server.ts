@@ -54,6 +54,12 @@ export async function serveHttp<E extends Endpoint>(
   const factory = httpProtocol(app, { http2 });
   checkOfferedAlpn(options.tls, factory.alpn);
   const ownAlpn = options.tls && options.tls.alpn === undefined ? alpnWire(factory.alpn) : undefined;
+  // Run as the server closes, here or in a worker (whose close the primary may ask for directly):
+  // the requests are counted where they were served, and the primary sums them.
+  const finish = (result: CloseResult): HttpCloseResult => {
+    factory.release();
+    return { ...result, requests: (result as Partial<HttpCloseResult>).requests ?? { ...factory.shutdown } };
+  };
   const server = await accept(
     'serveHttp',
     options,
@@ -66,16 +72,14 @@ export async function serveHttp<E extends Endpoint>(
       }
     },
     ownAlpn,
+    finish,
   );
   let closing: Promise<HttpCloseResult> | null = null;
   let forgetSignal = (): void => {};
   const close = (closeOptions?: CloseOptions): Promise<HttpCloseResult> => {
     const closed = server.close(closeOptions); // checks the options on every call: throws first
     forgetSignal();
-    closing ??= closed.then((result) => {
-      factory.release();
-      return { ...result, requests: { ...factory.shutdown } };
-    });
+    closing ??= closed.then(finish);
     return closing;
   };
   // The server below closes on `signal` by itself; this releases the node:http servers as well.

@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import type { FinishClose } from '../server/close-result.js';
 import type { Server } from '../server/handle.js';
 import { type ServerLimits, serverLimits } from '../server/limits.js';
 import type { WorkerOptions } from '../server/options.js';
@@ -173,6 +174,7 @@ export async function accept<E extends Endpoint>(
   names: OptionNames,
   onTransport: (transport: Transport) => void,
   alpnWire?: Buffer,
+  finishClose?: FinishClose,
 ): Promise<Server<AddressOf<E>>> {
   checkOptionsObject(where, options, '{ port: 8443, tls: serverContext(...) }');
   checkOptionNames(where, options, names);
@@ -182,7 +184,12 @@ export async function accept<E extends Endpoint>(
   const limits = serverLimits(where, options ?? {});
   const proxy = proxyPolicy(where, options?.proxyProtocol);
   // With `workers` (or `ticketKeyRotation`), this process may fork, or listen as a worker.
-  const group = inWorkers(where, options, (here) => accept(where, here, names, onTransport, alpnWire));
+  const group = inWorkers(
+    where,
+    options,
+    (here) => accept(where, here, names, onTransport, alpnWire),
+    finishClose,
+  );
   if (group) return group;
   const { tls: context, closeTimeout, onHandshakeError, signal } = options ?? {};
   // The same for every connection, so made once.
