@@ -99,9 +99,9 @@ async function lookUpAll(label, client, log) {
 }
 
 export async function main(log = console.log) {
-  // A network that loses 40% of datagrams and duplicates and reorders some: seed 5 replays it.
+  // A network that loses 40% of datagrams and duplicates and reorders some: seed 2 replays it.
   const [clientEnd, serverEnd] = datagramPair({
-    seed: 5,
+    seed: 2,
     loss: 0.4,
     duplication: 0.1,
     reordering: 0.1,
