@@ -108,8 +108,12 @@ export abstract class BaseTransport implements Transport {
 
   abstract get info(): TransportInfo;
 
-  /** Queue bytes for sending. Called only while writing is allowed. */
-  protected abstract _write(data: Uint8Array): void;
+  /**
+   * Queue bytes for sending. Called only while writing is allowed. `handedOver`: nobody else holds
+   * `data` (the TLS layer's records, fresh from the engine), so a transport that would copy a
+   * caller's bytes may keep them as they are.
+   */
+  protected abstract _write(data: Uint8Array, handedOver: boolean): void;
   /** Flush queued bytes, then half-close; report completion with `_onWriteFinished()`. */
   protected abstract _end(): void;
   /** Release the connection. `hard` (abort) drops queued bytes and resets the peer. */
@@ -232,7 +236,8 @@ export abstract class BaseTransport implements Transport {
     if (this.#ownerView) return this.#ownerView;
     const self = this;
     this.#ownerView = {
-      write: (data) => self.#write(toBytes(data, 'write')),
+      // Only the TLS layer's bridge writes here, records the engine made afresh for this write.
+      write: (data) => self.#write(toBytes(data, 'write'), true),
       end: () => self.#end(),
       close: () => self.#close(),
       abort: (error) => self.#finish(error ?? null, true),
@@ -384,7 +389,7 @@ export abstract class BaseTransport implements Transport {
     }
   }
 
-  #write(data: Uint8Array): void {
+  #write(data: Uint8Array, handedOver = false): void {
     if (this.#is(WRITE_ENDED) || this.#is(CLOSING)) {
       const reason = this.#is(LOST)
         ? 'the connection is closed'
@@ -400,7 +405,7 @@ export abstract class BaseTransport implements Transport {
       );
     }
     if (data.length === 0) return;
-    this._write(data);
+    this._write(data, handedOver);
     this.#checkHighWater();
   }
 

@@ -92,12 +92,12 @@ export class MemoryTransport extends BaseTransport {
     });
   }
 
-  protected _write(data: Uint8Array): void {
+  protected _write(data: Uint8Array, handedOver: boolean): void {
     if (this.#cut) return;
     // A copy, as a socket's kernel makes one: the reader owns what it gets (it may change it in
-    // place), and the writer may reuse its buffer.
-    const copy = Buffer.allocUnsafe(data.length);
-    copy.set(data);
+    // place), and the writer may reuse its buffer. Bytes handed over (the TLS layer's records)
+    // belong to nobody else already, and copying each record costs a fifth of the bridged path.
+    const copy = handedOver ? data : Buffer.from(data);
     this.#queue.push(copy);
     this.#queueBytes += data.length;
     this.#schedule();
