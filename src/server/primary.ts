@@ -104,7 +104,13 @@ export function startGroup<A extends Address>(where: string, settings: GroupSett
   }
   running = true;
   return new Promise((resolve, reject) => {
-    new Group<A>(where, settings, resolve, reject);
+    try {
+      new Group<A>(where, settings, resolve, reject);
+    } catch (error) {
+      // Nothing was started (cluster.fork threw, say): the next server on workers may try again.
+      running = false;
+      throw error;
+    }
   });
 }
 
@@ -133,7 +139,14 @@ class Group<A extends Address> {
       this.#stops.push(context[kOnContextChange]((change) => this.#broadcast(context, change)));
       if (rotation !== undefined) this.#stops.push(rotateEvery(context, rotation));
     }
-    for (let i = 0; i < settings.workers; i++) this.#fork();
+    try {
+      for (let i = 0; i < settings.workers; i++) this.#fork();
+    } catch (error) {
+      // cluster.fork threw (no processes left, say): undo what was started, and say why.
+      for (const stop of this.#stops.splice(0)) stop();
+      for (const member of this.#members) member.worker.kill();
+      throw error;
+    }
   }
 
   #fork(): void {
