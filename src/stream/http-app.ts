@@ -7,7 +7,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { InvalidArgumentError } from '../transport/errors.js';
-import { checkBoolean, type OptionNames } from '../transport/options.js';
+import { checkBoolean, kindOf, type OptionNames } from '../transport/options.js';
 
 /** A request, from HTTP/1.1 or HTTP/2 (Node's compatibility API). */
 export type HttpRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -111,11 +111,4 @@ function tlsServer(what: string): InvalidArgumentError {
 function isHttp2Server(value: unknown): value is http2.Http2Server {
   const name = (value as { constructor?: { name?: string } } | null)?.constructor?.name;
   return name === 'Http2Server';
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'object') return value.constructor?.name ?? 'an object';
-  return typeof value;
 }

@@ -5,6 +5,7 @@
  * uncaught exception, since nothing is left to report it to).
  */
 import { InvalidArgumentError } from './errors.js';
+import { kindOf } from './options.js';
 
 const encoder = new TextEncoder();
 
@@ -17,15 +18,6 @@ export function toBytes(data: Uint8Array | string, where: string): Uint8Array {
   throw new InvalidArgumentError(
     `${where}: data must be a Uint8Array or a string, got ${kindOf(value)}${buffer ? ' (wrap it: new Uint8Array(buffer))' : ''}`,
   );
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') {
-    const name = value.constructor?.name ?? 'object';
-    return `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`;
-  }
-  return typeof value;
 }
 
 /** Calls a protocol callback; a throw becomes `abort(thrown)` (non-errors are wrapped). */

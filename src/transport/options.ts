@@ -112,6 +112,17 @@ export function shown(value: unknown): string {
   return typeof value === 'string' ? `${JSON.stringify(value)} (a string)` : String(value);
 }
 
+/** What kind of value this is, for "got …" in an error: `null`, `a function`, `an ArrayBuffer`, `string`. */
+export function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') {
+    const name = value.constructor?.name ?? 'object';
+    return `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${name}`;
+  }
+  return typeof value;
+}
+
 /** Checks that the options argument is an object at all; `example` shows the least it holds. */
 export function checkOptionsObject(where: string, options: unknown, example: string): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
