@@ -1,4 +1,4 @@
-import { createHash, type X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import {
   alpnWire,
@@ -122,6 +122,9 @@ export class ClientContext {
   readonly crls: readonly Uint8Array[] = [];
   readonly #secureContext: tls.SecureContext;
   readonly #pins: Set<string> | null;
+  /** With `pins`: the trusted roots as PEM, parsed into `#anchors` when first needed. */
+  readonly #trustPems: readonly string[] | null = null;
+  #anchors: readonly X509Certificate[] | null = null;
   readonly #sessions: Map<string, SavedSession> | null;
   readonly #sessionLimit: number;
 
@@ -178,6 +181,9 @@ export class ClientContext {
     this.alpn = checkAlpn(where, options.alpn);
     this.alpnWire = alpnWire(this.alpn);
     this.#pins = checkPins(where, options.pins);
+    if (this.#pins !== null && this.insecureReason === null) {
+      this.#trustPems = options.trust === 'system' ? tls.rootCertificates : (secure.ca as string[]);
+    }
     this.allowTruncation = options.allowTruncation === true;
     this.handshakeTimeout = checkMilliseconds(where, 'handshakeTimeout', options.handshakeTimeout);
     this.closeTimeout = checkMilliseconds(where, 'closeTimeout', options.closeTimeout);
@@ -213,6 +219,12 @@ export class ClientContext {
   /** @internal Pins to check after verification, or `null`. */
   get pins(): ReadonlySet<string> | null {
     return this.#pins;
+  }
+
+  /** @internal The trusted roots, parsed, for checking pins against a verified path. */
+  get trustAnchors(): readonly X509Certificate[] {
+    this.#anchors ??= (this.#trustPems ?? []).map((pem) => new X509Certificate(pem));
+    return this.#anchors;
   }
 
   /** @internal A session saved for `serverName`, if resumption is on. */

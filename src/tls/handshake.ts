@@ -246,9 +246,10 @@ function verifyPeer(socket: TLSSocket, context: ClientContext | ServerContext, c
       check!.peerChain,
       context.pins,
       context.crls,
+      () => context.trustAnchors,
     );
   }
-  return context.clientAuth !== 'none' ? verifyClient(socket, context.crls) : null;
+  return context.clientAuth !== 'none' ? verifyClient(socket, context.crls, context.clientAuth) : null;
 }
 
 /** Builds the TLS transport of a handshake that passed verification. */

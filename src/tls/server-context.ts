@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import tls from 'node:tls';
 import { kContextToken, type TrustInput } from './client-context.js';
 import {
@@ -310,7 +310,7 @@ export class ServerContext {
       secureOptions: SERVER_SECURE_OPTIONS,
       honorCipherOrder: true,
       ticketKeys: this.#ticketKeys,
-      sessionIdContext: 'tlskit',
+      sessionIdContext: sessionIdContext(this.clientAuth, this.#shared),
     };
     if (credentials && 'pfx' in credentials) {
       options.pfx = Buffer.from(credentials.pfx);
@@ -347,6 +347,24 @@ export class ServerContext {
  */
 export function serverContext(options: ServerContextOptions): ServerContext {
   return new ServerContext(kContextToken, options);
+}
+
+/**
+ * What a session resumes under: a ticket or session made under one client-certificate policy
+ * (`clientAuth`, the CAs, the CRLs) resumes only under the same one. With one fixed value, shared
+ * ticket keys let a session from a context that asked for no certificate into one that requires
+ * it, and one verified against a CA that `reload({ trust })` removed kept resuming. The same
+ * policy gives the same value in every process, so workers still resume each other's sessions.
+ * (OpenSSL takes at most 32 bytes.)
+ */
+function sessionIdContext(clientAuth: ServerContext['clientAuth'], shared: Shared): string {
+  const hash = createHash('sha256').update(clientAuth);
+  for (const part of [shared.ca, shared.crl]) {
+    const items = part === undefined ? [] : Array.isArray(part) ? part : [part];
+    hash.update(`\0${items.length}`);
+    for (const item of items) hash.update('\0').update(item);
+  }
+  return hash.digest('hex').slice(0, 32);
 }
 
 /**

@@ -319,6 +319,7 @@ export function verifyServer(
   chain: LazyChain | null,
   pins: ReadonlySet<string> | null,
   crls: readonly Uint8Array[],
+  anchors: () => readonly X509Certificate[] = () => [],
 ): CertificateError | null {
   const verdict = chainVerdict(socket);
   if (verdict) {
@@ -339,7 +340,7 @@ export function verifyServer(
     });
   }
   if (pins) {
-    const certificates = chain?.certificates ?? verifiedChain(socket);
+    const certificates = signedPath(chain?.certificates ?? verifiedChain(socket), anchors());
     if (!certificates.some((certificate) => pins.has(spkiPin(certificate)))) {
       const leaf = certificates[0];
       return new CertificateError(
@@ -352,10 +353,62 @@ export function verifyServer(
   return null;
 }
 
-/** Verifies a client's certificate, if it sent one. Returns the failure, or `null`. */
-export function verifyClient(socket: TLSSocket, crls: readonly Uint8Array[]): CertificateError | null {
+/**
+ * The path pins are checked against: from the leaf, each next certificate one that issued and
+ * signed the one before, taken from what the server sent or from the trusted roots, up to a
+ * trusted root (or as far as signatures go). Not the chain as sent: Node matches issuers by name
+ * alone, so a server could append a certificate named after its CA that carries a pinned key and
+ * signs nothing, and satisfy the pin while OpenSSL verified another path.
+ */
+function signedPath(
+  sent: readonly X509Certificate[],
+  anchors: readonly X509Certificate[],
+): X509Certificate[] {
+  const leaf = sent[0];
+  if (!leaf) return [];
+  const path = [leaf];
+  const candidates = [...anchors, ...sent.slice(1)];
+  let current = leaf;
+  while (
+    path.length <= MAX_PATH &&
+    !anchors.some((anchor) => anchor.fingerprint256 === current.fingerprint256)
+  ) {
+    const issuer = candidates.find(
+      (candidate) =>
+        candidate !== current &&
+        !path.includes(candidate) &&
+        current.checkIssued(candidate) &&
+        current.verify(candidate.publicKey),
+    );
+    if (!issuer) break;
+    path.push(issuer);
+    current = issuer;
+  }
+  return path;
+}
+
+/** The longest path `signedPath` follows: far past any real chain, short of a loop. */
+const MAX_PATH = 10;
+
+/**
+ * Verifies a client's certificate, if it sent one. Returns the failure, or `null`. Under
+ * `required`, no certificate is a failure here too: OpenSSL refuses it in a full handshake, but a
+ * resumed one carries no certificate to refuse.
+ */
+export function verifyClient(
+  socket: TLSSocket,
+  crls: readonly Uint8Array[],
+  clientAuth: 'optional' | 'required',
+): CertificateError | null {
   const peer = socket.getPeerCertificate();
-  if (!peer || !('raw' in peer) || !peer.raw) return null;
+  if (!peer || !('raw' in peer) || !peer.raw) {
+    if (clientAuth !== 'required') return null;
+    return new CertificateError(
+      'NO_CERTIFICATE',
+      'NO_CERTIFICATE: the client sent no certificate, and this server requires one (clientAuth: required)',
+      { depth: 0, subject: '' },
+    );
+  }
   const verdict = chainVerdict(socket);
   return verdict
     ? certificateError(
