@@ -71,7 +71,9 @@ export function referenceIdentity(serverName: string): ReferenceIdentity | null 
 const IDENTITY_CACHE_SIZE = 256;
 const identities = new Map<string, Readonly<ReferenceIdentity> | null>();
 
-function parseReferenceIdentity(serverName: string): ReferenceIdentity | null {
+function parseReferenceIdentity(given: string): ReferenceIdentity | null {
+  // An IPv6 address as URL.hostname gives it, in brackets, is the address.
+  const serverName = /^\[[^\]]*\]$/.test(given) && isIP(given.slice(1, -1)) === 6 ? given.slice(1, -1) : given;
   if (isIP(serverName) !== 0) return { type: 'ip', address: serverName };
   const trimmed = serverName.endsWith('.') ? serverName.slice(0, -1) : serverName;
   const ascii = domainToASCII(trimmed.toLowerCase());
@@ -80,9 +82,14 @@ function parseReferenceIdentity(serverName: string): ReferenceIdentity | null {
   return bytes ? { type: 'ip', address: formatIp(bytes) } : { type: 'dns', name: ascii };
 }
 
-/** The name to send as SNI, which carries DNS names only (RFC 6066), never an address. */
+/**
+ * The name to send as SNI, which carries DNS names only (RFC 6066), never an address: the name as
+ * it is verified, in A-labels and without a trailing dot, as a server choosing its certificate by
+ * SNI expects it (raw UTF-8 or a trailing dot would get it its default certificate).
+ */
 export function sniName(serverName: string): string | undefined {
-  return referenceIdentity(serverName)?.type === 'dns' ? serverName : undefined;
+  const identity = referenceIdentity(serverName);
+  return identity?.type === 'dns' ? identity.name : undefined;
 }
 
 function dnsMatches(pattern: string, host: string): boolean {

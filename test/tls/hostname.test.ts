@@ -3,6 +3,9 @@
  * the same on every Node line. Each row is a certificate's subjectAltName as Node prints it.
  */
 import type { PeerCertificate } from 'node:tls';
+import { clientContext, serverContext, startTls } from 'tlskit';
+import { createCA } from 'tlskit/pki';
+import { memoryPair } from 'tlskit/testing';
 import { describe, expect, it } from 'vitest';
 import { checkHostname, parseAltNames, referenceIdentity, sniName } from '../../src/tls/hostname.js';
 
@@ -60,5 +63,46 @@ describe('host names tlskit accepts and refuses', () => {
     expect(referenceIdentity('2130706433')).toEqual({ type: 'ip', address: '127.0.0.1' });
     expect(referenceIdentity('Bücher.Example.')).toEqual({ type: 'dns', name: 'xn--bcher-kva.example' });
     expect(referenceIdentity('exa mple')).toBeNull();
+  });
+
+  it('sends SNI as the name is verified: A-labels, no trailing dot', () => {
+    expect(sniName('Bücher.Example.')).toBe('xn--bcher-kva.example');
+    expect(sniName('bank.test.')).toBe('bank.test');
+  });
+
+  it('reads an IPv6 address in brackets, as URL.hostname gives it, as the address', () => {
+    expect(referenceIdentity('[::1]')).toEqual({ type: 'ip', address: '::1' });
+    expect(sniName('[::1]')).toBeUndefined();
+    expect(ok('[::1]', 'IP Address:0:0:0:0:0:0:0:1')).toBe(true);
+    expect(ok('[::1]', 'DNS:[::1]')).toBe(false);
+  });
+});
+
+describe('SNI on the wire', () => {
+  it("reaches a server's sni map as the verified name, so the right certificate comes back", async () => {
+    const ca = await createCA();
+    const fallback = await ca.issue({ hosts: ['default.test'] });
+    const bucher = await ca.issue({ hosts: ['xn--bcher-kva.test'] });
+    const bank = await ca.issue({ hosts: ['bank.test'] });
+    const server = serverContext({
+      cert: fallback.chainPem,
+      key: fallback.keyPem,
+      sni: {
+        'xn--bcher-kva.test': { cert: bucher.chainPem, key: bucher.keyPem },
+        'bank.test': { cert: bank.chainPem, key: bank.keyPem },
+      },
+    });
+    const client = clientContext({ trust: ca.trust });
+    for (const [serverName, seen] of [
+      ['bücher.test', 'xn--bcher-kva.test'],
+      ['bank.test.', 'bank.test'],
+    ] as const) {
+      const [a, b] = memoryPair();
+      const accepted = startTls(b, { context: server, protocol: {} });
+      const transport = await startTls(a, { context: client, serverName, protocol: {} });
+      expect((await accepted).info.tls?.serverName, serverName).toBe(seen);
+      transport.abort();
+      b.abort();
+    }
   });
 });
