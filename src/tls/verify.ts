@@ -269,11 +269,7 @@ export function certificateError(
   peer: PeerRole,
   checked: CheckedFor = {},
 ): CertificateError {
-  // OpenSSL reports the last problem it met; a certificate that signed another without being a CA
-  // also fails the purpose check, which is the consequence, not the cause.
-  const signerNotCa = chain.some((c, depth) => depth > 0 && !c.ca && chain[depth - 1]!.checkIssued(c));
-  const code =
-    signerNotCa && opensslCode !== 'CERT_REVOKED' ? 'NOT_A_CA' : (CODES[opensslCode] ?? 'CERT_INVALID');
+  const code = codeFor(opensslCode, chain);
   const { depth, explain } = inspect(code, chain, peer, checked);
   const certificate = chain[depth];
   const subject = certificate ? subjectOf(certificate) : '';
@@ -285,6 +281,31 @@ export function certificateError(
     `${code}: ${position}${subject ? ` (${subject})` : ''} was rejected: ${explain}.${source(opensslCode, detail)}`,
     { depth, subject, certificate, opensslCode },
   );
+}
+
+/**
+ * The code for OpenSSL's verdict on `chain`. OpenSSL reports the last problem it met, which is
+ * sometimes the consequence rather than the cause:
+ * - a certificate that signed another without being a CA also fails the purpose check, so a
+ *   purpose or CA failure under such a signer is NOT_A_CA. Only those: under a root OpenSSL takes
+ *   as a CA without basicConstraints (an old v1 root), an expired leaf or a name mismatch is what
+ *   it is;
+ * - with CRLs set, a chain that never reached a trust anchor (its top is not self-issued) is
+ *   also missing a CRL, but the issuer is what is unknown.
+ */
+function codeFor(opensslCode: string, chain: X509Certificate[]): CertificateErrorCode {
+  const code = CODES[opensslCode] ?? 'CERT_INVALID';
+  if (code === 'WRONG_PURPOSE' || code === 'NOT_A_CA') {
+    const signerNotCa = chain.some(
+      (c, depth) =>
+        depth > 0 && !c.ca && chain[depth - 1]!.checkIssued(c) && chain[depth - 1]!.verify(c.publicKey),
+    );
+    if (signerNotCa) return 'NOT_A_CA';
+  }
+  if (code === 'CRL_UNAVAILABLE' && chain.length > 0 && !isSelfIssued(chain[chain.length - 1]!)) {
+    return 'UNKNOWN_ISSUER';
+  }
+  return code;
 }
 
 /**

@@ -142,3 +142,20 @@ describe('the failing certificate is named precisely', () => {
     expect((await handshake(fixture, { pins: [intermediatePin] })).greeting).toBe('hello');
   });
 });
+
+describe('the cause, not the consequence OpenSSL met last', () => {
+  it('with `crl` set, a chain from a CA nobody trusts is UNKNOWN_ISSUER, not a missing CRL', async () => {
+    const trusted = await createCA();
+    const stranger = await (await createCA()).intermediate();
+    const leaf = await stranger.issue({ hosts: ['localhost'] });
+    const server = await serveFixture({ chainPem: leaf.chainPem, keyPem: leaf.keyPem });
+    try {
+      const context = clientContext({ trust: trusted.trust, crl: await trusted.crlPem() });
+      await expect(
+        connect({ host: '127.0.0.1', port: server.port, tls: context, serverName: 'localhost' }),
+      ).rejects.toMatchObject({ code: 'UNKNOWN_ISSUER' });
+    } finally {
+      await server.close();
+    }
+  });
+});
