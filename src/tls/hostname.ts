@@ -73,7 +73,8 @@ const identities = new Map<string, Readonly<ReferenceIdentity> | null>();
 
 function parseReferenceIdentity(given: string): ReferenceIdentity | null {
   // An IPv6 address as URL.hostname gives it, in brackets, is the address.
-  const serverName = /^\[[^\]]*\]$/.test(given) && isIP(given.slice(1, -1)) === 6 ? given.slice(1, -1) : given;
+  const serverName =
+    /^\[[^\]]*\]$/.test(given) && isIP(given.slice(1, -1)) === 6 ? given.slice(1, -1) : given;
   if (isIP(serverName) !== 0) return { type: 'ip', address: serverName };
   const trimmed = serverName.endsWith('.') ? serverName.slice(0, -1) : serverName;
   const ascii = domainToASCII(trimmed.toLowerCase());
