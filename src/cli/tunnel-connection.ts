@@ -71,7 +71,7 @@ export async function handleConnection(client: Connection, route: TunnelRoute, l
     fields.bytes_out = counts.backward;
     fields.duration_ms = Math.round(performance.now() - started);
     fields.close = reason;
-    log({ ...fields });
+    log(fields);
   }
 }
 

@@ -38,7 +38,7 @@ export function watchIdle(stream: Duplex, idleTimeout: number, onIdle: () => voi
     const queued = kernelQueue(stream);
     if (queued > 0 && queued !== lastQueued) {
       lastQueued = queued;
-      socket.setTimeout?.(idleTimeout, fired);
+      socket.setTimeout!(idleTimeout, fired);
       return;
     }
     onIdle();

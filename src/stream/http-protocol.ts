@@ -127,11 +127,6 @@ export function httpProtocol(app: HttpApp, options: HttpProtocolOptions = {}): H
   }) as unknown as HttpProtocolFactory;
 }
 
-/** The events node:http serves a request through, besides 'request', once the app listens to them. */
-const EXPECT_EVENTS = new Set(['checkContinue', 'checkExpectation']);
-/** The events through which the app takes a connection over from node:http, once it listens to them. */
-const TAKEOVER_EVENTS = new Set(['upgrade', 'connect']);
-
 /** The Node servers behind one factory, and the request bookkeeping they share. */
 class HttpServerSet {
   readonly http1: http.Server | null;
@@ -179,19 +174,20 @@ class HttpServerSet {
       this.#own(connectionOf.get(socket))?.takenOver();
     };
     this.#listen(http1, 'request', track);
-    const tracked = new Set<string | symbol>();
+    // The events still to join once the app listens to them; each joins once.
+    const waiting = new Map<string | symbol, (...args: never[]) => void>([
+      ['checkContinue', track],
+      ['checkExpectation', track],
+      ['upgrade', takenOver],
+      ['connect', takenOver],
+    ]);
     const join = (event: string | symbol) => {
-      const listener = EXPECT_EVENTS.has(event as string)
-        ? track
-        : TAKEOVER_EVENTS.has(event as string)
-          ? takenOver
-          : null;
-      if (listener === null || tracked.has(event)) return;
-      tracked.add(event);
+      const listener = waiting.get(event);
+      if (listener === undefined) return;
+      waiting.delete(event);
       this.#listen(http1, event as string, listener);
     };
-    for (const event of [...EXPECT_EVENTS, ...TAKEOVER_EVENTS])
-      if (http1.listenerCount(event) > 0) join(event);
+    for (const event of [...waiting.keys()]) if (http1.listenerCount(event) > 0) join(event);
     http1.on('newListener', join);
     this.#detach.push(() => http1.off('newListener', join));
   }

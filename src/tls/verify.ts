@@ -396,10 +396,7 @@ function signedPath(
   ) {
     const issuer = candidates.find(
       (candidate) =>
-        candidate !== current &&
-        !path.includes(candidate) &&
-        current.checkIssued(candidate) &&
-        current.verify(candidate.publicKey),
+        !path.includes(candidate) && current.checkIssued(candidate) && current.verify(candidate.publicKey),
     );
     if (!issuer) break;
     path.push(issuer);
